@@ -8,10 +8,12 @@
 //! | [`register`] | where a value lives (function code, 0-based address, type, orders, scale, sentinels) and the codec |
 //! | [`value`] | decoded values, unit symbols, readings with quality |
 //! | [`catalogue`] | products (references, signature, services, parameters, alarm templates, read limits), built-in and user files |
+//! | [`device`] | device instances (name, product, bus, address), bus settings with the reference defaults, multi-create |
 //! | [`error`] | the typed errors |
 #![forbid(unsafe_code)]
 
 pub mod catalogue;
+pub mod device;
 pub mod error;
 pub mod register;
 pub mod value;
