@@ -127,6 +127,16 @@ pub enum CatalogueError {
     /// No product with that reference.
     #[error("unknown product reference {0:?}")]
     UnknownReference(String),
+    /// An argument of a product builder (such as `catalogue::generic_energy_meter`) is invalid.
+    #[error("invalid {field}: expected {expected}, found {found}")]
+    InvalidArgument {
+        /// the argument
+        field: &'static str,
+        /// what is accepted
+        expected: &'static str,
+        /// what was given
+        found: String,
+    },
 }
 
 /// Errors of device instances and bus settings.

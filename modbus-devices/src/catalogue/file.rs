@@ -251,6 +251,9 @@ pub struct SignatureSpec {
     pub number: Option<f64>,
     /// Number is one of.
     pub any_number: Option<Vec<f64>>,
+    /// Number lies within `min..=max` (a plausibility read, when no identification value
+    /// is published).
+    pub within: Option<WriteRange>,
 }
 
 /// An alarm template as written.
@@ -290,7 +293,12 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn position(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
+        // Spans are byte offsets; never slice inside a character.
+        let mut end = offset.min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let before = &self.text[..end];
         let line = before.matches('\n').count() + 1;
         let column = before
             .rfind('\n')
@@ -316,7 +324,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<Product>, CatalogueError> {
     let src = Source { file, text };
     let de = toml::Deserializer::parse(text).map_err(|e| toml_error(&src, &e, String::new()))?;
     let parsed: CatalogueFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
+        // `Spanned` wrappers show up in the path as private fields; users never wrote them.
+        let field = e
+            .path()
+            .to_string()
+            .split('.')
+            .filter(|segment| !segment.starts_with("$__serde_spanned"))
+            .collect::<Vec<_>>()
+            .join(".");
         toml_error(&src, e.inner(), field)
     })?;
 
@@ -616,11 +631,27 @@ fn convert_product(
         if let Some(n) = &spec.any_number {
             expects.push(Expect::AnyNumber(n.clone()));
         }
+        if let Some(r) = spec.within {
+            if !(r.min.is_finite() && r.max.is_finite()) || r.min > r.max {
+                return Err(src.err(
+                    s.span(),
+                    format!("{field}.within"),
+                    format!(
+                        "min must be <= max and both finite, found {}..{}",
+                        r.min, r.max
+                    ),
+                ));
+            }
+            expects.push(Expect::Within {
+                min: r.min,
+                max: r.max,
+            });
+        }
         if expects.len() != 1 {
             return Err(src.err(
                 s.span(),
                 field,
-                "give exactly one of text, prefix, any_text, number, any_number".into(),
+                "give exactly one of text, prefix, any_text, number, any_number, within".into(),
             ));
         }
         let reg = register(&spec.register, s.span(), format!("{field}.register"), false)?;

@@ -3,7 +3,7 @@
 //! Products are data. The built-in catalogue is a set of TOML files embedded in the crate
 //! (`modbus-devices/catalogue/*.toml`) and loaded through the same [`Catalogue::load_str`]
 //! path as a user's file, so both are validated by the same code. The format is described,
-//! with a complete annotated example, in the crate documentation.
+//! with a complete annotated example, in [`format`](mod@format).
 //!
 //! ```
 //! use modbus_devices::Catalogue;
@@ -17,18 +17,36 @@
 pub mod file;
 mod model;
 
+#[doc = include_str!("FORMAT.md")]
+pub mod format {}
+
 pub use model::*;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::CatalogueError;
+use crate::register::{DataType, FunctionCode, RegisterDef};
 
 /// The embedded catalogue files: (name, text).
-pub const BUILTIN_FILES: &[(&str, &str)] = &[(
-    "hager-ecr.toml",
-    include_str!("../../catalogue/hager-ecr.toml"),
-)];
+pub const BUILTIN_FILES: &[(&str, &str)] = &[
+    (
+        "hager-ecr.toml",
+        include_str!("../../catalogue/hager-ecr.toml"),
+    ),
+    ("eastron.toml", include_str!("../../catalogue/eastron.toml")),
+    (
+        "carlo-gavazzi.toml",
+        include_str!("../../catalogue/carlo-gavazzi.toml"),
+    ),
+    ("abb.toml", include_str!("../../catalogue/abb.toml")),
+    (
+        "schneider.toml",
+        include_str!("../../catalogue/schneider.toml"),
+    ),
+    ("janitza.toml", include_str!("../../catalogue/janitza.toml")),
+    ("legrand.toml", include_str!("../../catalogue/legrand.toml")),
+];
 
 /// A set of products indexed by every one of their references.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +77,40 @@ impl Catalogue {
     /// references of the products added.
     pub fn load_str(&mut self, file: &Path, text: &str) -> Result<Vec<String>, CatalogueError> {
         let products = file::parse(file, text)?;
+        self.insert_all(file, products)
+    }
+
+    /// Add one product built in code (e.g. by [`generic_energy_meter`]), refusing a
+    /// product without references and a reference that already exists (errors name the
+    /// origin `<added>`).
+    ///
+    /// ```
+    /// use modbus_devices::Catalogue;
+    /// use modbus_devices::catalogue::generic_energy_meter;
+    ///
+    /// let mut catalogue = Catalogue::builtin().unwrap();
+    /// catalogue.add(generic_energy_meter("PV-METER", 3, "0x0100", 2, 0.01).unwrap()).unwrap();
+    /// // ECR380D is a built-in reference already.
+    /// assert!(catalogue.add(generic_energy_meter("ECR380D", 3, "0100", 2, 1.0).unwrap()).is_err());
+    /// ```
+    pub fn add(&mut self, product: Product) -> Result<(), CatalogueError> {
+        if product.references.is_empty() || product.references.iter().any(|r| r.trim().is_empty()) {
+            return Err(CatalogueError::InvalidArgument {
+                field: "references",
+                expected: "at least one non-empty reference",
+                found: format!("{:?}", product.references),
+            });
+        }
+        self.insert_all(Path::new("<added>"), vec![product])
+            .map(|_| ())
+    }
+
+    /// Insert products after checking their references (all-or-nothing).
+    fn insert_all(
+        &mut self,
+        file: &Path,
+        products: Vec<Product>,
+    ) -> Result<Vec<String>, CatalogueError> {
         let origin = file.display().to_string();
         let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
         for p in &products {
@@ -148,4 +200,143 @@ impl Catalogue {
         }
         Ok(product)
     }
+}
+
+/// Largest plausible energy (kWh) of a generic meter's signature read.
+const GENERIC_MAX_KWH: f64 = 1e15;
+
+/// Build a "generic Modbus meter" product, as the Legrand Energy Web Server defines one: a
+/// third-party meter read for its positive active energy only, from `function_code` 3
+/// (holding) or 4 (input), the register address in hex (`"0x0048"`, `"B060"`; 0-based, as
+/// sent on the wire), the number of 16-bit words (1, 2 or 4: an unsigned 16, 32 or 64-bit
+/// counter, high word first) and a multiplier (raw x multiplier = kWh).
+///
+/// The product has one service, `ea_import` (kWh), and a plausibility signature (the
+/// register answers a value >= 0). It is marked `verified = false`: the map is the user's.
+/// Every argument is validated; a wrong one gives [`CatalogueError::InvalidArgument`].
+///
+/// ```
+/// use modbus_devices::catalogue::generic_energy_meter;
+/// use modbus_devices::{Catalogue, FunctionCode, Value};
+///
+/// // An Eastron SDM630's import energy: FC4, 0x0048... as a 2-word counter in 0.1 kWh.
+/// let meter = generic_energy_meter("MY-METER", 4, "0x0048", 2, 0.1).unwrap();
+/// let energy = meter.service("ea_import").unwrap();
+/// assert_eq!(energy.register.function_code, FunctionCode::Input);
+/// assert_eq!(energy.register.address, 0x48);
+/// assert_eq!(energy.register.decode(&[0, 12345]).unwrap(), Some(Value::Number(1234.5)));
+///
+/// // Refused: function code 5, 3 words, a non-hex register.
+/// assert!(generic_energy_meter("X", 5, "0048", 2, 1.0).is_err());
+/// assert!(generic_energy_meter("X", 3, "0048", 3, 1.0).is_err());
+/// assert!(generic_energy_meter("X", 3, "40001", 2, 1.0).is_err());
+///
+/// // It joins a catalogue like any product.
+/// let mut catalogue = Catalogue::new();
+/// catalogue.add(meter).unwrap();
+/// assert!(catalogue.get("MY-METER").is_some());
+/// ```
+pub fn generic_energy_meter(
+    reference: &str,
+    function_code: u8,
+    register_hex: &str,
+    words: u16,
+    multiplier: f64,
+) -> Result<Product, CatalogueError> {
+    let invalid = |field, expected, found: String| CatalogueError::InvalidArgument {
+        field,
+        expected,
+        found,
+    };
+    let reference = reference.trim();
+    if reference.is_empty() {
+        return Err(invalid(
+            "reference",
+            "a non-empty reference",
+            "an empty text".into(),
+        ));
+    }
+    let fc = match function_code {
+        3 => FunctionCode::Holding,
+        4 => FunctionCode::Input,
+        other => {
+            return Err(invalid(
+                "function_code",
+                "3 (holding registers) or 4 (input registers)",
+                other.to_string(),
+            ));
+        }
+    };
+    let hex = register_hex.trim();
+    let digits = hex
+        .strip_prefix("0x")
+        .or_else(|| hex.strip_prefix("0X"))
+        .unwrap_or(hex);
+    let address =
+        if (1..=4).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_hexdigit()) {
+            u16::from_str_radix(digits, 16).ok()
+        } else {
+            None
+        }
+        .ok_or_else(|| {
+            invalid(
+                "register",
+                "a 0-based register address in hex, 0000..FFFF, optionally 0x-prefixed",
+                format!("{register_hex:?}"),
+            )
+        })?;
+    let data_type = match words {
+        1 => DataType::U16,
+        2 => DataType::U32,
+        4 => DataType::U64,
+        other => return Err(invalid("words", "1, 2 or 4 words", other.to_string())),
+    };
+    if !(multiplier.is_finite() && multiplier > 0.0) {
+        return Err(invalid(
+            "multiplier",
+            "a finite number above 0",
+            multiplier.to_string(),
+        ));
+    }
+    let register = RegisterDef::new(fc, address, data_type).with_scale(multiplier);
+    if register.check().is_err() {
+        return Err(invalid(
+            "register",
+            "a value whose words end at or before address 0xFFFF",
+            format!("{words} words from {address:#06x}"),
+        ));
+    }
+    Ok(Product {
+        references: vec![reference.to_string()],
+        vendor: "Generic".into(),
+        family: "Generic Modbus meter".into(),
+        model: format!(
+            "Generic Modbus meter (FC{function_code} {address:#06x}, {words} words, x {multiplier})"
+        ),
+        description: "A third-party meter read for its positive active energy only".into(),
+        field_buses: vec![FieldBus::Rtu, FieldBus::Tcp],
+        verified: false,
+        source: "user-defined generic Modbus meter (function code, register, words, multiplier)"
+            .into(),
+        limits: RequestLimits::default(),
+        signature: vec![SignatureCheck {
+            register: register.clone(),
+            expect: Expect::Within {
+                min: 0.0,
+                max: GENERIC_MAX_KWH,
+            },
+        }],
+        services: vec![Service {
+            id: "ea_import".into(),
+            name: "Active energy import".into(),
+            quantity: "active_energy_import".into(),
+            unit: crate::value::Unit::KWh,
+            category: Category::Energy,
+            register,
+            recording_interval_min: 15,
+            description: String::new(),
+        }],
+        parameters: Vec::new(),
+        alarms: Vec::new(),
+    })
 }

@@ -158,6 +158,14 @@ pub enum Expect {
     Number(f64),
     /// A number equal to one of these.
     AnyNumber(Vec<f64>),
+    /// A number within `min..=max`: a plausibility read, for products that publish no
+    /// identification value (it proves a register answers sensibly, not which product it is).
+    Within {
+        /// Smallest plausible value.
+        min: f64,
+        /// Largest plausible value.
+        max: f64,
+    },
 }
 
 impl Expect {
@@ -169,6 +177,9 @@ impl Expect {
             (Expect::AnyText(ts), Some(Value::Text(v))) => ts.iter().any(|t| t == v),
             (Expect::Number(n), Some(v)) => v.as_f64().is_some_and(|x| x == *n),
             (Expect::AnyNumber(ns), Some(v)) => v.as_f64().is_some_and(|x| ns.contains(&x)),
+            (Expect::Within { min, max }, Some(v)) => {
+                v.as_f64().is_some_and(|x| (*min..=*max).contains(&x))
+            }
             _ => false,
         }
     }
@@ -182,6 +193,7 @@ impl std::fmt::Display for Expect {
             Expect::AnyText(ts) => write!(f, "one of {ts:?}"),
             Expect::Number(n) => write!(f, "{n}"),
             Expect::AnyNumber(ns) => write!(f, "one of {ns:?}"),
+            Expect::Within { min, max } => write!(f, "a value within {min}..={max}"),
         }
     }
 }
