@@ -1,2 +1,5 @@
 //! Shared glue for the emkit example binaries (conversions between crates live here).
 #![forbid(unsafe_code)]
+
+pub mod catalogue_json;
+pub mod read_json;

@@ -105,7 +105,8 @@ impl RtuSettings {
 
     /// The stop bits in effect: the configured ones, or 1 with parity and 2 without.
     pub fn effective_stop_bits(&self) -> u8 {
-        self.stop_bits.unwrap_or(if self.parity == Parity::None { 2 } else { 1 })
+        self.stop_bits
+            .unwrap_or(if self.parity == Parity::None { 2 } else { 1 })
     }
 
     /// The response timeout.
@@ -117,10 +118,16 @@ impl RtuSettings {
     pub fn validate(&self) -> Result<(), DeviceError> {
         const BAUDS: [u32; 8] = [1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200];
         if !BAUDS.contains(&self.baud) {
-            return Err(invalid("baud", format!("must be one of {BAUDS:?}, found {}", self.baud)));
+            return Err(invalid(
+                "baud",
+                format!("must be one of {BAUDS:?}, found {}", self.baud),
+            ));
         }
         if !(7..=8).contains(&self.data_bits) {
-            return Err(invalid("data_bits", format!("must be 7 or 8, found {}", self.data_bits)));
+            return Err(invalid(
+                "data_bits",
+                format!("must be 7 or 8, found {}", self.data_bits),
+            ));
         }
         if let Some(s) = self.stop_bits {
             if !(1..=2).contains(&s) {
@@ -128,10 +135,16 @@ impl RtuSettings {
             }
         }
         if !(10..=10_000).contains(&self.response_timeout_ms) {
-            return Err(invalid("response_timeout_ms", format!("must be 10..=10000, found {}", self.response_timeout_ms)));
+            return Err(invalid(
+                "response_timeout_ms",
+                format!("must be 10..=10000, found {}", self.response_timeout_ms),
+            ));
         }
         if self.retries > 10 {
-            return Err(invalid("retries", format!("must be 0..=10, found {}", self.retries)));
+            return Err(invalid(
+                "retries",
+                format!("must be 0..=10, found {}", self.retries),
+            ));
         }
         Ok(())
     }
@@ -156,7 +169,12 @@ pub struct TcpSettings {
 impl TcpSettings {
     /// Settings with the default timeout and retries.
     pub fn new(host: impl Into<String>, port: u16) -> Self {
-        Self { host: host.into(), port, timeout_ms: default_tcp_timeout(), retries: default_retries() }
+        Self {
+            host: host.into(),
+            port,
+            timeout_ms: default_tcp_timeout(),
+            retries: default_retries(),
+        }
     }
 
     /// The response timeout.
@@ -173,10 +191,19 @@ impl TcpSettings {
             return Err(invalid("port", "must be 1..=65535, found 0".into()));
         }
         if !(250..=10_000).contains(&self.timeout_ms) {
-            return Err(invalid("timeout_ms", format!("must be 250..=10000 (0.25 to 10 s), found {}", self.timeout_ms)));
+            return Err(invalid(
+                "timeout_ms",
+                format!(
+                    "must be 250..=10000 (0.25 to 10 s), found {}",
+                    self.timeout_ms
+                ),
+            ));
         }
         if self.retries > 10 {
-            return Err(invalid("retries", format!("must be 0..=10, found {}", self.retries)));
+            return Err(invalid(
+                "retries",
+                format!("must be 0..=10, found {}", self.retries),
+            ));
         }
         Ok(())
     }
@@ -240,7 +267,10 @@ impl BusKind {
             BusKind::Tls(t) => {
                 t.tcp.validate()?;
                 if t.client_cert.is_some() != t.client_key.is_some() {
-                    return Err(invalid("client_key", "a client certificate and its key go together".into()));
+                    return Err(invalid(
+                        "client_key",
+                        "a client certificate and its key go together".into(),
+                    ));
                 }
                 Ok(())
             }
@@ -296,7 +326,10 @@ impl fmt::Display for DeviceAddress {
         match self {
             DeviceAddress::Unit(u) => write!(f, "{u}"),
             DeviceAddress::Remote { device, interface } => write!(f, "{device}-{interface}"),
-            DeviceAddress::Pulse { concentrator, input } => write!(f, "{concentrator}:{input}"),
+            DeviceAddress::Pulse {
+                concentrator,
+                input,
+            } => write!(f, "{concentrator}:{input}"),
         }
     }
 }
@@ -305,16 +338,30 @@ impl FromStr for DeviceAddress {
     type Err = DeviceError;
     fn from_str(s: &str) -> Result<Self, DeviceError> {
         let num = |t: &str| {
-            t.trim().parse::<u8>().map_err(|_| invalid("address", format!("expected a number 0..=255 in {s:?}, found {t:?}")))
+            t.trim().parse::<u8>().map_err(|_| {
+                invalid(
+                    "address",
+                    format!("expected a number 0..=255 in {s:?}, found {t:?}"),
+                )
+            })
         };
         if let Some((a, b)) = s.split_once('-') {
-            Ok(DeviceAddress::Remote { device: num(a)?, interface: num(b)? })
+            Ok(DeviceAddress::Remote {
+                device: num(a)?,
+                interface: num(b)?,
+            })
         } else if let Some((a, b)) = s.split_once(':') {
             let input = num(b)?;
             if input == 0 {
-                return Err(invalid("address", format!("pulse input positions start at 1, found {s:?}")));
+                return Err(invalid(
+                    "address",
+                    format!("pulse input positions start at 1, found {s:?}"),
+                ));
             }
-            Ok(DeviceAddress::Pulse { concentrator: num(a)?, input })
+            Ok(DeviceAddress::Pulse {
+                concentrator: num(a)?,
+                input,
+            })
         } else {
             Ok(DeviceAddress::Unit(num(s)?))
         }
@@ -356,8 +403,20 @@ pub struct DeviceInstance {
 
 impl DeviceInstance {
     /// An enabled device reading all services.
-    pub fn new(name: impl Into<String>, product: impl Into<String>, bus: impl Into<String>, address: DeviceAddress) -> Self {
-        Self { name: name.into(), product: product.into(), bus: bus.into(), address, enabled: true, services: None }
+    pub fn new(
+        name: impl Into<String>,
+        product: impl Into<String>,
+        bus: impl Into<String>,
+        address: DeviceAddress,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            product: product.into(),
+            bus: bus.into(),
+            address,
+            enabled: true,
+            services: None,
+        }
     }
 }
 
@@ -378,12 +437,24 @@ impl Installation {
     pub fn add_bus(&mut self, bus: Bus) -> Result<(), DeviceError> {
         bus.kind.validate()?;
         if self.buses.iter().any(|b| b.name == bus.name) {
-            return Err(invalid("bus", format!("a bus named {:?} already exists", bus.name)));
+            return Err(invalid(
+                "bus",
+                format!("a bus named {:?} already exists", bus.name),
+            ));
         }
-        if let BusKind::Tcp(t) | BusKind::RtuOverTcp(t) | BusKind::Tls(TlsSettings { tcp: t, .. }) = &bus.kind {
+        if let BusKind::Tcp(t) | BusKind::RtuOverTcp(t) | BusKind::Tls(TlsSettings { tcp: t, .. }) =
+            &bus.kind
+        {
             // TCP connections are keyed by host and port.
-            if let Some(other) = self.buses.iter().find(|b| b.kind.endpoint() == Some((t.host.as_str(), t.port))) {
-                return Err(invalid("bus", format!("{}:{} is already bus {:?}", t.host, t.port, other.name)));
+            if let Some(other) = self
+                .buses
+                .iter()
+                .find(|b| b.kind.endpoint() == Some((t.host.as_str(), t.port)))
+            {
+                return Err(invalid(
+                    "bus",
+                    format!("{}:{} is already bus {:?}", t.host, t.port, other.name),
+                ));
             }
         }
         self.buses.push(bus);
@@ -392,13 +463,19 @@ impl Installation {
 
     /// A bus by name.
     pub fn bus(&self, name: &str) -> Result<&Bus, DeviceError> {
-        self.buses.iter().find(|b| b.name == name).ok_or_else(|| DeviceError::UnknownBus(name.to_string()))
+        self.buses
+            .iter()
+            .find(|b| b.name == name)
+            .ok_or_else(|| DeviceError::UnknownBus(name.to_string()))
     }
 
     /// Check a device against the addressing rules without adding it.
     pub fn check_device(&self, d: &DeviceInstance) -> Result<(), DeviceError> {
         if d.name.trim().is_empty() || d.name.contains('/') {
-            return Err(invalid("name", format!("must be non-empty and without '/', found {:?}", d.name)));
+            return Err(invalid(
+                "name",
+                format!("must be non-empty and without '/', found {:?}", d.name),
+            ));
         }
         if self.devices.iter().any(|x| x.name == d.name) {
             return Err(DeviceError::DuplicateName(d.name.clone()));
@@ -406,10 +483,21 @@ impl Installation {
         let bus = self.bus(&d.bus)?;
         let unit = d.address.unit_id();
         if bus.kind.is_serial_line() && !(1..=MAX_RTU_ADDRESS).contains(&unit) {
-            return Err(invalid("address", format!("RTU addresses are 1..=247, found {unit}")));
+            return Err(invalid(
+                "address",
+                format!("RTU addresses are 1..=247, found {unit}"),
+            ));
         }
-        if let Some(other) = self.devices.iter().find(|x| x.bus == d.bus && conflicts(&x.address, &d.address)) {
-            return Err(DeviceError::AddressInUse { bus: d.bus.clone(), address: d.address.to_string(), device: other.name.clone() });
+        if let Some(other) = self
+            .devices
+            .iter()
+            .find(|x| x.bus == d.bus && conflicts(&x.address, &d.address))
+        {
+            return Err(DeviceError::AddressInUse {
+                bus: d.bus.clone(),
+                address: d.address.to_string(),
+                device: other.name.clone(),
+            });
         }
         Ok(())
     }
@@ -426,16 +514,22 @@ impl Installation {
     pub fn first_free_address(&self, bus: &str) -> Result<u8, DeviceError> {
         self.bus(bus)?;
         let used = self.used_units(bus);
-        (1..=MAX_RTU_ADDRESS).find(|a| !used.contains(a)).ok_or_else(|| DeviceError::NoAddressAvailable {
-            bus: bus.to_string(),
-            wanted: 1,
-            message: "all addresses 1..=247 are used".into(),
-        })
+        (1..=MAX_RTU_ADDRESS)
+            .find(|a| !used.contains(a))
+            .ok_or_else(|| DeviceError::NoAddressAvailable {
+                bus: bus.to_string(),
+                wanted: 1,
+                message: "all addresses 1..=247 are used".into(),
+            })
     }
 
     /// Create `n` identical devices at the first run of `n` consecutive free addresses on
     /// the template's bus, named `{template.name}-{address}`. All or nothing.
-    pub fn add_many(&mut self, template: &DeviceInstance, n: usize) -> Result<Vec<String>, DeviceError> {
+    pub fn add_many(
+        &mut self,
+        template: &DeviceInstance,
+        n: usize,
+    ) -> Result<Vec<String>, DeviceError> {
         self.bus(&template.bus)?;
         if n == 0 || n > usize::from(MAX_RTU_ADDRESS) {
             return Err(invalid("count", format!("must be 1..=247, found {n}")));
@@ -446,7 +540,10 @@ impl Installation {
             .ok_or_else(|| DeviceError::NoAddressAvailable {
                 bus: template.bus.clone(),
                 wanted: n,
-                message: format!("no run of {n} consecutive free addresses in 1..=247 ({} used)", used.len()),
+                message: format!(
+                    "no run of {n} consecutive free addresses in 1..=247 ({} used)",
+                    used.len()
+                ),
             })?;
         let new: Vec<DeviceInstance> = (start..start + n)
             .map(|a| DeviceInstance {
@@ -472,18 +569,26 @@ impl Installation {
     /// `(device name, product reference)` of every device, for
     /// [`crate::Catalogue::remove`].
     pub fn product_uses(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.devices.iter().map(|d| (d.name.as_str(), d.product.as_str()))
+        self.devices
+            .iter()
+            .map(|d| (d.name.as_str(), d.product.as_str()))
     }
 
     fn used_units(&self, bus: &str) -> BTreeSet<u8> {
-        self.devices.iter().filter(|d| d.bus == bus).map(|d| d.address.unit_id()).collect()
+        self.devices
+            .iter()
+            .filter(|d| d.bus == bus)
+            .map(|d| d.address.unit_id())
+            .collect()
     }
 }
 
 impl BusKind {
     fn endpoint(&self) -> Option<(&str, u16)> {
         match self {
-            BusKind::Tcp(t) | BusKind::RtuOverTcp(t) | BusKind::Tls(TlsSettings { tcp: t, .. }) => Some((t.host.as_str(), t.port)),
+            BusKind::Tcp(t) | BusKind::RtuOverTcp(t) | BusKind::Tls(TlsSettings { tcp: t, .. }) => {
+                Some((t.host.as_str(), t.port))
+            }
             BusKind::Rtu(_) => None,
         }
     }
@@ -512,74 +617,223 @@ mod tests {
 
     fn site() -> Installation {
         let mut s = Installation::default();
-        s.add_bus(Bus { name: "rtu".into(), kind: BusKind::Rtu(RtuSettings::new("/dev/null")) }).unwrap();
-        s.add_bus(Bus { name: "tcp".into(), kind: BusKind::Tcp(TcpSettings::new("10.0.0.5", 502)) }).unwrap();
+        s.add_bus(Bus {
+            name: "rtu".into(),
+            kind: BusKind::Rtu(RtuSettings::new("/dev/null")),
+        })
+        .unwrap();
+        s.add_bus(Bus {
+            name: "tcp".into(),
+            kind: BusKind::Tcp(TcpSettings::new("10.0.0.5", 502)),
+        })
+        .unwrap();
         s
     }
 
     #[test]
     fn defaults_follow_hager() {
         let r = RtuSettings::new("/dev/ttyS0");
-        assert_eq!((r.baud, r.data_bits, r.parity, r.effective_stop_bits()), (19_200, 8, Parity::Even, 1));
+        assert_eq!(
+            (r.baud, r.data_bits, r.parity, r.effective_stop_bits()),
+            (19_200, 8, Parity::Even, 1)
+        );
         assert_eq!(r.response_timeout(), Duration::from_millis(250));
-        let none = RtuSettings { parity: Parity::None, ..r };
+        let none = RtuSettings {
+            parity: Parity::None,
+            ..r
+        };
         assert_eq!(none.effective_stop_bits(), 2);
     }
 
     #[test]
     fn rtu_addresses_are_checked_and_unique() {
         let mut s = site();
-        assert!(matches!(s.add_device(DeviceInstance::new("a", "X", "rtu", DeviceAddress::Unit(0))), Err(DeviceError::Invalid { field: "address", .. })));
-        assert!(matches!(s.add_device(DeviceInstance::new("a", "X", "rtu", DeviceAddress::Unit(248))), Err(DeviceError::Invalid { .. })));
-        s.add_device(DeviceInstance::new("a", "X", "rtu", DeviceAddress::Unit(1))).unwrap();
-        assert!(matches!(s.add_device(DeviceInstance::new("b", "X", "rtu", DeviceAddress::Unit(1))), Err(DeviceError::AddressInUse { .. })));
-        assert!(matches!(s.add_device(DeviceInstance::new("a", "X", "rtu", DeviceAddress::Unit(2))), Err(DeviceError::DuplicateName(_))));
+        assert!(matches!(
+            s.add_device(DeviceInstance::new("a", "X", "rtu", DeviceAddress::Unit(0))),
+            Err(DeviceError::Invalid {
+                field: "address",
+                ..
+            })
+        ));
+        assert!(matches!(
+            s.add_device(DeviceInstance::new(
+                "a",
+                "X",
+                "rtu",
+                DeviceAddress::Unit(248)
+            )),
+            Err(DeviceError::Invalid { .. })
+        ));
+        s.add_device(DeviceInstance::new("a", "X", "rtu", DeviceAddress::Unit(1)))
+            .unwrap();
+        assert!(matches!(
+            s.add_device(DeviceInstance::new("b", "X", "rtu", DeviceAddress::Unit(1))),
+            Err(DeviceError::AddressInUse { .. })
+        ));
+        assert!(matches!(
+            s.add_device(DeviceInstance::new("a", "X", "rtu", DeviceAddress::Unit(2))),
+            Err(DeviceError::DuplicateName(_))
+        ));
         // TCP unit ids may be 0 and 255.
-        s.add_device(DeviceInstance::new("t0", "X", "tcp", DeviceAddress::Unit(0))).unwrap();
-        s.add_device(DeviceInstance::new("t255", "X", "tcp", DeviceAddress::Unit(255))).unwrap();
+        s.add_device(DeviceInstance::new(
+            "t0",
+            "X",
+            "tcp",
+            DeviceAddress::Unit(0),
+        ))
+        .unwrap();
+        s.add_device(DeviceInstance::new(
+            "t255",
+            "X",
+            "tcp",
+            DeviceAddress::Unit(255),
+        ))
+        .unwrap();
         assert_eq!(s.first_free_address("rtu").unwrap(), 2);
-        assert!(matches!(s.first_free_address("nope"), Err(DeviceError::UnknownBus(_))));
+        assert!(matches!(
+            s.first_free_address("nope"),
+            Err(DeviceError::UnknownBus(_))
+        ));
     }
 
     #[test]
     fn multi_create_takes_consecutive_free_addresses_or_refuses() {
         let mut s = site();
         for a in [1u8, 2, 4] {
-            s.add_device(DeviceInstance::new(format!("d{a}"), "X", "rtu", DeviceAddress::Unit(a))).unwrap();
+            s.add_device(DeviceInstance::new(
+                format!("d{a}"),
+                "X",
+                "rtu",
+                DeviceAddress::Unit(a),
+            ))
+            .unwrap();
         }
-        let names = s.add_many(&DeviceInstance::new("m", "X", "rtu", DeviceAddress::Unit(0)), 3).unwrap();
+        let names = s
+            .add_many(
+                &DeviceInstance::new("m", "X", "rtu", DeviceAddress::Unit(0)),
+                3,
+            )
+            .unwrap();
         assert_eq!(names, ["m-5", "m-6", "m-7"]);
         let mut full = site();
-        full.add_many(&DeviceInstance::new("m", "X", "rtu", DeviceAddress::Unit(0)), 240).unwrap();
+        full.add_many(
+            &DeviceInstance::new("m", "X", "rtu", DeviceAddress::Unit(0)),
+            240,
+        )
+        .unwrap();
         let before = full.devices.len();
-        let err = full.add_many(&DeviceInstance::new("n", "X", "rtu", DeviceAddress::Unit(0)), 8).unwrap_err();
+        let err = full
+            .add_many(
+                &DeviceInstance::new("n", "X", "rtu", DeviceAddress::Unit(0)),
+                8,
+            )
+            .unwrap_err();
         assert!(err.to_string().contains("no address is available"), "{err}");
         assert_eq!(full.devices.len(), before, "all or nothing");
     }
 
     #[test]
     fn remote_and_pulse_addresses() {
-        assert_eq!("2-1".parse::<DeviceAddress>().unwrap(), DeviceAddress::Remote { device: 2, interface: 1 });
-        assert_eq!("3:2".parse::<DeviceAddress>().unwrap(), DeviceAddress::Pulse { concentrator: 3, input: 2 });
+        assert_eq!(
+            "2-1".parse::<DeviceAddress>().unwrap(),
+            DeviceAddress::Remote {
+                device: 2,
+                interface: 1
+            }
+        );
+        assert_eq!(
+            "3:2".parse::<DeviceAddress>().unwrap(),
+            DeviceAddress::Pulse {
+                concentrator: 3,
+                input: 2
+            }
+        );
         assert!("3:0".parse::<DeviceAddress>().is_err());
         assert!("x-1".parse::<DeviceAddress>().is_err());
         let mut s = site();
-        s.add_device(DeviceInstance::new("p1", "X", "rtu", "3:1".parse().unwrap())).unwrap();
-        s.add_device(DeviceInstance::new("p2", "X", "rtu", "3:2".parse().unwrap())).unwrap();
-        assert!(s.add_device(DeviceInstance::new("p3", "X", "rtu", "3:2".parse().unwrap())).is_err());
-        s.add_device(DeviceInstance::new("cx1", "X", "rtu", "2-1".parse().unwrap())).unwrap();
-        s.add_device(DeviceInstance::new("cx2", "X", "rtu", "2-2".parse().unwrap())).unwrap();
-        assert!(s.add_device(DeviceInstance::new("plain2", "X", "rtu", DeviceAddress::Unit(2))).is_err());
+        s.add_device(DeviceInstance::new(
+            "p1",
+            "X",
+            "rtu",
+            "3:1".parse().unwrap(),
+        ))
+        .unwrap();
+        s.add_device(DeviceInstance::new(
+            "p2",
+            "X",
+            "rtu",
+            "3:2".parse().unwrap(),
+        ))
+        .unwrap();
+        assert!(
+            s.add_device(DeviceInstance::new(
+                "p3",
+                "X",
+                "rtu",
+                "3:2".parse().unwrap()
+            ))
+            .is_err()
+        );
+        s.add_device(DeviceInstance::new(
+            "cx1",
+            "X",
+            "rtu",
+            "2-1".parse().unwrap(),
+        ))
+        .unwrap();
+        s.add_device(DeviceInstance::new(
+            "cx2",
+            "X",
+            "rtu",
+            "2-2".parse().unwrap(),
+        ))
+        .unwrap();
+        assert!(
+            s.add_device(DeviceInstance::new(
+                "plain2",
+                "X",
+                "rtu",
+                DeviceAddress::Unit(2)
+            ))
+            .is_err()
+        );
     }
 
     #[test]
     fn settings_are_validated() {
-        assert!(TcpSettings { timeout_ms: 100, ..TcpSettings::new("h", 502) }.validate().is_err());
-        assert!(TcpSettings { timeout_ms: 10_001, ..TcpSettings::new("h", 502) }.validate().is_err());
+        assert!(
+            TcpSettings {
+                timeout_ms: 100,
+                ..TcpSettings::new("h", 502)
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            TcpSettings {
+                timeout_ms: 10_001,
+                ..TcpSettings::new("h", 502)
+            }
+            .validate()
+            .is_err()
+        );
         assert!(TcpSettings::new("h", 0).validate().is_err());
-        assert!(RtuSettings { baud: 1234, ..RtuSettings::new("p") }.validate().is_err());
+        assert!(
+            RtuSettings {
+                baud: 1234,
+                ..RtuSettings::new("p")
+            }
+            .validate()
+            .is_err()
+        );
         let mut s = site();
-        assert!(s.add_bus(Bus { name: "dup".into(), kind: BusKind::Tcp(TcpSettings::new("10.0.0.5", 502)) }).is_err());
+        assert!(
+            s.add_bus(Bus {
+                name: "dup".into(),
+                kind: BusKind::Tcp(TcpSettings::new("10.0.0.5", 502))
+            })
+            .is_err()
+        );
     }
 
     #[test]
@@ -599,7 +853,9 @@ mod tests {
         "#;
         let inst: Installation = toml::from_str(text).unwrap();
         assert_eq!(inst.devices[0].address, DeviceAddress::Unit(12));
-        let BusKind::Rtu(r) = &inst.buses[0].kind else { panic!("rtu expected") };
+        let BusKind::Rtu(r) = &inst.buses[0].kind else {
+            panic!("rtu expected")
+        };
         assert_eq!(r.effective_stop_bits(), 2);
         let back: Installation = toml::from_str(&toml::to_string(&inst).unwrap()).unwrap();
         assert_eq!(back, inst);

@@ -195,12 +195,17 @@ impl std::fmt::Display for Unit {
 }
 
 /// Whether a reading can be trusted.
+///
+/// The rule: `Good` when the device answered and the answer decoded, even when the answer
+/// is a "not available" sentinel (the reading then has no value: the device says the
+/// quantity does not exist, e.g. L2 on a single-phase meter); `Bad` when the read failed
+/// (timeout, exception, CRC error) or the answer could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Quality {
-    /// Read and decoded.
+    /// Read and decoded (the value may still be absent: "not available").
     Good,
-    /// The read failed, or the device reported "not available".
+    /// The read failed or did not decode.
     Bad,
 }
 

@@ -60,14 +60,13 @@ impl RegisterDef {
                 });
             }
         };
-        let factor = self.factor() * dynamic;
         let ordered = self.ordered(words);
         let raw = || {
             ordered
                 .iter()
                 .fold(0u64, |acc, w| (acc << 16) | u64::from(*w))
         };
-        let number = |v: f64| Some(Value::Number(v * factor + self.offset));
+        let number = |v: f64| Some(Value::Number(self.to_physical(v, dynamic)));
         let na = |raw: u64| self.not_available.contains(&raw);
         Ok(match self.data_type {
             DataType::Bit => {
@@ -75,7 +74,10 @@ impl RegisterDef {
                 if na(u64::from(ordered[0])) {
                     None
                 } else {
-                    Some(Value::Bool(ordered[0] >> bit & 1 == 1))
+                    let word = ordered[0];
+                    Some(Value::Bool(
+                        word.checked_shr(u32::from(bit)).is_some_and(|w| w & 1 == 1),
+                    ))
                 }
             }
             DataType::U16 | DataType::U32 | DataType::U64 => {
@@ -205,7 +207,7 @@ impl RegisterDef {
         };
         let n = usize::from(self.count());
         let raw_of = |v: &f64| -> Result<f64, CodecError> {
-            let raw = (v - self.offset) / (self.factor() * dynamic);
+            let raw = self.to_raw(*v, dynamic);
             if raw.is_finite() {
                 Ok(raw)
             } else {
@@ -230,7 +232,15 @@ impl RegisterDef {
             })
         };
         let bits: u64 = match (self.data_type, value) {
-            (DataType::Bit, Value::Bool(b)) => u64::from(*b) << self.bit.unwrap_or(0),
+            (DataType::Bit, Value::Bool(b)) => match self.bit.unwrap_or(0) {
+                bit @ 0..=15 => u64::from(*b) << bit,
+                _ => {
+                    return Err(CodecError::NotRepresentable {
+                        value: f64::from(u8::from(*b)),
+                        data_type: "bit",
+                    });
+                }
+            },
             (DataType::U16, Value::Number(v)) => int(v, 0.0, f64::from(u16::MAX))?,
             (DataType::S16, Value::Number(v)) => {
                 int(v, f64::from(i16::MIN), f64::from(i16::MAX))? & 0xFFFF
@@ -296,6 +306,46 @@ impl RegisterDef {
             }
         }
         Ok(words)
+    }
+
+    /// Split the static factor into a multiplier and a power of ten, so that decimal scales
+    /// (0.01, 0.001, 10^-2, ...) divide by an exact power of ten: 23192 * 0.01 gives
+    /// 231.92000000000002 in floating point, 23192 / 100 gives 231.92.
+    fn decimal_parts(&self) -> (f64, i32) {
+        let s = self.scale;
+        let k = s.abs().log10().round();
+        if (-30.0..=30.0).contains(&k) {
+            let k = k as i32;
+            let p = 10f64.powi(k);
+            if (p - s).abs() <= p * 1e-15 {
+                return (1.0, k + self.pow10);
+            }
+        }
+        (s, self.pow10)
+    }
+
+    /// Raw number to physical value: raw * scale * 10^pow10 * dynamic + offset.
+    fn to_physical(&self, raw: f64, dynamic: f64) -> f64 {
+        let (mult, e) = self.decimal_parts();
+        let v = raw * mult;
+        let v = if e < 0 {
+            v / 10f64.powi(-e)
+        } else {
+            v * 10f64.powi(e)
+        };
+        v * dynamic + self.offset
+    }
+
+    /// Physical value to raw number (not rounded): the inverse of `to_physical`.
+    fn to_raw(&self, value: f64, dynamic: f64) -> f64 {
+        let (mult, e) = self.decimal_parts();
+        let v = (value - self.offset) / dynamic;
+        let v = if e < 0 {
+            v * 10f64.powi(-e)
+        } else {
+            v / 10f64.powi(e)
+        };
+        v / mult
     }
 
     /// The words most significant first, with bytes in the high-first order.
@@ -390,6 +440,14 @@ mod tests {
             Some(Value::Number(-100.0))
         );
         assert_eq!(d.decode(&[0x7FFF, 0xFFFF]).unwrap(), None);
+        // Decimal scales divide exactly: no 231.92000000000002.
+        let v = def(DataType::U16).with_scale(0.01);
+        assert_eq!(v.decode(&[23192]).unwrap(), Some(Value::Number(231.92)));
+        assert_eq!(v.encode(&Value::Number(231.92)).unwrap(), vec![23192]);
+        let mut bad_bit = def(DataType::Bit);
+        bad_bit.bit = Some(40);
+        assert_eq!(bad_bit.decode(&[0xFFFF]).unwrap(), Some(Value::Bool(false)));
+        assert!(bad_bit.encode(&Value::Bool(true)).is_err());
         let f = def(DataType::F32);
         assert_eq!(
             f.decode(&[0x7FC0, 0x0000]).unwrap(),

@@ -1,0 +1,645 @@
+//! The async poller: reads the enabled devices of an [`Installation`] over Modbus TCP,
+//! Modbus RTU on a serial line, RTU framing over TCP (serial gateways) and Modbus/TCP
+//! Security (TLS), and turns the answers into [`Reading`]s.
+//!
+//! # Transactions
+//! Each bus has one connection (a serial port, or one TCP connection to its host and port)
+//! and carries one transaction at a time: the devices of a bus are polled one after the
+//! other, different buses in parallel. Every request gets the bus's response timeout and
+//! is retried `retries` times after the first try (settings in [`RtuSettings`] and
+//! [`TcpSettings`]); an exception answer is final and not retried. A connection that
+//! breaks is reopened at the next try; a connection attempt that fails is not repeated
+//! before a back-off delay (0.5 s, doubling up to 30 s, reset by a successful connection).
+//! Over TCP a connection is also reopened after a timeout, so a late answer is never taken
+//! for the answer to the next request; on a serial line stale bytes are discarded before
+//! each request. Every connection (serial ports included) is reopened after an answer that
+//! cannot be decoded (a bad CRC, an answer that does not match the request): the framed
+//! decoder of tokio-modbus does not resume after a decoding error.
+//!
+//! # Device state
+//! - [`DeviceState::Unknown`] until the device is first polled;
+//! - [`DeviceState::NotCommunicating`] after a poll of the device in which no request got an
+//!   answer: every request ended, after its retries, in a timeout, a CRC error or a
+//!   transport / connection error. When a request of a poll gets no answer at all, the
+//!   remaining requests of that device are skipped for that poll (their services read
+//!   *bad*), so a silent device costs one request's tries per cycle, not all of them;
+//! - [`DeviceState::Communicating`] again at the first answer (a response or an exception
+//!   answer: the device is there even if it refuses a register);
+//! - [`DeviceState::Disabled`] for disabled devices, which are not polled.
+//!
+//! # Readings
+//! A service reads a value with quality *good*; a value the device reports as "not
+//! available" reads as no value with quality *good*; a service whose request failed reads
+//! as no value with quality *bad*.
+//!
+//! # Example
+//! Poll a simulated Hager ECR380D over Modbus/TCP on loopback, identify it, write a
+//! parameter, and look at its state and statistics:
+//! ```
+//! use modbus_devices::device::{Bus, BusKind, DeviceAddress, DeviceInstance, Installation, TcpSettings};
+//! use modbus_devices::poll::{DeviceState, Poller};
+//! use modbus_devices::sim::{SimClock, Simulator};
+//! use modbus_devices::{Catalogue, Quality, Value};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let catalogue = Catalogue::builtin()?;
+//! let sim = Simulator::new(SimClock::real());
+//! sim.add_device(1, catalogue.require("ECR380D")?.clone())?;
+//! let (addr, _server) = sim.serve_tcp("127.0.0.1:0").await?;
+//!
+//! let mut site = Installation::default();
+//! let tcp = TcpSettings::new("127.0.0.1", addr.port());
+//! site.add_bus(Bus { name: "lan".into(), kind: BusKind::Tcp(tcp) })?;
+//! site.add_device(DeviceInstance::new("main", "ECR380D", "lan", DeviceAddress::Unit(1)))?;
+//! let poller = Poller::new(&site, &catalogue)?;
+//!
+//! let readings = poller.poll_once().await;
+//! let v = readings.iter().find(|r| r.point() == "main/v_l1_n").unwrap();
+//! assert_eq!(v.quality, Quality::Good);
+//! assert!((220.0..240.0).contains(&v.value.as_ref().and_then(Value::as_f64).unwrap()));
+//! assert_eq!(poller.state("main"), Some(DeviceState::Communicating));
+//!
+//! assert_eq!(poller.identify("main").await?.status(), "match");
+//! // Checked against the parameter's range before anything is sent:
+//! assert!(poller.write_parameter("main", "modbus_address", &Value::Number(300.0)).await.is_err());
+//! poller.write_parameter("main", "modbus_address", &Value::Number(12.0)).await?;
+//!
+//! let stats = poller.stats();
+//! let main = stats.device("main").unwrap();
+//! assert_eq!(main.counters.timeouts, 0);
+//! assert_eq!(main.counters.requests, main.counters.responses);
+//! println!("{}", serde_json::to_string(&stats)?);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod identify;
+mod read;
+mod stats;
+pub mod tls;
+mod transport;
+
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, mpsc};
+use tokio_modbus::{Request, Response};
+
+pub use error::{ModbusException, PollError};
+pub use identify::Identification;
+pub use stats::{BusStats, Counters, DeviceStats, Latency, PollStats};
+pub use transport::{BACKOFF_MAX, BACKOFF_MIN};
+
+use crate::catalogue::{Catalogue, Product};
+use crate::device::{BusKind, DeviceInstance, Installation};
+#[cfg(doc)]
+use crate::device::{RtuSettings, TcpSettings};
+use crate::plan::{CostModel, DEFAULT_BAUD, PlanDevice};
+use crate::register::FunctionCode;
+use crate::value::{Reading, Value};
+use read::{Block, DevicePlan};
+use stats::Outcome;
+use transport::{Endpoint, Failure, Link, describe_request};
+
+/// Whether a device answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Not polled yet.
+    Unknown,
+    /// The last poll got at least one answer.
+    Communicating,
+    /// The last poll got no answer at all (after retries).
+    NotCommunicating,
+    /// Disabled: not polled.
+    Disabled,
+}
+
+impl std::fmt::Display for DeviceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeviceState::Unknown => "unknown",
+            DeviceState::Communicating => "communicating",
+            DeviceState::NotCommunicating => "not communicating",
+            DeviceState::Disabled => "disabled",
+        })
+    }
+}
+
+struct BusHandle {
+    name: String,
+    link: Mutex<Link>,
+    stats: Arc<StdMutex<BusStats>>,
+}
+
+struct DeviceRuntime {
+    enabled: bool,
+    stats: DeviceStats,
+}
+
+struct DeviceEntry {
+    instance: DeviceInstance,
+    bus: usize,
+    product: Product,
+    plan: DevicePlan,
+    runtime: StdMutex<DeviceRuntime>,
+}
+
+impl DeviceEntry {
+    fn unit(&self) -> u8 {
+        self.instance.address.unit_id()
+    }
+
+    fn runtime(&self) -> Option<MutexGuard<'_, DeviceRuntime>> {
+        self.runtime.lock().ok()
+    }
+
+    fn describe(&self, bus: &str) -> String {
+        format!(
+            "{:?} ({} at unit {} on bus {bus:?})",
+            self.instance.name,
+            self.product.reference(),
+            self.unit()
+        )
+    }
+}
+
+fn lock<T>(m: &StdMutex<T>) -> Option<MutexGuard<'_, T>> {
+    m.lock().ok()
+}
+
+/// Polls the devices of an installation. See the [module documentation](self) for the
+/// transaction, state and reading rules.
+pub struct Poller {
+    buses: Vec<BusHandle>,
+    devices: Vec<DeviceEntry>,
+    catalogue: Arc<Catalogue>,
+}
+
+impl std::fmt::Debug for Poller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poller")
+            .field(
+                "buses",
+                &self.buses.iter().map(|b| &b.name).collect::<Vec<_>>(),
+            )
+            .field(
+                "devices",
+                &self
+                    .devices
+                    .iter()
+                    .map(|d| &d.instance.name)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Poller {
+    /// A poller for every device of `installation`, with their products from `catalogue`.
+    /// The read plan of each device is built here, once; TLS files are read here. Nothing
+    /// is connected until the first poll.
+    ///
+    /// Fails when a device names a product, bus or service that does not exist, or when
+    /// bus settings or TLS files are invalid.
+    pub fn new(installation: &Installation, catalogue: &Catalogue) -> Result<Self, PollError> {
+        let mut buses = Vec::with_capacity(installation.buses.len());
+        for (i, b) in installation.buses.iter().enumerate() {
+            if let BusKind::Rtu(r) = &b.kind {
+                let twin = installation.buses[..i]
+                    .iter()
+                    .find(|o| matches!(&o.kind, BusKind::Rtu(x) if x.path == r.path));
+                if let Some(o) = twin {
+                    return Err(crate::error::DeviceError::Invalid {
+                        field: "path",
+                        message: format!(
+                            "serial port {} is used by buses {:?} and {:?}; one line is one bus",
+                            r.path.display(),
+                            o.name,
+                            b.name
+                        ),
+                    }
+                    .into());
+                }
+            }
+            let endpoint = Endpoint::from_kind(&b.kind)?;
+            let stats = Arc::new(StdMutex::new(BusStats {
+                bus: b.name.clone(),
+                kind: endpoint.kind_name().to_string(),
+                endpoint: endpoint.describe(),
+                connected: false,
+                connects: 0,
+                connect_failures: 0,
+                counters: Counters::default(),
+                last_error: None,
+            }));
+            buses.push(BusHandle {
+                name: b.name.clone(),
+                link: Mutex::new(Link::new(endpoint, stats.clone())),
+                stats,
+            });
+        }
+        let mut devices = Vec::with_capacity(installation.devices.len());
+        for d in &installation.devices {
+            let bus = installation
+                .buses
+                .iter()
+                .position(|b| b.name == d.bus)
+                .ok_or_else(|| crate::error::DeviceError::UnknownBus(d.bus.clone()))?;
+            let product = catalogue.require(&d.product)?.clone();
+            let bus_kind = &installation.buses[bus].kind;
+            let cost = match bus_kind {
+                BusKind::Rtu(s) => CostModel::Rtu { baud: s.baud },
+                // A serial line behind a gateway: its speed is unknown, take the default.
+                BusKind::RtuOverTcp(_) => CostModel::Rtu { baud: DEFAULT_BAUD },
+                BusKind::Tcp(_) | BusKind::Tls(_) => CostModel::FewestRequests,
+            };
+            let mut want = PlanDevice::new(d.name.clone(), d.address.unit_id(), &product)
+                .on_bus(d.bus.clone())
+                .with_cost(cost);
+            want.services = d.services.clone();
+            let plan = DevicePlan::new(want)?;
+            let state = if d.enabled {
+                DeviceState::Unknown
+            } else {
+                DeviceState::Disabled
+            };
+            let stats = DeviceStats {
+                device: d.name.clone(),
+                bus: d.bus.clone(),
+                state,
+                counters: Counters::default(),
+                polls: 0,
+                failed_polls: 0,
+                last_answer: None,
+                last_error: None,
+            };
+            devices.push(DeviceEntry {
+                instance: d.clone(),
+                bus,
+                product,
+                plan,
+                runtime: StdMutex::new(DeviceRuntime {
+                    enabled: d.enabled,
+                    stats,
+                }),
+            });
+        }
+        Ok(Self {
+            buses,
+            devices,
+            catalogue: Arc::new(catalogue.clone()),
+        })
+    }
+
+    fn entry(&self, name: &str) -> Result<&DeviceEntry, PollError> {
+        self.devices
+            .iter()
+            .find(|d| d.instance.name == name)
+            .ok_or_else(|| PollError::UnknownDevice(name.to_string()))
+    }
+
+    fn enabled(&self, d: &DeviceEntry) -> bool {
+        d.runtime().is_some_and(|r| r.enabled)
+    }
+
+    /// Number of requests one poll of the device makes (when every request is answered).
+    pub fn requests_per_poll(&self, device: &str) -> Result<usize, PollError> {
+        Ok(self.entry(device)?.plan.blocks.len())
+    }
+
+    /// Poll every enabled device once: buses in parallel, the devices of a bus one after
+    /// the other. Readings come in configuration order.
+    pub async fn poll_once(&self) -> Vec<Reading> {
+        let per_bus = self.buses.iter().enumerate().map(|(bi, bus)| async move {
+            let mut out = Vec::new();
+            let mut link = bus.link.lock().await;
+            for (di, d) in self.devices.iter().enumerate().filter(|(_, d)| d.bus == bi) {
+                if self.enabled(d) {
+                    out.push((di, self.poll_entry(&mut link, bus, d).await));
+                }
+            }
+            out
+        });
+        let mut all: Vec<(usize, Vec<Reading>)> = futures::future::join_all(per_bus)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().flat_map(|(_, r)| r).collect()
+    }
+
+    /// Poll one device now (even between cycles), waiting for its bus to be free.
+    pub async fn poll_device(&self, device: &str) -> Result<Vec<Reading>, PollError> {
+        let d = self.entry(device)?;
+        if !self.enabled(d) {
+            return Err(PollError::Disabled(device.to_string()));
+        }
+        let bus = &self.buses[d.bus];
+        let mut link = bus.link.lock().await;
+        Ok(self.poll_entry(&mut link, bus, d).await)
+    }
+
+    async fn poll_entry(&self, link: &mut Link, bus: &BusHandle, d: &DeviceEntry) -> Vec<Reading> {
+        let mut answers = Vec::with_capacity(d.plan.blocks.len());
+        let mut answered = false;
+        let mut silent: Option<PollError> = None;
+        for block in &d.plan.blocks {
+            if silent.is_some() {
+                answers.push(None);
+                continue;
+            }
+            match self.read_block(link, bus, d, block).await {
+                Ok(words) => {
+                    answered = true;
+                    answers.push(Some((words, Utc::now())));
+                }
+                Err(e) => {
+                    if e.is_no_answer() {
+                        silent = Some(e);
+                    } else {
+                        answered = true;
+                    }
+                    answers.push(None);
+                }
+            }
+        }
+        let readings = d.plan.decode(&d.instance.name, &answers, Utc::now());
+        if let Some(mut rt) = d.runtime() {
+            if !d.plan.blocks.is_empty() {
+                rt.stats.polls += 1;
+                if answered {
+                    rt.stats.state = DeviceState::Communicating;
+                } else {
+                    rt.stats.failed_polls += 1;
+                    if rt.stats.state != DeviceState::NotCommunicating {
+                        tracing::warn!(device = %d.instance.name, error = ?silent.as_ref().map(ToString::to_string), "device not communicating");
+                    }
+                    rt.stats.state = DeviceState::NotCommunicating;
+                }
+            }
+        }
+        readings
+    }
+
+    async fn read_block(
+        &self,
+        link: &mut Link,
+        bus: &BusHandle,
+        d: &DeviceEntry,
+        block: &Block,
+    ) -> Result<Vec<u16>, PollError> {
+        let request = block.request();
+        let what = describe_request(&request);
+        let response = self.transact(link, bus, d, request).await?;
+        let words: Vec<u16> = match response {
+            Response::ReadHoldingRegisters(w) | Response::ReadInputRegisters(w) => w,
+            Response::ReadCoils(bits) | Response::ReadDiscreteInputs(bits) => {
+                bits.into_iter().map(u16::from).collect()
+            }
+            other => {
+                return Err(PollError::Protocol {
+                    device: d.instance.name.clone(),
+                    request: what,
+                    message: format!("expected a read answer, found {other:?}"),
+                });
+            }
+        };
+        let want = usize::from(block.count);
+        if words.len() < want || (!block.function_code.is_bit_table() && words.len() != want) {
+            return Err(PollError::Protocol {
+                device: d.instance.name.clone(),
+                request: what,
+                message: format!("expected {want} values, found {}", words.len()),
+            });
+        }
+        Ok(words[..want].to_vec())
+    }
+
+    /// One request with its retries, counted in the device's and the bus's statistics.
+    async fn transact(
+        &self,
+        link: &mut Link,
+        bus: &BusHandle,
+        d: &DeviceEntry,
+        request: Request<'static>,
+    ) -> Result<Response, PollError> {
+        let tries = 1 + u32::from(link.endpoint.retries());
+        let timeout_ms = link.endpoint.timeout().as_millis() as u64;
+        let what = describe_request(&request);
+        let device = d.instance.name.clone();
+        let mut last = Failure::Timeout;
+        for _ in 0..tries {
+            let (result, elapsed) = link.try_once(d.unit(), request.clone()).await;
+            let outcome = match &result {
+                Ok(_) => Some(Outcome::Response),
+                Err(f) => f.outcome(),
+            };
+            if let Some(o) = outcome {
+                if let Some(mut s) = lock(&bus.stats) {
+                    s.counters.record(o, elapsed);
+                }
+                if let Some(mut rt) = d.runtime() {
+                    rt.stats.counters.record(o, elapsed);
+                    if matches!(o, Outcome::Response | Outcome::Exception) {
+                        rt.stats.last_answer = Some(Utc::now());
+                    }
+                }
+            }
+            let err = match result {
+                Ok(r) => return Ok(r),
+                Err(Failure::Exception(exception)) => PollError::Exception {
+                    device,
+                    request: what,
+                    exception,
+                },
+                Err(Failure::NotConnected(message)) => PollError::Connect {
+                    bus: bus.name.clone(),
+                    endpoint: link.endpoint.describe(),
+                    message,
+                },
+                Err(f) => {
+                    last = f;
+                    continue;
+                }
+            };
+            self.note_error(d, &err);
+            return Err(err);
+        }
+        let err = match last {
+            Failure::Crc => PollError::Crc {
+                device,
+                request: what,
+                tries,
+            },
+            Failure::Transport(message) => PollError::Transport {
+                device,
+                request: what,
+                message,
+            },
+            Failure::Protocol(message) => PollError::Protocol {
+                device,
+                request: what,
+                message,
+            },
+            _ => PollError::Timeout {
+                device,
+                request: what,
+                timeout_ms,
+                tries,
+            },
+        };
+        self.note_error(d, &err);
+        Err(err)
+    }
+
+    fn note_error(&self, d: &DeviceEntry, err: &PollError) {
+        tracing::debug!(device = %d.instance.name, error = %err, "request failed");
+        if let Some(mut rt) = d.runtime() {
+            rt.stats.last_error = Some(err.to_string());
+        }
+    }
+
+    /// Write a parameter of a device: the value is checked against the parameter's access and
+    /// range (and encoded) before anything goes on the wire, then written with FC5 (a coil),
+    /// FC6 (one register) or FC16 (several registers). No retry after an exception answer.
+    pub async fn write_parameter(
+        &self,
+        device: &str,
+        parameter: &str,
+        value: &Value,
+    ) -> Result<(), PollError> {
+        let d = self.entry(device)?;
+        if !self.enabled(d) {
+            return Err(PollError::Disabled(device.to_string()));
+        }
+        let p = d
+            .product
+            .parameter(parameter)
+            .ok_or_else(|| PollError::UnknownId {
+                device: device.to_string(),
+                product: d.product.reference().to_string(),
+                what: "parameter",
+                id: parameter.to_string(),
+            })?;
+        let def = &p.register;
+        let words = def
+            .encode_for_write(value)
+            .map_err(|source| PollError::WriteRefused {
+                device: device.to_string(),
+                id: parameter.to_string(),
+                source,
+            })?;
+        let request = match (def.function_code, words.as_slice()) {
+            (FunctionCode::Coils, [w]) => Request::WriteSingleCoil(def.address, *w != 0),
+            (FunctionCode::Coils, ws) => Request::WriteMultipleCoils(
+                def.address,
+                ws.iter().map(|w| *w != 0).collect::<Vec<_>>().into(),
+            ),
+            (_, [w]) => Request::WriteSingleRegister(def.address, *w),
+            (_, ws) => Request::WriteMultipleRegisters(def.address, ws.to_vec().into()),
+        };
+        let bus = &self.buses[d.bus];
+        let mut link = bus.link.lock().await;
+        self.transact(&mut link, bus, d, request).await.map(|_| ())
+    }
+
+    /// The state of a device.
+    pub fn state(&self, device: &str) -> Option<DeviceState> {
+        let d = self.entry(device).ok()?;
+        d.runtime().map(|r| r.stats.state)
+    }
+
+    /// `(device, state)` of every device, in configuration order.
+    pub fn states(&self) -> Vec<(String, DeviceState)> {
+        self.devices
+            .iter()
+            .filter_map(|d| {
+                d.runtime()
+                    .map(|r| (d.instance.name.clone(), r.stats.state))
+            })
+            .collect()
+    }
+
+    /// Enable or disable a device. A disabled device is not polled and its state is
+    /// [`DeviceState::Disabled`]; enabling it makes it [`DeviceState::Unknown`] until polled.
+    pub fn set_enabled(&self, device: &str, enabled: bool) -> Result<(), PollError> {
+        let d = self.entry(device)?;
+        if let Some(mut rt) = d.runtime() {
+            if rt.enabled != enabled {
+                rt.enabled = enabled;
+                rt.stats.state = if enabled {
+                    DeviceState::Unknown
+                } else {
+                    DeviceState::Disabled
+                };
+            }
+        }
+        Ok(())
+    }
+
+    /// A snapshot of the statistics of every bus and device (serde-serialisable: the data
+    /// of a bus analyser view).
+    pub fn stats(&self) -> PollStats {
+        PollStats {
+            buses: self
+                .buses
+                .iter()
+                .filter_map(|b| lock(&b.stats).map(|s| s.clone()))
+                .collect(),
+            devices: self
+                .devices
+                .iter()
+                .filter_map(|d| d.runtime().map(|r| r.stats.clone()))
+                .collect(),
+        }
+    }
+
+    /// The product of a device.
+    pub fn product(&self, device: &str) -> Result<&Product, PollError> {
+        Ok(&self.entry(device)?.product)
+    }
+
+    /// Poll every `period` (the first poll at once) and send each reading to `tx`, until the
+    /// receiver is dropped. A cycle that takes longer than `period` delays the next one
+    /// rather than bunching them.
+    pub async fn run(&self, period: Duration, tx: mpsc::Sender<Reading>) {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = tx.closed() => break,
+            }
+            for r in self.poll_once().await {
+                if tx.send(r).await.is_err() {
+                    break;
+                }
+            }
+            if tx.is_closed() {
+                break;
+            }
+        }
+        self.shutdown().await;
+    }
+
+    /// [`Poller::run`] on a new task.
+    pub fn spawn(
+        self: Arc<Self>,
+        period: Duration,
+        tx: mpsc::Sender<Reading>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move { self.run(period, tx).await })
+    }
+
+    /// Close every connection.
+    pub async fn shutdown(&self) {
+        for b in &self.buses {
+            b.link.lock().await.shutdown().await;
+        }
+    }
+}
