@@ -1,10 +1,73 @@
 //! # `mbus-meters`
 //!
-//! EN 13757 M-Bus: frame and record parsing, encoding, meter profiles, the M-Bus master (serial and TCP) and readout scheduling.
+//! EN 13757 M-Bus: frame and record parsing, encoding, meter profiles, the M-Bus master
+//! (serial and TCP) and readout scheduling.
 //!
-//! Decoding is pure and synchronous (no tokio); the master sits behind a cargo feature.
+//! Decoding is pure and synchronous (no tokio); the master will sit behind a cargo feature.
 //!
-//! This crate is part of the emkit workspace (see the repository's `README.md` and
-//! `ARCHITECTURE.md`). Its capability is built by its own issue; until then it only
-//! states its purpose and exports nothing.
+//! ## Contents
+//!
+//! | module | what |
+//! |---|---|
+//! | [`link`] | EN 13757-2 link layer: single character, short, control and long frames; C and A fields; checksum |
+//! | [`app`] | EN 13757-3 application layer: CI field, long and short headers, manufacturer, medium, status, fixed data structure, application errors |
+//! | [`record`] | data records: DIF/DIFE, VIF tables (primary, 0xFD, 0xFB, plain text, manufacturer), combinable VIFE, data decoding, units, dates |
+//! | [`encode`] | building frames and records (for simulators and tests) |
+//! | [`owned`] | the owned, serde form of a decoded frame (the `mbus-decode` JSON) |
+//! | [`hex`] | hex text in and out |
+//! | [`error`] | the error type; every decoding error names its byte offset |
+//!
+//! Meter profiles (`profile`) and the master with its scheduler (`master`) come later.
+//!
+//! ## Decoding
+//!
+//! [`Frame::parse`] checks a frame and borrows it; [`Frame::records`] walks its records
+//! without allocating; each [`Record`] gives its [`Value`] scaled to a base [`Unit`]
+//! (Wh or J, m3, kg, W, J/h, m3/h, kg/h, degC, K, bar, s, V, A, HCA), dates as ISO 8601.
+//! [`decode`] does all of it into an [`OwnedFrame`].
+//!
+//! ```
+//! use mbus_meters::{Frame, Quantity, Unit, Value};
+//!
+//! let hex = "68 1F 1F 68 08 00 72 31 77 67 17 2D 2C 01 02 00 00 00 00 2F 2F \
+//!            04 83 3B 88 13 00 00 2F 2F 2F 2F 2F 2F 2F 00 16";
+//! let bytes = mbus_meters::hex::parse_hex(hex)?;
+//! let frame = Frame::parse(&bytes)?;
+//! for record in frame.records() {
+//!     let record = record?;
+//!     assert_eq!(record.quantity(), Quantity::Energy);
+//!     assert_eq!(record.unit(), Unit::WattHour);
+//!     assert_eq!(record.value(), Value::Number(5000.0));
+//! }
+//! let owned = mbus_meters::decode(&bytes)?;
+//! assert_eq!(owned.header.unwrap().manufacturer.as_deref(), Some("KAM"));
+//!
+//! // truncated input is an error naming the offset, never a panic
+//! let err = Frame::parse(&bytes[..20]).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "truncated at 4: expected 33 byte(s) of frame body (C, A, CI, user data, checksum, stop), found 16"
+//! );
+//! # Ok::<(), mbus_meters::Error>(())
+//! ```
 #![forbid(unsafe_code)]
+
+pub mod app;
+pub mod encode;
+pub mod error;
+mod frame;
+pub mod hex;
+pub mod link;
+pub mod owned;
+mod parse;
+pub mod record;
+
+pub use app::{Application, Ci, Header, Id, Manufacturer, Medium, Status};
+pub use error::Error;
+pub use frame::Frame;
+pub use link::{Address, Control, FrameKind};
+pub use owned::{OwnedFrame, OwnedHeader, OwnedRecord, OwnedValue, decode};
+pub use record::{
+    ByteOrder, DataField, Date, DateTime, Function, Invalid, Modifier, Quantity, RawData, Record,
+    Records, Recurring, Text, TimeOfDay, Unit, Value, VifTable,
+};
