@@ -1,10 +1,36 @@
 //! # `reports`
 //!
-//! Time-series store (embedded SQLite), aggregation, report kinds, tariffs and costs, CSV export, trends and EN 50160 weekly compliance.
+//! Time-series store (embedded SQLite), aggregation, report kinds, tariffs and costs, CSV export,
+//! trends and EN 50160 weekly compliance.
 //!
-//! Time is UTC inside; report periods and tariff hours use a named time zone.
+//! Time is UTC inside (Unix seconds in the store); report periods and tariff hours use a named
+//! time zone (chrono-tz) at the edges.
 //!
-//! This crate is part of the emkit workspace (see the repository's `README.md` and
-//! `ARCHITECTURE.md`). Its capability is built by its own issue; until then it only
-//! states its purpose and exports nothing.
+//! Table of contents:
+//! - [`codec`]: the compressed chunk encoding (delta-of-delta times, scaled-integer or XOR values).
+//! - [`store`]: channels and the [`Store`] trait; [`sqlite`]: the default SQLite engine.
 #![forbid(unsafe_code)]
+
+pub mod aggregate;
+pub mod building;
+#[cfg(feature = "charts")]
+pub mod chart;
+pub mod codec;
+mod config;
+pub mod en50160;
+mod error;
+pub mod export;
+pub mod report;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+pub mod store;
+pub mod synthetic;
+pub mod tariff;
+
+pub use codec::Sample;
+pub use error::Error;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteStore, StoreOptions};
+pub use store::{
+    Channel, ChannelId, ChannelSpec, Kind, RecordingInterval, Retention, Store, StoreStats,
+};

@@ -1,0 +1,676 @@
+//! Compressed chunk encoding of one channel's readings.
+//!
+//! A chunk holds readings `(t, v)` with `t` in Unix seconds, strictly increasing. Layout:
+//!
+//! ```text
+//! byte     version (1)
+//! varint   count
+//! zvarint  first timestamp
+//! byte     value mode: 0..=9 = decimal scale k (values are integers / 10^k), 0xFF = XOR floats
+//! [int]    byte order (1 = delta, 2 = delta-of-delta), zvarint first integer
+//! [xor]    8 bytes first value (big endian bits)
+//! bits     timestamps: delta-of-delta codes for readings 1..count
+//! bits     values: residual codes (int) or Gorilla XOR codes (float)
+//! ```
+//!
+//! Timestamp delta-of-delta codes: `0` = same step; `10`+7 bits; `110`+12 bits; `1110`+20 bits;
+//! `1111`+64 bits (zig-zag). Integer residuals: `0` = 0; `10`+4 bits; `110`+8 bits;
+//! `1110`+16 bits; `11110`+32 bits; `11111`+64 bits. Regular 15-minute meter data therefore costs
+//! one bit per timestamp and a few bits per value; a gap is just a larger step.
+//!
+//! The encoding is lossless: a value is stored as a scaled integer only when dividing the
+//! integer by `10^k` gives back the very same `f64` bits; otherwise the chunk uses XOR mode.
+
+use crate::Error;
+
+/// One stored reading: Unix seconds (UTC) and value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Unix time in seconds, UTC.
+    pub t: i64,
+    /// The value.
+    pub v: f64,
+}
+
+impl Sample {
+    /// A reading at Unix second `t`.
+    pub const fn new(t: i64, v: f64) -> Self {
+        Sample { t, v }
+    }
+    /// The reading's time as a UTC date-time.
+    pub fn time(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(self.t, 0).unwrap_or_default()
+    }
+}
+
+const VERSION: u8 = 1;
+const XOR_MODE: u8 = 0xFF;
+const POW10: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+struct BitWriter {
+    buf: Vec<u8>,
+    acc: u64,
+    nbits: u32,
+}
+
+impl BitWriter {
+    fn new(buf: Vec<u8>) -> Self {
+        BitWriter {
+            buf,
+            acc: 0,
+            nbits: 0,
+        }
+    }
+    #[inline]
+    fn put(&mut self, bits: u64, n: u32) {
+        debug_assert!(n <= 32);
+        if n == 0 {
+            return;
+        }
+        let bits = bits & ((1u64 << n) - 1);
+        self.acc = (self.acc << n) | bits;
+        self.nbits += n;
+        while self.nbits >= 8 {
+            self.nbits -= 8;
+            self.buf.push((self.acc >> self.nbits) as u8);
+        }
+        self.acc &= (1u64 << self.nbits) - 1;
+    }
+    #[inline]
+    fn put64(&mut self, bits: u64) {
+        self.put(bits >> 32, 32);
+        self.put(bits & 0xFFFF_FFFF, 32);
+    }
+    fn finish(mut self) -> Vec<u8> {
+        if self.nbits > 0 {
+            let pad = 8 - self.nbits;
+            self.put(0, pad);
+        }
+        self.buf
+    }
+}
+
+struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> BitReader<'a> {
+    #[inline]
+    fn get(&mut self, n: u32) -> Result<u64, Error> {
+        if n == 0 {
+            return Ok(0);
+        }
+        let end = self.pos + n as usize;
+        if end > self.data.len() * 8 {
+            return Err(Error::Decode(format!(
+                "bit stream ends at bit {}, needed {n} more bits at bit {}",
+                self.data.len() * 8,
+                self.pos
+            )));
+        }
+        let byte = self.pos / 8;
+        let word = if byte + 8 <= self.data.len() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&self.data[byte..byte + 8]);
+            u64::from_be_bytes(b)
+        } else {
+            let mut b = [0u8; 8];
+            let rest = &self.data[byte..];
+            b[..rest.len()].copy_from_slice(rest);
+            u64::from_be_bytes(b)
+        };
+        let v = (word << (self.pos % 8)) >> (64 - n);
+        self.pos = end;
+        Ok(v)
+    }
+    #[inline]
+    fn get64(&mut self) -> Result<u64, Error> {
+        Ok((self.get(32)? << 32) | self.get(32)?)
+    }
+    /// Count leading one bits, at most `max`, consuming them and the terminating zero (if < max).
+    #[inline]
+    fn prefix(&mut self, max: u32) -> Result<u32, Error> {
+        let n = self.peek().leading_ones().min(max);
+        self.skip(n + u32::from(n < max))?;
+        Ok(n)
+    }
+    /// The next 57 or more bits, left-aligned (zeros past the end).
+    #[inline]
+    fn peek(&self) -> u64 {
+        let byte = self.pos / 8;
+        let word = if byte + 8 <= self.data.len() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&self.data[byte..byte + 8]);
+            u64::from_be_bytes(b)
+        } else {
+            let mut b = [0u8; 8];
+            let rest = self.data.get(byte..).unwrap_or(&[]);
+            b[..rest.len()].copy_from_slice(rest);
+            u64::from_be_bytes(b)
+        };
+        word << (self.pos % 8)
+    }
+    #[inline]
+    fn skip(&mut self, n: u32) -> Result<(), Error> {
+        let end = self.pos + n as usize;
+        if end > self.data.len() * 8 {
+            return Err(Error::Decode(format!(
+                "bit stream ends at bit {}, needed {n} more bits at bit {}",
+                self.data.len() * 8,
+                self.pos
+            )));
+        }
+        self.pos = end;
+        Ok(())
+    }
+    /// A prefix code: up to `max` leading ones select a payload width from `widths`
+    /// (index = number of ones); the widest (64 bits) is read in two steps.
+    #[inline]
+    fn code(&mut self, max: u32, widths: &[u32]) -> Result<i64, Error> {
+        let w = self.peek();
+        let ones = w.leading_ones().min(max);
+        let hdr = ones + u32::from(ones < max);
+        let bits = widths[ones as usize];
+        if bits == 64 {
+            self.skip(hdr)?;
+            return Ok(self.get64()? as i64);
+        }
+        self.skip(hdr + bits)?;
+        if bits == 0 {
+            return Ok(0);
+        }
+        Ok(sign_extend((w << hdr) >> (64 - bits), bits))
+    }
+}
+
+#[inline]
+fn zz(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+#[inline]
+fn unzz(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+#[inline]
+fn sign_extend(v: u64, n: u32) -> i64 {
+    let shift = 64 - n;
+    ((v << shift) as i64) >> shift
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+fn get_varint(data: &[u8], pos: &mut usize) -> Result<u64, Error> {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = *data
+            .get(*pos)
+            .ok_or_else(|| Error::Decode(format!("header ends at byte {}", data.len())))?;
+        *pos += 1;
+        if shift >= 64 {
+            return Err(Error::Decode("varint longer than 10 bytes".into()));
+        }
+        v |= u64::from(b & 0x7F) << shift;
+        if b < 0x80 {
+            return Ok(v);
+        }
+        shift += 7;
+    }
+}
+
+// Timestamp delta-of-delta code.
+#[inline]
+fn put_dod(w: &mut BitWriter, d: i64) {
+    if d == 0 {
+        w.put(0, 1);
+    } else if (-64..64).contains(&d) {
+        w.put(0b10, 2);
+        w.put(d as u64, 7);
+    } else if (-2048..2048).contains(&d) {
+        w.put(0b110, 3);
+        w.put(d as u64, 12);
+    } else if (-(1 << 19)..(1 << 19)).contains(&d) {
+        w.put(0b1110, 4);
+        w.put(d as u64, 20);
+    } else {
+        w.put(0b1111, 4);
+        w.put64(d as u64);
+    }
+}
+
+#[inline]
+fn get_dod(r: &mut BitReader<'_>) -> Result<i64, Error> {
+    r.code(4, &[0, 7, 12, 20, 64])
+}
+
+#[inline]
+fn int_cost(d: i64) -> u64 {
+    if d == 0 {
+        1
+    } else if (-8..8).contains(&d) {
+        6
+    } else if (-128..128).contains(&d) {
+        11
+    } else if (-32768..32768).contains(&d) {
+        20
+    } else if (-(1i64 << 31)..(1i64 << 31)).contains(&d) {
+        37
+    } else {
+        69
+    }
+}
+
+#[inline]
+fn put_int(w: &mut BitWriter, d: i64) {
+    if d == 0 {
+        w.put(0, 1);
+    } else if (-8..8).contains(&d) {
+        w.put(0b10, 2);
+        w.put(d as u64, 4);
+    } else if (-128..128).contains(&d) {
+        w.put(0b110, 3);
+        w.put(d as u64, 8);
+    } else if (-32768..32768).contains(&d) {
+        w.put(0b1110, 4);
+        w.put(d as u64, 16);
+    } else if (-(1i64 << 31)..(1i64 << 31)).contains(&d) {
+        w.put(0b11110, 5);
+        w.put(d as u64, 32);
+    } else {
+        w.put(0b11111, 5);
+        w.put64(d as u64);
+    }
+}
+
+#[inline]
+fn get_int(r: &mut BitReader<'_>) -> Result<i64, Error> {
+    r.code(5, &[0, 4, 8, 16, 32, 64])
+}
+
+/// The smallest decimal scale `k` at which every value is an exact integer / 10^k.
+fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<(u8, Vec<i64>)> {
+    'k: for (k, p) in POW10.iter().enumerate() {
+        let mut ints = Vec::new();
+        for v in values.clone() {
+            let n = (v * p).round();
+            if !n.is_finite() || n.abs() >= 9.0e15 {
+                continue 'k;
+            }
+            let i = n as i64;
+            if (i as f64 / p).to_bits() != v.to_bits() {
+                continue 'k;
+            }
+            ints.push(i);
+        }
+        return Some((k as u8, ints));
+    }
+    None
+}
+
+/// Encode readings (strictly increasing times) into a chunk.
+///
+/// # Errors
+/// [`Error::Invalid`] when `samples` is empty or times are not strictly increasing.
+///
+/// ```
+/// use reports::codec::{encode, decode, Sample};
+/// let s: Vec<Sample> = (0..96).map(|i| Sample::new(i * 900, 1000.0 + i as f64 * 0.25)).collect();
+/// let bytes = encode(&s).unwrap();
+/// assert!(bytes.len() < 96 * 2);
+/// assert_eq!(decode(&bytes).unwrap(), s);
+/// ```
+pub fn encode(samples: &[Sample]) -> Result<Vec<u8>, Error> {
+    let first = samples
+        .first()
+        .ok_or_else(|| Error::invalid("chunk", "at least one reading", "none"))?;
+    if let Some(w) = samples.windows(2).find(|w| w[1].t <= w[0].t) {
+        return Err(Error::invalid(
+            "chunk times",
+            "strictly increasing",
+            format!("{} then {}", w[0].t, w[1].t),
+        ));
+    }
+    let mut head = Vec::with_capacity(16 + samples.len() * 2);
+    head.push(VERSION);
+    put_varint(&mut head, samples.len() as u64);
+    put_varint(&mut head, zz(first.t));
+    let scaled = decimal_scale(samples.iter().map(|s| s.v));
+    let mut order2 = false;
+    match &scaled {
+        Some((k, ints)) => {
+            // Choose delta or delta-of-delta by exact bit cost.
+            let (mut c1, mut c2) = (0u64, 0u64);
+            for i in 1..ints.len() {
+                let d = ints[i].wrapping_sub(ints[i - 1]);
+                c1 += int_cost(d);
+                let dd = if i >= 2 {
+                    d.wrapping_sub(ints[i - 1].wrapping_sub(ints[i - 2]))
+                } else {
+                    d
+                };
+                c2 += int_cost(dd);
+            }
+            head.push(*k);
+            order2 = c2 < c1;
+            head.push(if order2 { 2 } else { 1 });
+            put_varint(&mut head, zz(ints[0]));
+        }
+        None => {
+            head.push(XOR_MODE);
+            head.extend_from_slice(&first.v.to_bits().to_be_bytes());
+        }
+    }
+    let mut w = BitWriter::new(head);
+    let mut prev_delta = 0i64;
+    for i in 1..samples.len() {
+        let delta = samples[i].t - samples[i - 1].t;
+        put_dod(&mut w, delta - prev_delta);
+        prev_delta = delta;
+    }
+    match scaled {
+        Some((_, ints)) => {
+            let mut prev_d = 0i64;
+            for i in 1..ints.len() {
+                let d = ints[i].wrapping_sub(ints[i - 1]);
+                if order2 {
+                    put_int(&mut w, d.wrapping_sub(prev_d));
+                    prev_d = d;
+                } else {
+                    put_int(&mut w, d);
+                }
+            }
+        }
+        None => {
+            let mut prev = first.v.to_bits();
+            let (mut lead, mut trail) = (u32::MAX, 0u32);
+            for s in &samples[1..] {
+                let bits = s.v.to_bits();
+                let x = bits ^ prev;
+                prev = bits;
+                if x == 0 {
+                    w.put(0, 1);
+                    continue;
+                }
+                let l = x.leading_zeros().min(31);
+                let t = x.trailing_zeros();
+                if lead != u32::MAX && l >= lead && t >= trail {
+                    w.put(0b10, 2);
+                    let len = 64 - lead - trail;
+                    put_bits(&mut w, x >> trail, len);
+                } else {
+                    lead = l;
+                    trail = t;
+                    let len = 64 - l - t; // 1..=64
+                    w.put(0b11, 2);
+                    w.put(u64::from(l), 5);
+                    w.put(u64::from(len - 1), 6);
+                    put_bits(&mut w, x >> t, len);
+                }
+            }
+        }
+    }
+    Ok(w.finish())
+}
+
+#[inline]
+fn put_bits(w: &mut BitWriter, v: u64, len: u32) {
+    if len > 32 {
+        w.put(v >> 32, len - 32);
+        w.put(v & 0xFFFF_FFFF, 32);
+    } else {
+        w.put(v, len);
+    }
+}
+
+#[inline]
+fn get_bits(r: &mut BitReader<'_>, len: u32) -> Result<u64, Error> {
+    if len > 32 {
+        Ok((r.get(len - 32)? << 32) | r.get(32)?)
+    } else {
+        r.get(len)
+    }
+}
+
+/// Number of readings in a chunk, read from its header.
+///
+/// # Errors
+/// [`Error::Decode`] on a malformed header.
+pub fn count(data: &[u8]) -> Result<usize, Error> {
+    let mut pos = 1;
+    Ok(get_varint(data, &mut pos)? as usize)
+}
+
+/// Decode a chunk.
+///
+/// # Errors
+/// [`Error::Decode`] when the bytes are not a chunk of this version.
+///
+/// ```
+/// use reports::codec::{encode, decode, Sample};
+/// let s = vec![Sample::new(0, 21.5), Sample::new(900, 21.6), Sample::new(3600, 21.4)];
+/// assert_eq!(decode(&encode(&s).unwrap()).unwrap(), s);
+/// ```
+pub fn decode(data: &[u8]) -> Result<Vec<Sample>, Error> {
+    let mut out = Vec::new();
+    decode_into(data, &mut out)?;
+    Ok(out)
+}
+
+/// Decode a chunk, appending to `out` (which is not cleared).
+///
+/// # Errors
+/// [`Error::Decode`] when the bytes are not a chunk of this version.
+pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), Error> {
+    if data.first() != Some(&VERSION) {
+        return Err(Error::Decode(format!(
+            "expected chunk version {VERSION}, found {:?}",
+            data.first()
+        )));
+    }
+    let mut pos = 1;
+    let n = get_varint(data, &mut pos)? as usize;
+    if n == 0 || n > data.len() * 8 + 1 {
+        return Err(Error::Decode(format!(
+            "implausible count {n} for {} bytes",
+            data.len()
+        )));
+    }
+    let t0 = unzz(get_varint(data, &mut pos)?);
+    let mode = *data
+        .get(pos)
+        .ok_or_else(|| Error::Decode("header ends before value mode".into()))?;
+    pos += 1;
+    let base = out.len();
+    out.reserve(n);
+    enum Vals {
+        Int { p: f64, order: u8, first: i64 },
+        Xor(u64),
+    }
+    let vals = if mode == XOR_MODE {
+        let b = data
+            .get(pos..pos + 8)
+            .ok_or_else(|| Error::Decode("header ends before first value".into()))?;
+        pos += 8;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Vals::Xor(u64::from_be_bytes(a))
+    } else if (mode as usize) < POW10.len() {
+        let order = *data
+            .get(pos)
+            .ok_or_else(|| Error::Decode("header ends before order".into()))?;
+        pos += 1;
+        if order != 1 && order != 2 {
+            return Err(Error::Decode(format!(
+                "expected order 1 or 2, found {order}"
+            )));
+        }
+        let first = unzz(get_varint(data, &mut pos)?);
+        Vals::Int {
+            p: POW10[mode as usize],
+            order,
+            first,
+        }
+    } else {
+        return Err(Error::Decode(format!(
+            "expected value mode 0..=9 or 255, found {mode}"
+        )));
+    };
+    let mut r = BitReader {
+        data: &data[pos..],
+        pos: 0,
+    };
+    let mut t = t0;
+    let mut delta = 0i64;
+    out.push(Sample { t, v: 0.0 });
+    for _ in 1..n {
+        delta = delta.wrapping_add(get_dod(&mut r)?);
+        t = t.wrapping_add(delta);
+        out.push(Sample { t, v: 0.0 });
+    }
+    match vals {
+        Vals::Int { p, order, first } => {
+            let mut x = first;
+            let mut d = 0i64;
+            out[base].v = x as f64 / p;
+            for s in &mut out[base + 1..] {
+                let r = get_int(&mut r)?;
+                if order == 2 {
+                    d = d.wrapping_add(r);
+                } else {
+                    d = r;
+                }
+                x = x.wrapping_add(d);
+                s.v = x as f64 / p;
+            }
+        }
+        Vals::Xor(first) => {
+            let mut prev = first;
+            out[base].v = f64::from_bits(prev);
+            let (mut lead, mut trail) = (0u32, 0u32);
+            for s in &mut out[base + 1..] {
+                match r.prefix(2)? {
+                    0 => {}
+                    1 => {
+                        let len = 64 - lead - trail;
+                        prev ^= get_bits(&mut r, len)? << trail;
+                    }
+                    _ => {
+                        lead = r.get(5)? as u32;
+                        let len = r.get(6)? as u32 + 1;
+                        if lead + len > 64 {
+                            return Err(Error::Decode(format!(
+                                "XOR window {lead}+{len} exceeds 64 bits"
+                            )));
+                        }
+                        trail = 64 - lead - len;
+                        prev ^= get_bits(&mut r, len)? << trail;
+                    }
+                }
+                s.v = f64::from_bits(prev);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn roundtrip(s: &[Sample]) -> usize {
+        let b = encode(s).unwrap();
+        let d = decode(&b).unwrap();
+        assert_eq!(d.len(), s.len());
+        for (a, b) in d.iter().zip(s) {
+            assert_eq!(a.t, b.t);
+            assert_eq!(a.v.to_bits(), b.v.to_bits());
+        }
+        b.len()
+    }
+
+    #[test]
+    fn regular_counter_is_small() {
+        let s: Vec<Sample> = (0..672)
+            .map(|i| Sample::new(1_700_000_000 + i * 900, 12345.67 + i as f64 * 0.5))
+            .collect();
+        let n = roundtrip(&s);
+        assert!(n * 8 < s.len() * 4, "{n} bytes for {} readings", s.len());
+    }
+
+    #[test]
+    fn gaps_and_irregular_times() {
+        let s = vec![
+            Sample::new(0, 1.0),
+            Sample::new(900, 1.5),
+            Sample::new(90_000, 2.0),
+            Sample::new(90_007, -3.25),
+        ];
+        roundtrip(&s);
+    }
+
+    #[test]
+    fn non_decimal_values_use_xor() {
+        let s: Vec<Sample> = (0..100)
+            .map(|i| Sample::new(i * 10, (i as f64).sin() * 230.0))
+            .collect();
+        let b = encode(&s).unwrap();
+        let mut pos = 1;
+        get_varint(&b, &mut pos).unwrap();
+        get_varint(&b, &mut pos).unwrap();
+        assert_eq!(b[pos], XOR_MODE);
+        roundtrip(&s);
+    }
+
+    #[test]
+    fn special_values() {
+        let s = vec![
+            Sample::new(-5, f64::NAN),
+            Sample::new(0, f64::INFINITY),
+            Sample::new(1, -0.0),
+            Sample::new(2, f64::MIN_POSITIVE),
+            Sample::new(3, f64::MAX),
+        ];
+        roundtrip(&s);
+        roundtrip(&[
+            Sample::new(i64::MIN / 4, 0.0),
+            Sample::new(i64::MAX / 4, 1e300),
+        ]);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert!(encode(&[]).is_err());
+        assert!(encode(&[Sample::new(1, 0.0), Sample::new(1, 0.0)]).is_err());
+        assert!(decode(&[]).is_err());
+        assert!(decode(&[1, 5, 0, 0]).is_err());
+        let good = encode(&[
+            Sample::new(1, 0.5),
+            Sample::new(2, 0.7),
+            Sample::new(9, 1.0),
+        ])
+        .unwrap();
+        assert!(decode(&good[..good.len() - 1]).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn any_series_roundtrips(mut ts in proptest::collection::btree_set(-1_000_000_000i64..4_000_000_000, 1..300),
+                                 vals in proptest::collection::vec(any::<f64>(), 300),
+                                 scaled in any::<bool>()) {
+            let ts: Vec<i64> = std::mem::take(&mut ts).into_iter().collect();
+            let s: Vec<Sample> = ts.iter().zip(&vals).map(|(&t, &v)| {
+                let v = if scaled { (v % 1e6 * 100.0).round() / 100.0 } else { v };
+                Sample::new(t, v)
+            }).collect();
+            roundtrip(&s);
+        }
+    }
+}

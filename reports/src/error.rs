@@ -1,0 +1,152 @@
+//! The crate's one error type.
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The SQLite engine reported an error.
+    #[cfg(feature = "sqlite")]
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored chunk could not be decoded.
+    #[error("corrupt chunk of channel {channel} (window starting {window}): {reason}")]
+    CorruptChunk {
+        /// Channel id.
+        channel: i64,
+        /// Window start, Unix seconds.
+        window: i64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A chunk decode error without context (wrapped into [`Error::CorruptChunk`] by the store).
+    #[error("corrupt chunk: {0}")]
+    Decode(String),
+    /// No channel with this name or id.
+    #[error("unknown channel {0:?}: expected a channel created with ensure_channel")]
+    UnknownChannel(String),
+    /// A channel exists with other settings.
+    #[error("channel {name:?} exists with {found}, the request asked for {expected}")]
+    ChannelMismatch {
+        /// `device/service`.
+        name: String,
+        /// Requested settings.
+        expected: String,
+        /// Stored settings.
+        found: String,
+    },
+    /// Recording interval outside 5, 10, 15, 20, 30, 50 minutes.
+    #[error("recording interval: expected 5, 10, 15, 20, 30 or 50 minutes, found {found} minutes")]
+    BadInterval {
+        /// Minutes given.
+        found: u32,
+    },
+    /// A time-zone name chrono-tz does not know.
+    #[error("time zone: expected an IANA name such as Europe/Paris, found {found:?}")]
+    TimeZone {
+        /// The name given.
+        found: String,
+    },
+    /// Currency code not in ISO 4217.
+    #[error("currency: expected an ISO 4217 code such as EUR, found {found:?}")]
+    UnknownCurrency {
+        /// Code given.
+        found: String,
+    },
+    /// An hour is assigned to a tariff that is missing or disabled.
+    #[error(
+        "source {source_name:?}: {day} hour {hour:02} is assigned to tariff {tariff:?}, which is {why}"
+    )]
+    TariffAssignment {
+        /// Energy source.
+        source_name: String,
+        /// Day type.
+        day: String,
+        /// Local hour 0..23.
+        hour: usize,
+        /// Tariff name.
+        tariff: String,
+        /// "missing" or "disabled".
+        why: &'static str,
+    },
+    /// A price below zero.
+    #[error(
+        "source {source_name:?}: tariff {tariff:?} has a negative price {price}: expected a price >= 0"
+    )]
+    NegativePrice {
+        /// Energy source.
+        source_name: String,
+        /// Tariff name.
+        tariff: String,
+        /// The price.
+        price: f64,
+    },
+    /// A configuration file that does not load.
+    #[error("{file}:{line}:{column}: field {field}: {message}")]
+    Config {
+        /// File name.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// Field path.
+        field: String,
+        /// What was expected and found.
+        message: String,
+    },
+    /// A CSV input that does not parse.
+    #[error("{file}:{line}: field {field}: expected {expected}, found {found:?}")]
+    Csv {
+        /// File name.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// Column name.
+        field: String,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+    /// Any other invalid argument.
+    #[error("{what}: expected {expected}, found {found}")]
+    Invalid {
+        /// What was checked.
+        what: String,
+        /// Expected.
+        expected: String,
+        /// Found.
+        found: String,
+    },
+    /// File system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Chart drawing failed.
+    #[error("chart: {0}")]
+    Chart(String),
+}
+
+impl Error {
+    pub(crate) fn invalid(
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl std::fmt::Display,
+    ) -> Self {
+        Error::Invalid {
+            what: what.into(),
+            expected: expected.into(),
+            found: found.to_string(),
+        }
+    }
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

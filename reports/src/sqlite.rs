@@ -1,0 +1,618 @@
+//! The default store: one SQLite file (bundled library) in WAL mode, readings kept as
+//! compressed chunks of one channel over a fixed time window.
+//!
+//! Schema: `channel(id, device, service, unit, kind, interval_min)`,
+//! `chunk(channel, window, t_first, t_last, n, data)` keyed by `(channel, window)` where `window`
+//! is the chunk's start (`t - t mod span`), and `meta(key, value)` holding the chunk span, the
+//! payload byte total and the newest reading time.
+//!
+//! Durability: every [`Store::write`] is one transaction. In WAL mode a process killed at any
+//! moment loses at most the transaction it had not committed, and the file reopens (SQLite
+//! rolls back the incomplete WAL tail). With [`StoreOptions::synchronous_full`] a committed batch
+//! also survives a power failure; the default (`NORMAL`) may lose the last batches on power loss
+//! only. Readers opening their own [`SqliteStore`] on the same file run while a writer writes.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::Error;
+use crate::codec::{self, Sample};
+use crate::store::{
+    Channel, ChannelId, ChannelSpec, Kind, RecordingInterval, Retention, Store, StoreStats,
+};
+
+/// Options for opening a [`SqliteStore`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoreOptions {
+    /// Length of the window one chunk covers, seconds (default 7 days). Fixed when the file is
+    /// created; a different value on reopen is ignored in favour of the stored one.
+    pub chunk_span_secs: i64,
+    /// Retention ring applied after each write.
+    pub retention: Retention,
+    /// `PRAGMA synchronous = FULL` (survive power loss) instead of `NORMAL` (survive process kill).
+    pub synchronous_full: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            chunk_span_secs: 7 * 86_400,
+            retention: Retention::default(),
+            synchronous_full: false,
+        }
+    }
+}
+
+/// SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    conn: Connection,
+    span: i64,
+    retention: Retention,
+    known: HashMap<ChannelId, Channel>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("span", &self.span)
+            .field("retention", &self.retention)
+            .finish()
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS channel(
+  id INTEGER PRIMARY KEY, device TEXT NOT NULL, service TEXT NOT NULL, unit TEXT NOT NULL,
+  kind TEXT NOT NULL, interval_min INTEGER NOT NULL, UNIQUE(device, service));
+CREATE TABLE IF NOT EXISTS chunk(
+  channel INTEGER NOT NULL, window INTEGER NOT NULL, t_first INTEGER NOT NULL,
+  t_last INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY(channel, window)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chunk_by_window ON chunk(window);
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+";
+
+impl SqliteStore {
+    /// Open (or create) the store at `path`.
+    ///
+    /// # Errors
+    /// [`Error::Sqlite`] when the file cannot be opened or is not a store.
+    ///
+    /// ```
+    /// use reports::{SqliteStore, StoreOptions, Store, ChannelSpec, Kind, Sample};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut store = SqliteStore::open(dir.path().join("emkit.db"), StoreOptions::default()).unwrap();
+    /// let ch = store.ensure_channel(&ChannelSpec::new("meter1", "energy", "kWh", Kind::Counter)).unwrap();
+    /// store.write(&[(ch.id, Sample::new(0, 10.0)), (ch.id, Sample::new(900, 10.5))]).unwrap();
+    /// assert_eq!(store.read(ch.id, 0, 1000).unwrap().len(), 2);
+    /// ```
+    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self, Error> {
+        let conn = Connection::open(path.as_ref())?;
+        Self::setup(conn, options)
+    }
+
+    /// A store in memory (tests, examples).
+    ///
+    /// # Errors
+    /// [`Error::Sqlite`].
+    pub fn open_in_memory(options: StoreOptions) -> Result<Self, Error> {
+        Self::setup(Connection::open_in_memory()?, options)
+    }
+
+    fn setup(conn: Connection, options: StoreOptions) -> Result<Self, Error> {
+        if options.chunk_span_secs <= 0 {
+            return Err(Error::invalid(
+                "chunk span",
+                "a positive number of seconds",
+                options.chunk_span_secs,
+            ));
+        }
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        conn.execute_batch(if options.synchronous_full {
+            "PRAGMA synchronous=FULL;"
+        } else {
+            "PRAGMA synchronous=NORMAL;"
+        })?;
+        conn.execute_batch(SCHEMA)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('chunk_span', ?1)",
+            [options.chunk_span_secs],
+        )?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('payload_bytes', 0)",
+            [],
+        )?;
+        let span: i64 =
+            conn.query_row("SELECT value FROM meta WHERE key='chunk_span'", [], |r| {
+                r.get(0)
+            })?;
+        let mut store = SqliteStore {
+            conn,
+            span,
+            retention: options.retention,
+            known: HashMap::new(),
+        };
+        for ch in store.channels()? {
+            store.known.insert(ch.id, ch);
+        }
+        Ok(store)
+    }
+
+    /// The chunk window length in seconds.
+    pub fn chunk_span_secs(&self) -> i64 {
+        self.span
+    }
+
+    /// Change the retention ring (applied at the next write or [`Store::apply_retention`]).
+    pub fn set_retention(&mut self, retention: Retention) {
+        self.retention = retention;
+    }
+
+    /// The underlying connection (for diagnostics and the plain-SQL comparison bench).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn window(&self, t: i64) -> i64 {
+        t.saturating_sub(t.rem_euclid(self.span))
+    }
+
+    fn lookup(&mut self, id: ChannelId) -> Result<(), Error> {
+        if self.known.contains_key(&id) {
+            return Ok(());
+        }
+        for ch in self.channels()? {
+            self.known.insert(ch.id, ch);
+        }
+        if self.known.contains_key(&id) {
+            Ok(())
+        } else {
+            Err(Error::UnknownChannel(id.to_string()))
+        }
+    }
+}
+
+fn row_to_channel(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(i64, String, String, String, String, u32)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn to_channel(row: (i64, String, String, String, String, u32)) -> Result<Channel, Error> {
+    let (id, device, service, unit, kind, interval) = row;
+    Ok(Channel {
+        id: ChannelId(id),
+        spec: ChannelSpec {
+            device,
+            service,
+            unit,
+            kind: Kind::parse(&kind)?,
+            interval: RecordingInterval::minutes(interval)?,
+        },
+    })
+}
+
+/// Merge `new` (sorted, unique times) into `old` (sorted, unique); new values win on equal times.
+fn merge(old: &[Sample], new: &[Sample]) -> Vec<Sample> {
+    let mut out = Vec::with_capacity(old.len() + new.len());
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() && j < new.len() {
+        match old[i].t.cmp(&new[j].t) {
+            std::cmp::Ordering::Less => {
+                out.push(old[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(new[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(new[j]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&old[i..]);
+    out.extend_from_slice(&new[j..]);
+    out
+}
+
+impl Store for SqliteStore {
+    fn ensure_channel(&mut self, spec: &ChannelSpec) -> Result<Channel, Error> {
+        if let Some(ch) = self.channel(&spec.name())? {
+            if ch.spec != *spec {
+                return Err(Error::ChannelMismatch {
+                    name: spec.name(),
+                    expected: format!(
+                        "{} {} every {} min",
+                        spec.unit,
+                        spec.kind.as_str(),
+                        spec.interval.as_minutes()
+                    ),
+                    found: format!(
+                        "{} {} every {} min",
+                        ch.spec.unit,
+                        ch.spec.kind.as_str(),
+                        ch.spec.interval.as_minutes()
+                    ),
+                });
+            }
+            return Ok(ch);
+        }
+        self.conn.execute(
+            "INSERT INTO channel(device, service, unit, kind, interval_min) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![spec.device, spec.service, spec.unit, spec.kind.as_str(), spec.interval.as_minutes()],
+        )?;
+        let ch = Channel {
+            id: ChannelId(self.conn.last_insert_rowid()),
+            spec: spec.clone(),
+        };
+        self.known.insert(ch.id, ch.clone());
+        Ok(ch)
+    }
+
+    fn channel(&self, name: &str) -> Result<Option<Channel>, Error> {
+        let Some((device, service)) = name.rsplit_once('/') else {
+            return Err(Error::invalid(
+                "channel name",
+                "device/service",
+                format!("{name:?}"),
+            ));
+        };
+        let row = self
+            .conn
+            .prepare_cached("SELECT id, device, service, unit, kind, interval_min FROM channel WHERE device=?1 AND service=?2")?
+            .query_row([device, service], row_to_channel)
+            .optional()?;
+        row.map(to_channel).transpose()
+    }
+
+    fn channels(&self) -> Result<Vec<Channel>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, device, service, unit, kind, interval_min FROM channel ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], row_to_channel)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(to_channel).collect()
+    }
+
+    fn write(&mut self, batch: &[(ChannelId, Sample)]) -> Result<(), Error> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut by_channel: HashMap<ChannelId, Vec<Sample>> = HashMap::new();
+        for (id, s) in batch {
+            by_channel.entry(*id).or_default().push(*s);
+        }
+        for id in by_channel.keys().copied().collect::<Vec<_>>() {
+            self.lookup(id)?;
+        }
+        let span = self.span;
+        let tx = self.conn.transaction()?;
+        let mut byte_delta = 0i64;
+        let mut newest = i64::MIN;
+        {
+            let mut get =
+                tx.prepare_cached("SELECT data FROM chunk WHERE channel=?1 AND window=?2")?;
+            let mut put =
+                tx.prepare_cached("INSERT OR REPLACE INTO chunk(channel, window, t_first, t_last, n, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            for (id, mut samples) in by_channel {
+                // Stable sort keeps batch order among equal times; the last one wins.
+                samples.sort_by_key(|s| s.t);
+                let mut unique: Vec<Sample> = Vec::with_capacity(samples.len());
+                for s in samples {
+                    match unique.last_mut() {
+                        Some(l) if l.t == s.t => *l = s,
+                        _ => unique.push(s),
+                    }
+                }
+                let mut start = 0;
+                while start < unique.len() {
+                    let window = unique[start]
+                        .t
+                        .saturating_sub(unique[start].t.rem_euclid(span));
+                    let end = start
+                        + unique[start..].partition_point(|s| s.t < window.saturating_add(span));
+                    let new = &unique[start..end];
+                    let old: Option<Vec<u8>> = get
+                        .query_row(params![id.0, window], |r| r.get(0))
+                        .optional()?;
+                    let merged = match &old {
+                        Some(bytes) => {
+                            let old = codec::decode(bytes).map_err(|e| Error::CorruptChunk {
+                                channel: id.0,
+                                window,
+                                reason: e.to_string(),
+                            })?;
+                            merge(&old, new)
+                        }
+                        None => new.to_vec(),
+                    };
+                    let data = codec::encode(&merged)?;
+                    byte_delta += data.len() as i64 - old.as_ref().map_or(0, |o| o.len() as i64);
+                    let (first, last) = (merged[0].t, merged[merged.len() - 1].t);
+                    newest = newest.max(last);
+                    put.execute(params![
+                        id.0,
+                        window,
+                        first,
+                        last,
+                        merged.len() as i64,
+                        data
+                    ])?;
+                    start = end;
+                }
+            }
+        }
+        tx.execute(
+            "UPDATE meta SET value = value + ?1 WHERE key='payload_bytes'",
+            [byte_delta],
+        )?;
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('newest', ?1) ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+            [newest],
+        )?;
+        tx.commit()?;
+        if self.retention != Retention::default() {
+            self.apply_retention()?;
+        }
+        Ok(())
+    }
+
+    fn scan(
+        &self,
+        channel: ChannelId,
+        from: i64,
+        to: i64,
+        visit: &mut dyn FnMut(&[Sample]),
+    ) -> Result<(), Error> {
+        if to <= from {
+            return Ok(());
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT window, t_first, t_last, data FROM chunk WHERE channel=?1 AND window>=?2 AND window<?3 ORDER BY window",
+        )?;
+        let mut rows = stmt.query(params![channel.0, self.window(from), to])?;
+        let mut buf = Vec::new();
+        while let Some(row) = rows.next()? {
+            let (t_first, t_last): (i64, i64) = (row.get(1)?, row.get(2)?);
+            if t_last < from || t_first >= to {
+                continue;
+            }
+            let data = row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?;
+            buf.clear();
+            codec::decode_into(data, &mut buf).map_err(|e| Error::CorruptChunk {
+                channel: channel.0,
+                window: row.get(0).unwrap_or_default(),
+                reason: e.to_string(),
+            })?;
+            let a = if t_first >= from {
+                0
+            } else {
+                buf.partition_point(|s| s.t < from)
+            };
+            let b = if t_last < to {
+                buf.len()
+            } else {
+                buf.partition_point(|s| s.t < to)
+            };
+            if a < b {
+                visit(&buf[a..b]);
+            }
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> Result<StoreStats, Error> {
+        let (chunks, readings): (i64, Option<i64>) =
+            self.conn
+                .query_row("SELECT count(*), sum(n) FROM chunk", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        let channels: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM channel", [], |r| r.get(0))?;
+        let payload: i64 = self.conn.query_row(
+            "SELECT value FROM meta WHERE key='payload_bytes'",
+            [],
+            |r| r.get(0),
+        )?;
+        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let free: i64 = self
+            .conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        let size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        Ok(StoreStats {
+            channels: channels as u64,
+            chunks: chunks as u64,
+            readings: readings.unwrap_or(0) as u64,
+            payload_bytes: payload as u64,
+            file_bytes: ((pages - free) * size) as u64,
+        })
+    }
+
+    fn apply_retention(&mut self) -> Result<u64, Error> {
+        let mut removed = 0u64;
+        let tx = self.conn.transaction()?;
+        if let Some(age) = self.retention.max_age_secs {
+            let newest: Option<i64> = tx
+                .query_row("SELECT value FROM meta WHERE key='newest'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if let Some(newest) = newest {
+                let cut = newest.saturating_sub(age);
+                let bytes: Option<i64> = tx.query_row(
+                    "SELECT sum(length(data)) FROM chunk WHERE t_last < ?1",
+                    [cut],
+                    |r| r.get(0),
+                )?;
+                removed += tx.execute("DELETE FROM chunk WHERE t_last < ?1", [cut])? as u64;
+                tx.execute(
+                    "UPDATE meta SET value = value - ?1 WHERE key='payload_bytes'",
+                    [bytes.unwrap_or(0)],
+                )?;
+            }
+        }
+        if let Some(max) = self.retention.max_bytes {
+            let mut total: i64 = tx.query_row(
+                "SELECT value FROM meta WHERE key='payload_bytes'",
+                [],
+                |r| r.get(0),
+            )?;
+            while total > max as i64 {
+                let victims: Vec<(i64, i64, i64)> = tx
+                    .prepare_cached("SELECT channel, window, length(data) FROM chunk ORDER BY window, channel LIMIT 64")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<_, _>>()?;
+                if victims.is_empty() {
+                    break;
+                }
+                for (ch, w, len) in victims {
+                    if total <= max as i64 {
+                        break;
+                    }
+                    tx.execute("DELETE FROM chunk WHERE channel=?1 AND window=?2", [ch, w])?;
+                    total -= len;
+                    removed += 1;
+                }
+            }
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key='payload_bytes'",
+                [total],
+            )?;
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (SqliteStore, ChannelId) {
+        let mut s = SqliteStore::open_in_memory(StoreOptions {
+            chunk_span_secs: 86_400,
+            ..Default::default()
+        })
+        .unwrap();
+        let ch = s
+            .ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", Kind::Counter))
+            .unwrap();
+        (s, ch.id)
+    }
+
+    #[test]
+    fn late_out_of_order_and_duplicates() {
+        let (mut s, id) = store();
+        s.write(&[(id, Sample::new(1800, 3.0)), (id, Sample::new(0, 1.0))])
+            .unwrap();
+        s.write(&[(id, Sample::new(900, 2.0)), (id, Sample::new(100_000, 9.0))])
+            .unwrap();
+        s.write(&[(id, Sample::new(1800, 3.5)), (id, Sample::new(1800, 3.25))])
+            .unwrap();
+        let got = s.read(id, 0, i64::MAX).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Sample::new(0, 1.0),
+                Sample::new(900, 2.0),
+                Sample::new(1800, 3.25),
+                Sample::new(100_000, 9.0)
+            ]
+        );
+        // A gap stays a gap: nothing is invented between 1800 and 100000.
+        assert!(s.read(id, 1801, 100_000).unwrap().is_empty());
+        assert_eq!(s.read(id, 900, 1800).unwrap(), vec![Sample::new(900, 2.0)]);
+        let st = s.stats().unwrap();
+        assert_eq!((st.readings, st.chunks, st.channels), (4, 2, 1));
+    }
+
+    #[test]
+    fn channel_identity_and_mismatch() {
+        let (mut s, id) = store();
+        assert_eq!(
+            s.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", Kind::Counter))
+                .unwrap()
+                .id,
+            id
+        );
+        let e = s
+            .ensure_channel(&ChannelSpec::new("m1", "energy", "MWh", Kind::Counter))
+            .unwrap_err();
+        assert!(e.to_string().contains("MWh"), "{e}");
+        assert!(matches!(
+            s.write(&[(ChannelId(99), Sample::new(0, 1.0))]),
+            Err(Error::UnknownChannel(_))
+        ));
+        assert_eq!(s.channel("m1/energy").unwrap().unwrap().spec.unit, "kWh");
+        assert!(s.channel("nope/x").unwrap().is_none());
+    }
+
+    #[test]
+    fn retention_ring_by_bytes_and_age() {
+        let (mut s, id) = store();
+        let day = 86_400;
+        for d in 0..10 {
+            let b: Vec<_> = (0..96)
+                .map(|i| {
+                    (
+                        id,
+                        Sample::new(d * day + i * 900, (d * 96 + i) as f64 * 0.25),
+                    )
+                })
+                .collect();
+            s.write(&b).unwrap();
+        }
+        assert_eq!(s.stats().unwrap().chunks, 10);
+        s.set_retention(Retention {
+            max_age_secs: Some(3 * day),
+            max_bytes: None,
+        });
+        assert!(s.apply_retention().unwrap() > 0);
+        let first = s.read(id, 0, i64::MAX).unwrap()[0].t;
+        assert_eq!(
+            first,
+            6 * day,
+            "chunks ending more than 3 days before the newest reading went"
+        );
+        let last_two: i64 = s
+            .connection()
+            .query_row(
+                "SELECT sum(length(data)) FROM chunk WHERE window >= ?1",
+                [8 * day],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let cap = last_two as u64;
+        s.set_retention(Retention {
+            max_age_secs: None,
+            max_bytes: Some(cap),
+        });
+        s.apply_retention().unwrap();
+        assert_eq!(s.stats().unwrap().payload_bytes, cap);
+        assert_eq!(
+            s.read(id, 0, i64::MAX).unwrap()[0].t,
+            8 * day,
+            "the oldest went first"
+        );
+        // A new write keeps the ring bounded.
+        s.write(&[(id, Sample::new(10 * day, 1e6))]).unwrap();
+        assert!(s.stats().unwrap().payload_bytes <= cap);
+        assert_eq!(s.read(id, 0, i64::MAX).unwrap()[0].t, 9 * day);
+    }
+}
