@@ -1,10 +1,49 @@
 //! # `alarms`
 //!
-//! Threshold / pre-alarm / hysteresis / delay alarm engine, binary and offline alarms, hierarchy, acknowledgement, priorities and notification routing.
+//! Threshold / pre-alarm / hysteresis / delay alarm engine, binary, controller, rate and
+//! offline alarms, schedules, hierarchy, acknowledgement, an event log and notification
+//! routing.
 //!
-//! The engine is deterministic and clock-free: callers feed samples and ticks.
+//! The pieces, in the order data flows through them:
 //!
-//! This crate is part of the emkit workspace (see the repository's `README.md` and
-//! `ARCHITECTURE.md`). Its capability is built by its own issue; until then it only
-//! states its purpose and exports nothing.
+//! 1. [`RuleSet`] — rules loaded from TOML ([`RuleSet::from_toml`], format in [`file`]) or
+//!    built in code, validated; the group hierarchy, recipients and digest time.
+//! 2. [`Engine`] — deterministic and clock-free: [`Sample`]s and ticks in, [`Transition`]s
+//!    out (semantics in [`engine`]).
+//! 3. [`Book`] — occurrences (new → read → acknowledged, active → cleared), group alarms,
+//!    and the [`EventLog`], mirrored to an [`EventSink`] such as [`JsonLinesSink`] and
+//!    restored by [`Book::replay`].
+//! 4. [`SystemTexts`] — parameterised system event texts, as data.
+//! 5. [`Router`] — notifications: critical at once plus the relay flag, a daily digest per
+//!    recipient for the rest; [`Transport`] for delivery.
 #![forbid(unsafe_code)]
+
+mod book;
+pub mod engine;
+mod error;
+pub mod file;
+mod log;
+mod notify;
+mod point;
+mod rule;
+mod ruleset;
+mod sample;
+mod schedule;
+mod sink;
+mod texts;
+mod time;
+
+pub use book::{AckState, AlarmEvent, Book, Occurrence, Status};
+pub use engine::{
+    DetectorState, Engine, InstanceId, InstanceInfo, Stats, Transition, TransitionKind,
+};
+pub use error::Error;
+pub use log::{Action, EventLog, EventType, LogEntry, LogQuery, Origin};
+pub use notify::{DigestItem, Notification, Router, TestTransport, Transport};
+pub use point::{PointInfo, Selection};
+pub use rule::{AlarmKind, AppliesTo, DigestConfig, Direction, Kind, Priority, Recipient, Rule};
+pub use ruleset::RuleSet;
+pub use sample::{PointId, Reading, Sample};
+pub use schedule::{Schedule, Window};
+pub use sink::{EventSink, JsonLinesSink, MemorySink};
+pub use texts::{SystemEvent, SystemText, SystemTexts};

@@ -1,0 +1,146 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `alarms`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A rules, texts or event-log file is not valid TOML/JSON or does not match the format.
+    #[error("{file}:{line}:{column}: {field}: {message}")]
+    Format {
+        /// file name (or `<builtin>/NAME`)
+        file: PathBuf,
+        /// 1-based line
+        line: usize,
+        /// 1-based column
+        column: usize,
+        /// the field path, e.g. `rule[2].hysteresis`
+        field: String,
+        /// what was expected and what was found
+        message: String,
+    },
+    /// A rule is inconsistent (raised by loading and by [`crate::RuleSet::add`]).
+    #[error("rule {rule:?}: {field}: {message}")]
+    InvalidRule {
+        /// the rule id
+        rule: String,
+        /// the offending field
+        field: String,
+        /// what was expected and what was found
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("{file}: {message}")]
+    Io {
+        /// file name
+        file: PathBuf,
+        /// the OS error
+        message: String,
+    },
+    /// No rule with this id.
+    #[error("unknown alarm {0:?}")]
+    UnknownAlarm(String),
+    /// A rule id used twice.
+    #[error("duplicate alarm id {0:?}")]
+    DuplicateAlarm(String),
+    /// Hierarchy: the child already has a parent.
+    #[error("alarm {child:?} already has a hierarchical parent ({parent:?}), only one is allowed")]
+    AlreadyHasParent {
+        /// the child
+        child: String,
+        /// its existing parent
+        parent: String,
+    },
+    /// Hierarchy: the link would make a cycle.
+    #[error("alarm {child:?} cannot be placed under {parent:?}: that would make a cycle ({path})")]
+    Cycle {
+        /// the intended parent
+        parent: String,
+        /// the intended child
+        child: String,
+        /// the cycle, e.g. `a -> b -> a`
+        path: String,
+    },
+    /// Hierarchy: only group alarms summarise children.
+    #[error("alarm {0:?} is not a group alarm (kind = \"group\"), it cannot have children")]
+    NotAGroup(String),
+    /// Hierarchy: an alarm in a hierarchy cannot be deleted.
+    #[error(
+        "alarm {alarm:?} is part of a hierarchy ({relation}); remove it from the hierarchy first"
+    )]
+    InHierarchy {
+        /// the alarm
+        alarm: String,
+        /// e.g. `child of "building"` or `parent of "a", "b"`
+        relation: String,
+    },
+    /// Hierarchy: the child is not in the hierarchy.
+    #[error("alarm {0:?} has no hierarchical parent")]
+    NoParent(String),
+    /// No occurrence with this id.
+    #[error("unknown occurrence {0}")]
+    UnknownOccurrence(u64),
+    /// Acknowledgement or read without a user / comment.
+    #[error("occurrence {occurrence}: {what} is required, found an empty string")]
+    Missing {
+        /// the occurrence
+        occurrence: u64,
+        /// `user` or `comment`
+        what: &'static str,
+    },
+    /// The occurrence is already acknowledged.
+    #[error("occurrence {0} is already acknowledged")]
+    AlreadyAcknowledged(u64),
+    /// A parent acknowledged before its active children.
+    #[error(
+        "occurrence {occurrence} ({alarm:?}) cannot be acknowledged before its active children: {children}"
+    )]
+    ChildrenNotAcknowledged {
+        /// the parent's occurrence
+        occurrence: u64,
+        /// the parent alarm
+        alarm: String,
+        /// the unacknowledged child occurrences, e.g. `#3 "pump-1" on "sub/pump"`
+        children: String,
+    },
+    /// A system event code not in the texts.
+    #[error("unknown system event {0:?}")]
+    UnknownSystemEvent(String),
+    /// A system event filled with the wrong number of parameters.
+    #[error("system event {code:?}: expected {expected} parameter(s) ({names}), found {found}")]
+    Parameters {
+        /// the code
+        code: String,
+        /// how many the text takes
+        expected: usize,
+        /// their names
+        names: String,
+        /// how many were given
+        found: usize,
+    },
+    /// A point name that is not in the point list.
+    #[error("unknown point {0:?}")]
+    UnknownPoint(String),
+    /// A transport failed to deliver a notification.
+    #[error("transport {transport}: {message}")]
+    Transport {
+        /// the transport's name
+        transport: String,
+        /// what failed
+        message: String,
+    },
+    /// A time outside the range the engine represents (±292 000 years in microseconds).
+    #[error("time out of range: {0}")]
+    TimeRange(String),
+}
+
+impl Error {
+    pub(crate) fn rule(rule: &str, field: &str, message: impl Into<String>) -> Self {
+        Error::InvalidRule {
+            rule: rule.to_string(),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,562 @@
+//! The rule model: what an alarm watches, how it decides, who hears about it.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::point::Selection;
+use crate::schedule::Schedule;
+
+/// How urgent an occurrence is. Critical ones notify at once and drive the relay output;
+/// the others go into the daily digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Wake someone up.
+    Critical,
+    /// Important, next working day.
+    Major,
+    /// Minor.
+    Minor,
+    /// A warning (also the priority of pre-alarms).
+    Warning,
+}
+
+impl Priority {
+    /// The lowercase name used in files and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Critical => "critical",
+            Priority::Major => "major",
+            Priority::Minor => "minor",
+            Priority::Warning => "warning",
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Priority {
+    type Err = String;
+    /// ```
+    /// assert_eq!("major".parse::<alarms::Priority>(), Ok(alarms::Priority::Major));
+    /// assert!("urgent".parse::<alarms::Priority>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "critical" => Priority::Critical,
+            "major" => Priority::Major,
+            "minor" => Priority::Minor,
+            "warning" => Priority::Warning,
+            _ => {
+                return Err(format!(
+                    "expected one of critical, major, minor, warning, found {s:?}"
+                ));
+            }
+        })
+    }
+}
+
+/// Which way a rate-of-change rule looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Rising faster than the limit.
+    Up,
+    /// Falling faster than the limit.
+    Down,
+    /// Either.
+    Both,
+}
+
+/// What decides the alarm, with its thresholds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// Active above `threshold`, inactive below `threshold - hysteresis`.
+    High {
+        /// trigger threshold
+        threshold: f64,
+        /// pre-alarm (warning) threshold, below `threshold`
+        pre_alarm: Option<f64>,
+    },
+    /// Active below `threshold`, inactive above `threshold + hysteresis`.
+    Low {
+        /// trigger threshold
+        threshold: f64,
+        /// pre-alarm (warning) threshold, above `threshold`
+        pre_alarm: Option<f64>,
+    },
+    /// Active below `low` or above `high`.
+    Band {
+        /// low trigger threshold
+        low: f64,
+        /// high trigger threshold
+        high: f64,
+        /// low pre-alarm threshold, above `low`
+        low_pre_alarm: Option<f64>,
+        /// high pre-alarm threshold, below `high`
+        high_pre_alarm: Option<f64>,
+    },
+    /// Active while the value is `raise_on` (true is any non-zero value).
+    Binary {
+        /// the value that raises
+        raise_on: bool,
+    },
+    /// Active when a device has not communicated successfully for `timeout`.
+    Offline {
+        /// how long without a good sample
+        timeout: Duration,
+    },
+    /// An alarm bit or code read from the device: active while non-zero, raised and cleared
+    /// by the device (no hysteresis).
+    Controller,
+    /// Active while the value moves faster than `limit` per `per`.
+    Rate {
+        /// the limit, in value units per `per`
+        limit: f64,
+        /// the unit of time of `limit`
+        per: Duration,
+        /// which way counts
+        direction: Direction,
+        /// pre-alarm rate limit, below `limit`
+        pre_alarm: Option<f64>,
+    },
+    /// A hierarchical alarm: active while any of its children is active.
+    Group,
+}
+
+/// The kind of an alarm without its parameters, as the event log filters it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlarmKind {
+    /// high threshold
+    High,
+    /// low threshold
+    Low,
+    /// band
+    Band,
+    /// binary
+    Binary,
+    /// offline
+    Offline,
+    /// controller alarm
+    Controller,
+    /// rate of change
+    Rate,
+    /// hierarchical
+    Group,
+    /// a system event (not a rule)
+    System,
+}
+
+impl AlarmKind {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmKind::High => "high",
+            AlarmKind::Low => "low",
+            AlarmKind::Band => "band",
+            AlarmKind::Binary => "binary",
+            AlarmKind::Offline => "offline",
+            AlarmKind::Controller => "controller",
+            AlarmKind::Rate => "rate",
+            AlarmKind::Group => "group",
+            AlarmKind::System => "system",
+        }
+    }
+}
+
+impl Kind {
+    /// The kind's name.
+    pub fn alarm_kind(&self) -> AlarmKind {
+        match self {
+            Kind::High { .. } => AlarmKind::High,
+            Kind::Low { .. } => AlarmKind::Low,
+            Kind::Band { .. } => AlarmKind::Band,
+            Kind::Binary { .. } => AlarmKind::Binary,
+            Kind::Offline { .. } => AlarmKind::Offline,
+            Kind::Controller => AlarmKind::Controller,
+            Kind::Rate { .. } => AlarmKind::Rate,
+            Kind::Group => AlarmKind::Group,
+        }
+    }
+}
+
+/// What a rule applies to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppliesTo {
+    /// Explicit point names (`device/service`). Offline rules watch these points' devices.
+    Points(Vec<String>),
+    /// Points of the caller's point list matching the selection.
+    Select(Selection),
+    /// Nothing directly (group alarms).
+    Children,
+}
+
+/// One alarm rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Unique id, e.g. `"supply-high"`.
+    pub id: String,
+    /// Short text shown to operators.
+    pub text: String,
+    /// Longer description.
+    pub description: String,
+    /// Priority of its occurrences.
+    pub priority: Priority,
+    /// Disabled rules are kept but never evaluated.
+    pub enabled: bool,
+    /// Points or devices it applies to.
+    pub applies_to: AppliesTo,
+    /// Recipient names (defined in the rule set); empty: nobody is notified.
+    pub recipients: Vec<String>,
+    /// Outside the schedule the rule does not raise.
+    pub schedule: Option<Schedule>,
+    /// The decision and its thresholds.
+    pub kind: Kind,
+    /// Hysteresis in value units (0 for none).
+    pub hysteresis: f64,
+    /// Activation delay: a crossing raises only once it has lasted at least this long.
+    pub delay: Duration,
+    /// Notification delay: notify only if the occurrence is still active after this long.
+    pub notification_delay: Duration,
+    /// Clearing delay: the value must stay normal this long before the alarm clears.
+    pub clear_delay: Duration,
+}
+
+impl Rule {
+    /// A rule with defaults (text = id, enabled, no delays, no hysteresis) on explicit points.
+    ///
+    /// ```
+    /// use alarms::{Kind, Priority, Rule};
+    /// let mut r = Rule::new("supply-high", Kind::High { threshold: 90.0, pre_alarm: Some(85.0) }, Priority::Major, &["sub-1/flow_temperature"]);
+    /// r.hysteresis = 2.0;
+    /// r.delay = std::time::Duration::from_secs(300);
+    /// assert!(r.validate().is_ok());
+    /// ```
+    pub fn new(id: &str, kind: Kind, priority: Priority, points: &[&str]) -> Rule {
+        let applies_to = if matches!(kind, Kind::Group) {
+            AppliesTo::Children
+        } else {
+            AppliesTo::Points(points.iter().map(|p| p.to_string()).collect())
+        };
+        Rule {
+            id: id.to_string(),
+            text: id.to_string(),
+            description: String::new(),
+            priority,
+            enabled: true,
+            applies_to,
+            recipients: Vec::new(),
+            schedule: None,
+            kind,
+            hysteresis: 0.0,
+            delay: Duration::ZERO,
+            notification_delay: Duration::ZERO,
+            clear_delay: Duration::ZERO,
+        }
+    }
+
+    /// Check the rule's consistency; errors name the rule and the field.
+    pub fn validate(&self) -> Result<(), Error> {
+        let id = self.id.as_str();
+        let err = |field: &str, msg: String| Err(Error::rule(id, field, msg));
+        if id.trim().is_empty() {
+            return err(
+                "id",
+                "expected a non-empty id, found an empty string".into(),
+            );
+        }
+        let finite = |field: &str, v: f64| -> Result<(), Error> {
+            if v.is_finite() {
+                Ok(())
+            } else {
+                Err(Error::rule(
+                    id,
+                    field,
+                    format!("expected a finite number, found {v}"),
+                ))
+            }
+        };
+        if !(self.hysteresis >= 0.0 && self.hysteresis.is_finite()) {
+            return err(
+                "hysteresis",
+                format!("expected a hysteresis >= 0, found {}", self.hysteresis),
+            );
+        }
+        for d in [self.delay, self.notification_delay, self.clear_delay] {
+            crate::time::duration_micros(d).map_err(|e| Error::rule(id, "delay", e.to_string()))?;
+        }
+        match &self.applies_to {
+            AppliesTo::Points(p) if p.is_empty() => {
+                return err("points", "expected at least one point, found none".into());
+            }
+            AppliesTo::Points(p) => {
+                if let Some(bad) = p.iter().find(|p| p.trim().is_empty()) {
+                    return err(
+                        "points",
+                        format!("expected point names \"device/service\", found {bad:?}"),
+                    );
+                }
+            }
+            AppliesTo::Select(s) if s.is_empty() => {
+                return err(
+                    "select",
+                    "expected at least one of device, service, location, tag, found none".into(),
+                );
+            }
+            AppliesTo::Select(_) => {}
+            AppliesTo::Children if !matches!(self.kind, Kind::Group) => {
+                return err(
+                    "points",
+                    "expected points or a selection, found neither".into(),
+                );
+            }
+            AppliesTo::Children => {}
+        }
+        let no_hysteresis = |what: &str| -> Result<(), Error> {
+            if self.hysteresis != 0.0 {
+                return Err(Error::rule(
+                    id,
+                    "hysteresis",
+                    format!(
+                        "{what} alarms take no hysteresis, found {}",
+                        self.hysteresis
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        match &self.kind {
+            Kind::High {
+                threshold,
+                pre_alarm,
+            } => {
+                finite("threshold", *threshold)?;
+                if let Some(p) = pre_alarm {
+                    finite("pre_alarm", *p)?;
+                    if *p >= *threshold {
+                        return err(
+                            "pre_alarm",
+                            format!(
+                                "expected a pre-alarm below the high threshold {threshold}, found {p}"
+                            ),
+                        );
+                    }
+                }
+            }
+            Kind::Low {
+                threshold,
+                pre_alarm,
+            } => {
+                finite("threshold", *threshold)?;
+                if let Some(p) = pre_alarm {
+                    finite("pre_alarm", *p)?;
+                    if *p <= *threshold {
+                        return err(
+                            "pre_alarm",
+                            format!(
+                                "expected a pre-alarm above the low threshold {threshold}, found {p}"
+                            ),
+                        );
+                    }
+                }
+            }
+            Kind::Band {
+                low,
+                high,
+                low_pre_alarm,
+                high_pre_alarm,
+            } => {
+                finite("low", *low)?;
+                finite("high", *high)?;
+                if low >= high {
+                    return err(
+                        "low",
+                        format!("expected low below high ({high}), found low = {low}"),
+                    );
+                }
+                let h = self.hysteresis;
+                if low + h >= high - h {
+                    return err(
+                        "hysteresis",
+                        format!(
+                            "expected low + hysteresis below high - hysteresis so the alarm can clear, found {low} + {h} >= {high} - {h}"
+                        ),
+                    );
+                }
+                if let Some(p) = low_pre_alarm {
+                    finite("low_pre_alarm", *p)?;
+                    if *p <= *low {
+                        return err(
+                            "low_pre_alarm",
+                            format!(
+                                "expected a pre-alarm above the low threshold {low}, found {p}"
+                            ),
+                        );
+                    }
+                }
+                if let Some(p) = high_pre_alarm {
+                    finite("high_pre_alarm", *p)?;
+                    if *p >= *high {
+                        return err(
+                            "high_pre_alarm",
+                            format!(
+                                "expected a pre-alarm below the high threshold {high}, found {p}"
+                            ),
+                        );
+                    }
+                }
+                if let (Some(lp), Some(hp)) = (low_pre_alarm, high_pre_alarm) {
+                    if lp + h >= hp - h {
+                        return err(
+                            "low_pre_alarm",
+                            format!(
+                                "expected low_pre_alarm + hysteresis below high_pre_alarm - hysteresis, found {lp} + {h} >= {hp} - {h}"
+                            ),
+                        );
+                    }
+                }
+            }
+            Kind::Binary { .. } => no_hysteresis("binary")?,
+            Kind::Controller => no_hysteresis("controller")?,
+            Kind::Offline { timeout } => {
+                no_hysteresis("offline")?;
+                if timeout.is_zero() {
+                    return err("timeout", "expected a timeout above 0s, found 0s".into());
+                }
+                crate::time::duration_micros(*timeout)
+                    .map_err(|e| Error::rule(id, "timeout", e.to_string()))?;
+                if !self.clear_delay.is_zero() {
+                    return err(
+                        "clear_delay",
+                        "offline alarms clear on the next good sample, found a clear_delay".into(),
+                    );
+                }
+            }
+            Kind::Rate {
+                limit,
+                per,
+                pre_alarm,
+                ..
+            } => {
+                finite("threshold", *limit)?;
+                if *limit <= 0.0 {
+                    return err(
+                        "threshold",
+                        format!("expected a rate limit above 0, found {limit}"),
+                    );
+                }
+                if per.is_zero() {
+                    return err("per", "expected a unit of time above 0s, found 0s".into());
+                }
+                if let Some(p) = pre_alarm {
+                    finite("pre_alarm", *p)?;
+                    if *p <= 0.0 || *p >= *limit {
+                        return err(
+                            "pre_alarm",
+                            format!("expected a pre-alarm rate between 0 and {limit}, found {p}"),
+                        );
+                    }
+                }
+            }
+            Kind::Group => {
+                no_hysteresis("group")?;
+                if !matches!(self.applies_to, AppliesTo::Children) {
+                    return err(
+                        "points",
+                        "group alarms apply to their children, not to points".into(),
+                    );
+                }
+                if !self.delay.is_zero() || !self.clear_delay.is_zero() {
+                    return err(
+                        "delay",
+                        "group alarms follow their children and take no delay".into(),
+                    );
+                }
+                if self.schedule.is_some() {
+                    return err(
+                        "schedule",
+                        "group alarms follow their children and take no schedule".into(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Someone who receives notifications.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    /// Name referenced by rules' `recipients`.
+    pub name: String,
+    /// Where the transport sends (an e-mail address, a URL); opaque to this crate.
+    #[serde(default)]
+    pub address: String,
+    /// Opt-in: immediate notifications of critical occurrences.
+    #[serde(default = "yes")]
+    pub immediate: bool,
+    /// Opt-in: the daily digest of major, minor and warning occurrences.
+    #[serde(default = "yes")]
+    pub digest: bool,
+    /// Opt-in: messages (system events) in the daily digest.
+    #[serde(default = "yes")]
+    pub messages: bool,
+    /// Time zone of this recipient's digest (default: the rule set's digest time zone).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Local hour of this recipient's digest (default: the rule set's digest hour).
+    #[serde(default)]
+    pub digest_hour: Option<u8>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Recipient {
+    /// A recipient opted in to everything, with the default digest time.
+    ///
+    /// ```
+    /// let r = alarms::Recipient::new("ops", "ops@example.invalid");
+    /// assert!(r.immediate && r.digest && r.messages);
+    /// ```
+    pub fn new(name: &str, address: &str) -> Recipient {
+        Recipient {
+            name: name.into(),
+            address: address.into(),
+            immediate: true,
+            digest: true,
+            messages: true,
+            time_zone: None,
+            digest_hour: None,
+        }
+    }
+}
+
+/// When the daily digest goes out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DigestConfig {
+    /// Local hour (0..=23).
+    pub hour: u8,
+    /// IANA time zone.
+    pub time_zone: chrono_tz::Tz,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig {
+            hour: 7,
+            time_zone: chrono_tz::UTC,
+        }
+    }
+}
