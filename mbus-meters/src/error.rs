@@ -157,6 +157,56 @@ pub enum Error {
         /// What was given.
         found: String,
     },
+    /// A transport (serial port, TCP connection, pseudo-terminal) failed.
+    #[error("I/O error while {context}: {message}")]
+    Io {
+        /// What the master was doing.
+        context: &'static str,
+        /// The operating system's message.
+        message: String,
+    },
+    /// No (complete) answer arrived in time, after every retry.
+    #[error(
+        "timeout: expected {expected} from {target} within {waited_ms} ms (after {attempts} attempt(s)), found no answer"
+    )]
+    Timeout {
+        /// What answer was expected.
+        expected: &'static str,
+        /// The addressed slave.
+        target: String,
+        /// The response timeout of one attempt, in milliseconds.
+        waited_ms: u64,
+        /// How many requests were sent.
+        attempts: u32,
+    },
+    /// Several slaves answered at once, or the answer was garbled, after every retry.
+    #[error("collision: expected one valid {expected} from {target}, found {found}")]
+    Collision {
+        /// What answer was expected.
+        expected: &'static str,
+        /// The addressed slave.
+        target: String,
+        /// What arrived (hex).
+        found: String,
+    },
+    /// An answer was a valid frame of the wrong kind.
+    #[error("unexpected answer from {target}: expected {expected}, found {found}")]
+    Unexpected {
+        /// The addressed slave.
+        target: String,
+        /// What answer was expected.
+        expected: &'static str,
+        /// What arrived.
+        found: String,
+    },
+    /// A configuration or profile file could not be loaded.
+    #[error("invalid configuration in {file}: {message}")]
+    Config {
+        /// The file (or built-in resource) name.
+        file: String,
+        /// The parser's message, naming line, column and field.
+        message: String,
+    },
 }
 
 impl Error {
@@ -177,7 +227,12 @@ impl Error {
             | Error::InvalidVif { offset, .. }
             | Error::ReservedLvar { offset, .. }
             | Error::Hex { offset, .. } => Some(*offset),
-            Error::Encode { .. } => None,
+            Error::Encode { .. }
+            | Error::Io { .. }
+            | Error::Timeout { .. }
+            | Error::Collision { .. }
+            | Error::Unexpected { .. }
+            | Error::Config { .. } => None,
         }
     }
 }

@@ -17,7 +17,13 @@
 //! | [`hex`] | hex text in and out |
 //! | [`error`] | the error type; every decoding error names its byte offset |
 //!
-//! Meter profiles (`profile`) and the master with its scheduler (`master`) come later.
+//! | [`timing`] | EN 13757-2 timeouts for a baud rate |
+//! | [`sim`] | a simulated bus of slaves built from the encoder (pure request → answer) |
+//! | `master` | (cargo feature `master`, tokio) the M-Bus master over serial lines and TCP, primary scan, secondary addressing and wildcard search |
+//! | [`schedule`] | the readout scheduler: per-meter minimum interval, readouts spread over the cycle (pure, clock-free) |
+//! | [`profile`] | meter profiles: records of known meters mapped to standard channels |
+//!
+//! The default features decode only; `master` adds tokio and tokio-serial.
 //!
 //! ## Decoding
 //!
@@ -58,11 +64,17 @@ pub mod error;
 mod frame;
 pub mod hex;
 pub mod link;
+#[cfg(feature = "master")]
+pub mod master;
 pub mod owned;
 mod parse;
+pub mod profile;
 pub mod record;
+pub mod schedule;
+pub mod sim;
+pub mod timing;
 
-pub use app::{Application, Ci, Header, Id, Manufacturer, Medium, Status};
+pub use app::{Application, Ci, Header, Id, Manufacturer, Medium, SecondaryAddress, Status};
 pub use error::Error;
 pub use frame::Frame;
 pub use link::{Address, Control, FrameKind};
