@@ -2,32 +2,16 @@
 //! issue 4, section 5.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use std::path::PathBuf;
+use std::process::Output;
 
 fn replay(args: &[&str]) -> Output {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    Command::new(cargo)
-        .current_dir(workspace_root())
-        .args([
-            "run",
-            "-q",
-            "-p",
-            "examples",
-            "--example",
-            "alarm-replay",
-            "--",
-        ])
+    common::example("alarm-replay")
         .args(args)
         .output()
-        .expect("cargo runs")
+        .expect("alarm-replay runs")
 }
 
 /// The command's own stderr lines (cargo may print build warnings of other crates first).

@@ -1,37 +1,21 @@
 //! The `catalogue` command: the JSON listing contract, and end-to-end runs of the example.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 use examples::catalogue_json::{listing, service_entry};
 use modbus_devices::Catalogue;
 use serde_json::Value as Json;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
 
-/// Run the example through cargo from the workspace root, as the README does.
+/// Run the example from the workspace root, as the README does.
 fn run_catalogue(args: &[&str]) -> Output {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    Command::new(cargo)
-        .current_dir(workspace_root())
-        .args([
-            "run",
-            "-q",
-            "-p",
-            "examples",
-            "--example",
-            "catalogue",
-            "--",
-        ])
+    common::example("catalogue")
         .args(args)
         .output()
-        .expect("cargo runs")
+        .expect("catalogue runs")
 }
 
 #[test]

@@ -1,41 +1,14 @@
 //! The `eiec` command end to end: the `--json` contract, class tables, errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Once;
+use std::process::Output;
 
 use serde_json::Value as Json;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
 
-/// Build the example once through cargo (as the README runs it), then run the binary
-/// itself, so compiler output (warnings of other crates, replayed by cargo) never mixes
-/// into the command's stderr.
 fn eiec(args: &[&str]) -> Output {
-    static BUILT: Once = Once::new();
-    BUILT.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(workspace_root())
-            .args(["build", "-q", "-p", "examples", "--example", "eiec"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "the eiec example builds");
-    });
-    // This test runs from <target>/<profile>/deps/; examples sit in <target>/<profile>/examples/.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("eiec{}", std::env::consts::EXE_SUFFIX));
-    Command::new(bin)
-        .current_dir(workspace_root())
+    common::example("eiec")
         .args(args)
         .output()
         .expect("the eiec example runs")
