@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::Error;
 use crate::codec::{self, Sample};
@@ -301,7 +301,9 @@ impl Store for SqliteStore {
             self.lookup(id)?;
         }
         let span = self.span;
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE: take the write lock at BEGIN (with the busy timeout) instead of
+        // upgrading a read transaction, which fails at once when another connection wrote.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut byte_delta = 0i64;
         let mut newest = i64::MIN;
         {
@@ -446,7 +448,9 @@ impl Store for SqliteStore {
 
     fn apply_retention(&mut self) -> Result<u64, Error> {
         let mut removed = 0u64;
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE: take the write lock at BEGIN (with the busy timeout) instead of
+        // upgrading a read transaction, which fails at once when another connection wrote.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(age) = self.retention.max_age_secs {
             let newest: Option<i64> = tx
                 .query_row("SELECT value FROM meta WHERE key='newest'", [], |r| {
