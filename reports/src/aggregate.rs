@@ -389,9 +389,141 @@ impl Aggregator {
         }
     }
 
+    /// The bin holding every time of `[t_first, t_last]`, when readings there can be folded from
+    /// their values alone (see [`ValueFold`]): the span lies inside one bin and after the last
+    /// reading pushed.
+    pub(crate) fn bin_of_span(&self, t_first: i64, t_last: i64) -> Option<usize> {
+        let nb = self.bins.len();
+        if nb == 0 || t_first > t_last || t_first < self.edges[0] || t_last >= self.edges[nb] {
+            return None;
+        }
+        if self.prev.is_some_and(|p| p.t >= t_first) {
+            return None;
+        }
+        let i = if t_first >= self.edges[self.cur] && t_first < self.edges[self.cur + 1] {
+            self.cur
+        } else {
+            self.index_of(t_first)
+        };
+        (t_last < self.edges[i + 1]).then_some(i)
+    }
+
+    /// Start folding readings 2..n of a span in bin `i` whose first reading was just pushed
+    /// (`first`); the span ends at `t_last`. `None` when the fold could not reproduce
+    /// [`Aggregator::push`] exactly (covered seconds beyond 2^52), so the caller pushes instead.
+    ///
+    /// `step` is the interval between consecutive readings when they are all equal: a counter
+    /// drop (whose interval counts no covered seconds) can then be folded too.
+    pub(crate) fn fold_begin(
+        &self,
+        i: usize,
+        first: Sample,
+        t_last: i64,
+        step: Option<i64>,
+    ) -> Option<ValueFold> {
+        const EXACT: f64 = (1u64 << 52) as f64;
+        let b = &self.bins[i];
+        let span = t_last.checked_sub(first.t)?;
+        if self.prev_idx != Some(i)
+            || self.prev.map(|p| p.t) != Some(first.t)
+            || b.covered_secs >= EXACT
+            || span as f64 >= EXACT
+        {
+            return None;
+        }
+        Some(ValueFold {
+            bin: i,
+            t_first: first.t,
+            t_last,
+            count: 0,
+            sum: b.sum,
+            min: b.min,
+            max: b.max,
+            consumption: b.consumption,
+            prev: first.v,
+            rollover: self.rule.rollover,
+            step,
+            drops: 0,
+        })
+    }
+
+    /// Apply a completed fold: the bin ends as if every reading had been pushed one by one.
+    pub(crate) fn fold_commit(&mut self, f: ValueFold) {
+        let b = &mut self.bins[f.bin];
+        b.count += f.count;
+        b.sum = f.sum;
+        b.min = f.min;
+        b.max = f.max;
+        b.consumption = f.consumption;
+        b.resets = b
+            .resets
+            .saturating_add(u32::try_from(f.drops).unwrap_or(u32::MAX));
+        // Each interval but the drops added its whole-second length: integers below 2^53 add
+        // up exactly. (`drops` is non-zero only with a step.)
+        let dropped = f.drops * f.step.unwrap_or(0);
+        b.covered_secs += (f.t_last - f.t_first - dropped) as f64;
+        b.last = Some((f.t_last, f.prev));
+        self.prev = Some(Sample::new(f.t_last, f.prev));
+        self.prev_idx = Some(f.bin);
+        self.cur = f.bin;
+    }
+
     /// The bins.
     pub fn finish(self) -> Vec<BinStats> {
         self.bins
+    }
+}
+
+/// Readings of one bin folded from their values alone, in time order, with the very same
+/// floating-point operations as [`Aggregator::push`] (so the result is bit-identical): used for
+/// a compressed chunk lying inside one bin, whose times then need no decoding beyond the first
+/// and the last. A counter drop without a rollover rule leaves its interval uncovered, so it
+/// needs the interval's length: known when the chunk's readings are evenly spaced, otherwise
+/// [`ValueFold::add`] refuses the drop and the caller pushes the chunk instead.
+#[derive(Debug, Clone)]
+pub(crate) struct ValueFold {
+    bin: usize,
+    t_first: i64,
+    t_last: i64,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    consumption: f64,
+    prev: f64,
+    rollover: Option<f64>,
+    step: Option<i64>,
+    drops: i64,
+}
+
+impl ValueFold {
+    /// Fold the next value; `false` (and the fold must be dropped) on a counter drop that needs
+    /// its time.
+    #[inline(always)]
+    pub(crate) fn add(&mut self, v: f64) -> bool {
+        let up = v >= self.prev;
+        let reset = !up && self.rollover.is_none();
+        if reset && self.step.is_none() {
+            return false;
+        }
+        // Written to compile without a branch (a temperature goes down half the time). Adding
+        // +0.0 for a reset leaves the consumption unchanged, as pushing does: it starts at +0.0
+        // and a sum is -0.0 only when both terms are.
+        let rise = v - self.prev;
+        let wrap = match self.rollover {
+            Some(r) => r - self.prev + v,
+            None => 0.0,
+        };
+        let keep = u64::from(up).wrapping_neg();
+        self.consumption += f64::from_bits((rise.to_bits() & keep) | (wrap.to_bits() & !keep));
+        // A reset or meter replacement: no consumption, no covered time, one reset.
+        self.drops += i64::from(reset);
+        self.prev = v;
+        self.count += 1;
+        self.sum += v;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        true
     }
 }
 
@@ -444,11 +576,11 @@ pub fn aggregate_edges(
     let margin = 2 * channel.spec.interval.seconds();
     let (lo, hi) = (edges[0], edges[edges.len() - 1]);
     let mut agg = Aggregator::new(edges, rule);
-    store.scan(
+    store.aggregate_into(
         channel.id,
         lo.saturating_sub(margin),
         hi.saturating_add(margin + 1),
-        &mut |s| agg.push(s),
+        &mut agg,
     )?;
     Ok(agg.finish())
 }

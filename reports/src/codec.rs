@@ -90,6 +90,17 @@ impl BitWriter {
     }
 }
 
+/// The error of a bit stream read past its end (kept out of line: it is the rare path).
+#[cold]
+#[inline(never)]
+fn overrun(bytes: usize, pos: usize, n: u32) -> Error {
+    Error::Decode(format!(
+        "bit stream ends at bit {}, needed {n} more bits at bit {pos}",
+        bytes * 8
+    ))
+}
+
+#[derive(Debug)]
 struct BitReader<'a> {
     data: &'a [u8],
     pos: usize,
@@ -103,11 +114,7 @@ impl<'a> BitReader<'a> {
         }
         let end = self.pos + n as usize;
         if end > self.data.len() * 8 {
-            return Err(Error::Decode(format!(
-                "bit stream ends at bit {}, needed {n} more bits at bit {}",
-                self.data.len() * 8,
-                self.pos
-            )));
+            return Err(overrun(self.data.len(), self.pos, n));
         }
         let byte = self.pos / 8;
         let word = if byte + 8 <= self.data.len() {
@@ -136,7 +143,7 @@ impl<'a> BitReader<'a> {
         Ok(n)
     }
     /// The next 57 or more bits, left-aligned (zeros past the end).
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> u64 {
         let byte = self.pos / 8;
         let word = if byte + 8 <= self.data.len() {
@@ -151,22 +158,18 @@ impl<'a> BitReader<'a> {
         };
         word << (self.pos % 8)
     }
-    #[inline]
+    #[inline(always)]
     fn skip(&mut self, n: u32) -> Result<(), Error> {
         let end = self.pos + n as usize;
         if end > self.data.len() * 8 {
-            return Err(Error::Decode(format!(
-                "bit stream ends at bit {}, needed {n} more bits at bit {}",
-                self.data.len() * 8,
-                self.pos
-            )));
+            return Err(overrun(self.data.len(), self.pos, n));
         }
         self.pos = end;
         Ok(())
     }
     /// A prefix code: up to `max` leading ones select a payload width from `widths`
     /// (index = number of ones); the widest (64 bits) is read in two steps.
-    #[inline]
+    #[inline(always)]
     fn code(&mut self, max: u32, widths: &[u32]) -> Result<i64, Error> {
         let w = self.peek();
         let ones = w.leading_ones().min(max);
@@ -245,7 +248,7 @@ fn put_dod(w: &mut BitWriter, d: i64) {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn get_dod(r: &mut BitReader<'_>) -> Result<i64, Error> {
     r.code(4, &[0, 7, 12, 20, 64])
 }
@@ -289,7 +292,7 @@ fn put_int(w: &mut BitWriter, d: i64) {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn get_int(r: &mut BitReader<'_>) -> Result<i64, Error> {
     r.code(5, &[0, 4, 8, 16, 32, 64])
 }
@@ -468,116 +471,297 @@ pub fn decode(data: &[u8]) -> Result<Vec<Sample>, Error> {
 /// # Errors
 /// [`Error::Decode`] when the bytes are not a chunk of this version.
 pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), Error> {
-    if data.first() != Some(&VERSION) {
-        return Err(Error::Decode(format!(
-            "expected chunk version {VERSION}, found {:?}",
-            data.first()
-        )));
-    }
-    let mut pos = 1;
-    let n = get_varint(data, &mut pos)? as usize;
-    if n == 0 || n > data.len() * 8 + 1 {
-        return Err(Error::Decode(format!(
-            "implausible count {n} for {} bytes",
-            data.len()
-        )));
-    }
-    let t0 = unzz(get_varint(data, &mut pos)?);
-    let mode = *data
-        .get(pos)
-        .ok_or_else(|| Error::Decode("header ends before value mode".into()))?;
-    pos += 1;
+    let mut rd = ChunkReader::new(data)?;
     let base = out.len();
-    out.reserve(n);
-    enum Vals {
-        Int { p: f64, order: u8, first: i64 },
-        Xor(u64),
-    }
-    let vals = if mode == XOR_MODE {
-        let b = data
-            .get(pos..pos + 8)
-            .ok_or_else(|| Error::Decode("header ends before first value".into()))?;
-        pos += 8;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Vals::Xor(u64::from_be_bytes(a))
-    } else if (mode as usize) < POW10.len() {
-        let order = *data
-            .get(pos)
-            .ok_or_else(|| Error::Decode("header ends before order".into()))?;
-        pos += 1;
-        if order != 1 && order != 2 {
-            return Err(Error::Decode(format!(
-                "expected order 1 or 2, found {order}"
-            )));
-        }
-        let first = unzz(get_varint(data, &mut pos)?);
-        Vals::Int {
-            p: POW10[mode as usize],
-            order,
-            first,
-        }
-    } else {
-        return Err(Error::Decode(format!(
-            "expected value mode 0..=9 or 255, found {mode}"
-        )));
-    };
-    let mut r = BitReader {
-        data: &data[pos..],
-        pos: 0,
-    };
-    let mut t = t0;
+    out.reserve(rd.n);
+    let mut t = rd.t0;
     let mut delta = 0i64;
-    out.push(Sample { t, v: 0.0 });
-    for _ in 1..n {
-        delta = delta.wrapping_add(get_dod(&mut r)?);
+    out.push(Sample {
+        t,
+        v: rd.first_value(),
+    });
+    for _ in 1..rd.n {
+        delta = delta.wrapping_add(get_dod(&mut rd.r)?);
         t = t.wrapping_add(delta);
         out.push(Sample { t, v: 0.0 });
     }
-    match vals {
-        Vals::Int { p, order, first } => {
-            let mut x = first;
-            let mut d = 0i64;
-            out[base].v = x as f64 / p;
-            for s in &mut out[base + 1..] {
-                let r = get_int(&mut r)?;
-                if order == 2 {
-                    d = d.wrapping_add(r);
-                } else {
-                    d = r;
-                }
-                x = x.wrapping_add(d);
-                s.v = x as f64 / p;
-            }
+    let mut slots = out[base + 1..].iter_mut();
+    rd.fold_values(|v| {
+        if let Some(s) = slots.next() {
+            s.v = v;
         }
-        Vals::Xor(first) => {
-            let mut prev = first;
-            out[base].v = f64::from_bits(prev);
-            let (mut lead, mut trail) = (0u32, 0u32);
-            for s in &mut out[base + 1..] {
-                match r.prefix(2)? {
-                    0 => {}
-                    1 => {
-                        let len = 64 - lead - trail;
-                        prev ^= get_bits(&mut r, len)? << trail;
-                    }
-                    _ => {
-                        lead = r.get(5)? as u32;
-                        let len = r.get(6)? as u32 + 1;
-                        if lead + len > 64 {
-                            return Err(Error::Decode(format!(
-                                "XOR window {lead}+{len} exceeds 64 bits"
-                            )));
-                        }
-                        trail = 64 - lead - len;
-                        prev ^= get_bits(&mut r, len)? << trail;
-                    }
-                }
-                s.v = f64::from_bits(prev);
+        true
+    })?;
+    Ok(())
+}
+
+/// What [`ChunkReader::skip_times`] learns from a time stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Times {
+    /// Time of the last reading.
+    pub(crate) last: i64,
+    /// The interval between consecutive readings when they are all equal (at least two readings).
+    pub(crate) step: Option<i64>,
+}
+
+/// How a chunk's values are coded, from its header.
+#[derive(Debug, Clone, Copy)]
+enum Vals {
+    Int { p: f64, order: u8, first: i64 },
+    Xor(u64),
+}
+
+/// A chunk being read in stream order: header, then the time stream (decoded or skipped), then
+/// the value stream folded value by value. This is what lets an aggregation that needs no
+/// individual times (a chunk lying inside one bin) skip building `(t, v)` pairs altogether.
+#[derive(Debug)]
+pub(crate) struct ChunkReader<'a> {
+    n: usize,
+    t0: i64,
+    vals: Vals,
+    r: BitReader<'a>,
+}
+
+impl<'a> ChunkReader<'a> {
+    /// Parse the header of `data`.
+    pub(crate) fn new(data: &'a [u8]) -> Result<Self, Error> {
+        if data.first() != Some(&VERSION) {
+            return Err(Error::Decode(format!(
+                "expected chunk version {VERSION}, found {:?}",
+                data.first()
+            )));
+        }
+        let mut pos = 1;
+        let n = get_varint(data, &mut pos)? as usize;
+        if n == 0 || n > data.len() * 8 + 1 {
+            return Err(Error::Decode(format!(
+                "implausible count {n} for {} bytes",
+                data.len()
+            )));
+        }
+        let t0 = unzz(get_varint(data, &mut pos)?);
+        let mode = *data
+            .get(pos)
+            .ok_or_else(|| Error::Decode("header ends before value mode".into()))?;
+        pos += 1;
+        let vals = if mode == XOR_MODE {
+            let b = data
+                .get(pos..pos + 8)
+                .ok_or_else(|| Error::Decode("header ends before first value".into()))?;
+            pos += 8;
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            Vals::Xor(u64::from_be_bytes(a))
+        } else if (mode as usize) < POW10.len() {
+            let order = *data
+                .get(pos)
+                .ok_or_else(|| Error::Decode("header ends before order".into()))?;
+            pos += 1;
+            if order != 1 && order != 2 {
+                return Err(Error::Decode(format!(
+                    "expected order 1 or 2, found {order}"
+                )));
             }
+            let first = unzz(get_varint(data, &mut pos)?);
+            Vals::Int {
+                p: POW10[mode as usize],
+                order,
+                first,
+            }
+        } else {
+            return Err(Error::Decode(format!(
+                "expected value mode 0..=9 or 255, found {mode}"
+            )));
+        };
+        Ok(ChunkReader {
+            n,
+            t0,
+            vals,
+            r: BitReader {
+                data: &data[pos..],
+                pos: 0,
+            },
+        })
+    }
+
+    /// Number of readings.
+    pub(crate) fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Time of the first reading.
+    pub(crate) fn first_time(&self) -> i64 {
+        self.t0
+    }
+
+    /// Value of the first reading.
+    pub(crate) fn first_value(&self) -> f64 {
+        match self.vals {
+            Vals::Int { p, first, .. } => first as f64 / p,
+            Vals::Xor(bits) => f64::from_bits(bits),
         }
     }
-    Ok(())
+
+    /// Run over the time stream without storing it (must come before [`Self::fold_values`]).
+    /// `None` when the times are not strictly increasing without overflow (never for a chunk
+    /// [`encode`] wrote; a caller then decodes in full).
+    ///
+    /// Regular data is a run of `0` codes (same step), skipped up to 56 at a time.
+    pub(crate) fn skip_times(&mut self) -> Result<Option<Times>, Error> {
+        let mut t = self.t0;
+        let mut delta = 0i64;
+        let mut ok = true;
+        let mut changes = 0u32;
+        let mut left = self.n - 1;
+        while left > 0 {
+            let zeros = (self.r.peek().leading_zeros().min(56) as usize).min(left);
+            if zeros > 0 {
+                self.r.skip(zeros as u32)?;
+                ok &= delta > 0;
+                match delta
+                    .checked_mul(zeros as i64)
+                    .and_then(|d| t.checked_add(d))
+                {
+                    Some(x) => t = x,
+                    None => {
+                        ok = false;
+                        t = t.wrapping_add(delta.wrapping_mul(zeros as i64));
+                    }
+                }
+                left -= zeros;
+                continue;
+            }
+            let dod = get_dod(&mut self.r)?;
+            changes += u32::from(dod != 0);
+            delta = delta.wrapping_add(dod);
+            ok &= delta > 0;
+            match t.checked_add(delta) {
+                Some(x) => t = x,
+                None => {
+                    ok = false;
+                    t = t.wrapping_add(delta);
+                }
+            }
+            left -= 1;
+        }
+        Ok(ok.then_some(Times {
+            last: t,
+            step: (self.n > 1 && changes <= 1).then_some(delta),
+        }))
+    }
+
+    /// Feed the values of readings 1..n (the first is [`Self::first_value`]) to `f`, in order,
+    /// after the time stream was read or skipped. Stops as soon as `f` returns `false`; returns
+    /// whether every value was fed.
+    #[inline(always)]
+    pub(crate) fn fold_values(&mut self, mut f: impl FnMut(f64) -> bool) -> Result<bool, Error> {
+        let r = &mut self.r;
+        match self.vals {
+            Vals::Int { p, order, first } => {
+                let mut x = first;
+                let mut d = 0i64;
+                let mut left = self.n - 1;
+                while left > 0 {
+                    // Codes are taken from one loaded word (57 valid bits) while they fit, so
+                    // the bit position is not reloaded from memory per code; a code is checked
+                    // against the end of the stream when the word's bits are consumed.
+                    let w = r.peek();
+                    let mut used = 0u32;
+                    while left > 0 && used <= 37 {
+                        let v = w << used;
+                        let zeros = v.leading_zeros();
+                        if zeros > 0 {
+                            // A run of `0` codes (zero residuals): in delta order the value
+                            // repeats, in delta-of-delta order the step repeats.
+                            let run = (zeros.min(57 - used) as usize).min(left);
+                            used += run as u32;
+                            left -= run;
+                            if order == 2 {
+                                for _ in 0..run {
+                                    x = x.wrapping_add(d);
+                                    if !f(x as f64 / p) {
+                                        return Ok(false);
+                                    }
+                                }
+                            } else {
+                                d = 0;
+                                let v = x as f64 / p;
+                                for _ in 0..run {
+                                    if !f(v) {
+                                        return Ok(false);
+                                    }
+                                }
+                            }
+                            continue;
+                        }
+                        // `10`+4, `110`+8, `1110`+16 bits (at most 20 bits: fits); wider codes
+                        // take the general path below.
+                        let ones = v.leading_ones();
+                        if ones >= 4 {
+                            break;
+                        }
+                        let hdr = ones + 1;
+                        let bits = 2u32 << ones;
+                        let c = sign_extend((v << hdr) >> (64 - bits), bits);
+                        used += hdr + bits;
+                        if order == 2 {
+                            d = d.wrapping_add(c);
+                        } else {
+                            d = c;
+                        }
+                        x = x.wrapping_add(d);
+                        left -= 1;
+                        if !f(x as f64 / p) {
+                            return Ok(false);
+                        }
+                    }
+                    if used > 0 {
+                        r.skip(used)?;
+                        continue;
+                    }
+                    let c = get_int(r)?;
+                    if order == 2 {
+                        d = d.wrapping_add(c);
+                    } else {
+                        d = c;
+                    }
+                    x = x.wrapping_add(d);
+                    left -= 1;
+                    if !f(x as f64 / p) {
+                        return Ok(false);
+                    }
+                }
+            }
+            Vals::Xor(first) => {
+                let mut prev = first;
+                let (mut lead, mut trail) = (0u32, 0u32);
+                for _ in 1..self.n {
+                    match r.prefix(2)? {
+                        0 => {}
+                        1 => {
+                            let len = 64 - lead - trail;
+                            prev ^= get_bits(r, len)? << trail;
+                        }
+                        _ => {
+                            lead = r.get(5)? as u32;
+                            let len = r.get(6)? as u32 + 1;
+                            if lead + len > 64 {
+                                return Err(Error::Decode(format!(
+                                    "XOR window {lead}+{len} exceeds 64 bits"
+                                )));
+                            }
+                            trail = 64 - lead - len;
+                            prev ^= get_bits(r, len)? << trail;
+                        }
+                    }
+                    if !f(f64::from_bits(prev)) {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -660,7 +844,102 @@ mod tests {
         assert!(decode(&good[..good.len() - 1]).is_err());
     }
 
+    fn stream_read(bytes: &[u8]) -> (i64, Option<Times>, Vec<f64>) {
+        let mut rd = ChunkReader::new(bytes).unwrap();
+        let t0 = rd.first_time();
+        let last = rd.skip_times().unwrap();
+        let mut vals = vec![rd.first_value()];
+        assert!(
+            rd.fold_values(|v| {
+                vals.push(v);
+                true
+            })
+            .unwrap()
+        );
+        (t0, last, vals)
+    }
+
+    #[test]
+    fn streamed_reading_stops_when_asked_and_flags_odd_times() {
+        let s: Vec<Sample> = (0..200).map(|i| Sample::new(i * 900, i as f64)).collect();
+        let b = encode(&s).unwrap();
+        let mut rd = ChunkReader::new(&b).unwrap();
+        assert_eq!(
+            rd.skip_times().unwrap(),
+            Some(Times {
+                last: 199 * 900,
+                step: Some(900)
+            })
+        );
+        let mut seen = 0;
+        assert!(
+            !rd.fold_values(|_| {
+                seen += 1;
+                seen < 10
+            })
+            .unwrap()
+        );
+        assert_eq!(seen, 10);
+        // Times that overflow i64 on the way are reported as not usable for skipping.
+        let mut w = BitWriter::new(Vec::new());
+        put_dod(&mut w, i64::MAX);
+        put_dod(&mut w, 0);
+        let mut data = vec![VERSION];
+        put_varint(&mut data, 3);
+        put_varint(&mut data, zz(0));
+        data.extend_from_slice(&[0, 1, 0]);
+        data.extend_from_slice(&w.finish());
+        let mut rd = ChunkReader::new(&data).unwrap();
+        assert_eq!(rd.skip_times().unwrap(), None);
+        // A truncated time stream is an error, as in a full decode.
+        let mut rd = ChunkReader::new(&b[..b.len() / 2]).unwrap();
+        assert!(
+            rd.skip_times()
+                .and_then(|_| rd.fold_values(|_| true))
+                .is_err()
+        );
+    }
+
     proptest! {
+        #[test]
+        fn streamed_reading_equals_decode(ts in proptest::collection::btree_set(-1_000_000_000i64..4_000_000_000, 1..400),
+                                          regular in any::<bool>(),
+                                          vals in proptest::collection::vec(any::<f64>(), 400),
+                                          shape in 0u8..3,
+                                          scaled in any::<bool>()) {
+            let ts: Vec<i64> = if regular {
+                let t0 = *ts.iter().next().unwrap();
+                (0..ts.len() as i64).map(|i| t0 + i * 900 + if i % 97 == 96 { 7 } else { 0 }).collect()
+            } else {
+                ts.into_iter().collect()
+            };
+            // Random values, runs of equal values, or ramps with jumps (zero-residual runs in
+            // delta and delta-of-delta order).
+            let s: Vec<Sample> = ts.iter().enumerate().map(|(i, &t)| {
+                let v = match shape {
+                    0 => vals[i],
+                    1 => vals[i / 9],
+                    _ => vals[i / 50] + (i % 50) as f64 * 0.25,
+                };
+                let v = if scaled { (v % 1e6 * 100.0).round() / 100.0 } else { v };
+                Sample::new(t, v)
+            }).collect();
+            let b = encode(&s).unwrap();
+            let d = decode(&b).unwrap();
+            prop_assert_eq!(d.len(), s.len());
+            for (a, b) in d.iter().zip(&s) {
+                prop_assert_eq!(a.v.to_bits(), b.v.to_bits());
+            }
+            let (t0, last, got) = stream_read(&b);
+            prop_assert_eq!(t0, d[0].t);
+            let steps: std::collections::BTreeSet<i64> = d.windows(2).map(|w| w[1].t - w[0].t).collect();
+            let step = (steps.len() == 1).then(|| *steps.iter().next().unwrap());
+            prop_assert_eq!(last, Some(Times { last: d[d.len() - 1].t, step }));
+            let want: Vec<u64> = d.iter().map(|s| s.v.to_bits()).collect();
+            let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
+            prop_assert_eq!(got, want);
+        }
+
         #[test]
         fn any_series_roundtrips(mut ts in proptest::collection::btree_set(-1_000_000_000i64..4_000_000_000, 1..300),
                                  vals in proptest::collection::vec(any::<f64>(), 300),

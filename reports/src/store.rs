@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::aggregate::Aggregator;
 use crate::codec::Sample;
 
 /// Whether a channel's values are a running total or a momentary measurement.
@@ -209,6 +210,23 @@ pub trait Store {
         to: i64,
         visit: &mut dyn FnMut(&[Sample]),
     ) -> Result<(), Error>;
+    /// Feed the readings of `channel` with `from <= t < to` to `agg`, in time order.
+    ///
+    /// The default pushes what [`Store::scan`] visits. An engine may do better (the SQLite store
+    /// folds a compressed chunk lying inside one bin from its values alone) but must leave `agg`
+    /// exactly as the default would.
+    ///
+    /// # Errors
+    /// As [`Store::scan`].
+    fn aggregate_into(
+        &self,
+        channel: ChannelId,
+        from: i64,
+        to: i64,
+        agg: &mut Aggregator,
+    ) -> Result<(), Error> {
+        self.scan(channel, from, to, &mut |s| agg.push(s))
+    }
     /// The readings of `channel` with `from <= t < to`.
     ///
     /// # Errors
