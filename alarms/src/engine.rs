@@ -1244,6 +1244,13 @@ fn advance(
             kind,
         });
     }
+    push_in_order(out, fired);
+}
+
+/// Push the (at most two) transitions of one instance in time order, ties broken by
+/// [`TransitionKind`] order.
+#[inline]
+fn push_in_order(out: &mut Vec<Transition>, fired: [Option<Transition>; 2]) {
     match fired {
         [Some(x), Some(y)] => {
             let (first, second) = if (y.time, y.kind) < (x.time, x.kind) {
@@ -1368,19 +1375,7 @@ fn evaluate(
         });
     }
     st.flags = (st.flags & !(3 << PRE_SHIFT)) | (bits << PRE_SHIFT);
-    match fired {
-        [Some(x), Some(y)] => {
-            let (first, second) = if (y.time, y.kind) < (x.time, x.kind) {
-                (y, x)
-            } else {
-                (x, y)
-            };
-            out.push(first);
-            out.push(second);
-        }
-        [Some(x), None] | [None, Some(x)] => out.push(x),
-        [None, None] => {}
-    }
+    push_in_order(out, fired);
 }
 
 /// One detector seeing a value at `t` (its elapsed deadlines already fired).
