@@ -310,15 +310,21 @@ impl RegisterDef {
 
     /// Split the static factor into a multiplier and a power of ten, so that decimal scales
     /// (0.01, 0.001, 10^-2, ...) divide by an exact power of ten: 23192 * 0.01 gives
-    /// 231.92000000000002 in floating point, 23192 / 100 gives 231.92.
+    /// 231.92000000000002 in floating point, 23192 / 100 gives 231.92. Cheap: compares the
+    /// scale with the exact decimal constants instead of taking a logarithm.
+    #[inline]
     fn decimal_parts(&self) -> (f64, i32) {
         let s = self.scale;
-        let k = s.abs().log10().round();
-        if (-30.0..=30.0).contains(&k) {
-            let k = k as i32;
-            let p = 10f64.powi(k);
-            if (p - s).abs() <= p * 1e-15 {
-                return (1.0, k + self.pow10);
+        if s == 1.0 {
+            return (1.0, self.pow10);
+        }
+        for (k, (up, down)) in DECIMAL_SCALES.iter().enumerate() {
+            let k = k as i32 + 1;
+            if s == *up {
+                return (1.0, self.pow10 + k);
+            }
+            if s == *down {
+                return (1.0, self.pow10 - k);
             }
         }
         (s, self.pow10)
@@ -373,6 +379,30 @@ impl RegisterDef {
             })
             .collect()
     }
+}
+
+/// The decimal scales recognised as exact powers of ten: (10^k, 10^-k) for k = 1..=6.
+const DECIMAL_SCALES: [(f64, f64); 6] = [
+    (10.0, 0.1),
+    (100.0, 0.01),
+    (1e3, 0.001),
+    (1e4, 0.0001),
+    (1e5, 0.00001),
+    (1e6, 0.000001),
+];
+
+/// 10^e for e >= 0: exact (from a table) up to 10^22, the largest power of ten an `f64`
+/// holds exactly.
+#[inline]
+fn pow10_exact(e: i32) -> f64 {
+    const TABLE: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    usize::try_from(e)
+        .ok()
+        .and_then(|i| TABLE.get(i).copied())
+        .unwrap_or_else(|| 10f64.powi(e))
 }
 
 fn bcd_value(raw: u64, words: usize, address: u16) -> Result<u64, CodecError> {
