@@ -391,20 +391,6 @@ const DECIMAL_SCALES: [(f64, f64); 6] = [
     (1e6, 0.000001),
 ];
 
-/// 10^e for e >= 0: exact (from a table) up to 10^22, the largest power of ten an `f64`
-/// holds exactly.
-#[inline]
-fn pow10_exact(e: i32) -> f64 {
-    const TABLE: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-    ];
-    usize::try_from(e)
-        .ok()
-        .and_then(|i| TABLE.get(i).copied())
-        .unwrap_or_else(|| 10f64.powi(e))
-}
-
 fn bcd_value(raw: u64, words: usize, address: u16) -> Result<u64, CodecError> {
     let mut value = 0u64;
     for i in (0..words * 4).rev() {
