@@ -129,6 +129,9 @@ pub enum Error {
     /// Chart drawing failed.
     #[error("chart: {0}")]
     Chart(String),
+    /// A store call on tokio's blocking pool panicked or was cancelled.
+    #[error("store task failed: {0}")]
+    Background(String),
 }
 
 impl Error {

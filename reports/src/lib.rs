@@ -8,10 +8,13 @@
 //!
 //! Table of contents:
 //! - [`codec`]: the compressed chunk encoding (delta-of-delta times, scaled-integer or XOR values).
-//! - [`store`]: channels and the [`Store`] trait; [`sqlite`]: the default SQLite engine.
+//! - [`store`]: channels and the [`Store`] trait; [`sqlite`]: the default SQLite engine;
+//!   [`AsyncStore`] (feature `tokio`, default on): the store for async callers.
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
+#[cfg(feature = "tokio")]
+mod async_store;
 pub mod building;
 #[cfg(feature = "charts")]
 pub mod chart;
@@ -27,6 +30,8 @@ pub mod store;
 pub mod synthetic;
 pub mod tariff;
 
+#[cfg(feature = "tokio")]
+pub use async_store::AsyncStore;
 pub use codec::Sample;
 pub use error::Error;
 #[cfg(feature = "sqlite")]
