@@ -149,6 +149,39 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Visit, in time order, the stored chunks of `channel` that may hold readings with
+    /// `from <= t < to` (the one query behind [`Store::scan`] and [`Store::aggregate_into`]).
+    fn for_each_chunk(
+        &self,
+        channel: ChannelId,
+        from: i64,
+        to: i64,
+        f: &mut dyn FnMut(ChunkRow<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if to <= from {
+            return Ok(());
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT window, t_first, t_last, data FROM chunk WHERE channel=?1 AND window>=?2 AND window<?3 ORDER BY window",
+        )?;
+        let mut rows = stmt.query(params![channel.0, self.window(from), to])?;
+        while let Some(row) = rows.next()? {
+            let (t_first, t_last): (i64, i64) = (row.get(1)?, row.get(2)?);
+            if t_last < from || t_first >= to {
+                continue;
+            }
+            let data = row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?;
+            f(ChunkRow {
+                channel,
+                window: row.get(0).unwrap_or_default(),
+                t_first,
+                t_last,
+                data,
+            })?;
+        }
+        Ok(())
+    }
+
     /// The chunk window length in seconds.
     pub fn chunk_span_secs(&self) -> i64 {
         self.span
@@ -431,41 +464,14 @@ impl Store for SqliteStore {
         to: i64,
         visit: &mut dyn FnMut(&[Sample]),
     ) -> Result<(), Error> {
-        if to <= from {
-            return Ok(());
-        }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT window, t_first, t_last, data FROM chunk WHERE channel=?1 AND window>=?2 AND window<?3 ORDER BY window",
-        )?;
-        let mut rows = stmt.query(params![channel.0, self.window(from), to])?;
         let mut buf = Vec::new();
-        while let Some(row) = rows.next()? {
-            let (t_first, t_last): (i64, i64) = (row.get(1)?, row.get(2)?);
-            if t_last < from || t_first >= to {
-                continue;
+        self.for_each_chunk(channel, from, to, &mut |chunk| {
+            let readings = chunk.decode_within(from, to, &mut buf)?;
+            if !readings.is_empty() {
+                visit(readings);
             }
-            let data = row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?;
-            buf.clear();
-            codec::decode_into(data, &mut buf).map_err(|e| Error::CorruptChunk {
-                channel: channel.0,
-                window: row.get(0).unwrap_or_default(),
-                reason: e.to_string(),
-            })?;
-            let a = if t_first >= from {
-                0
-            } else {
-                buf.partition_point(|s| s.t < from)
-            };
-            let b = if t_last < to {
-                buf.len()
-            } else {
-                buf.partition_point(|s| s.t < to)
-            };
-            if a < b {
-                visit(&buf[a..b]);
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn aggregate_into(
@@ -475,49 +481,21 @@ impl Store for SqliteStore {
         to: i64,
         agg: &mut Aggregator,
     ) -> Result<(), Error> {
-        if to <= from {
-            return Ok(());
-        }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT window, t_first, t_last, data FROM chunk WHERE channel=?1 AND window>=?2 AND window<?3 ORDER BY window",
-        )?;
-        let mut rows = stmt.query(params![channel.0, self.window(from), to])?;
         let mut buf = Vec::new();
-        while let Some(row) = rows.next()? {
-            let (t_first, t_last): (i64, i64) = (row.get(1)?, row.get(2)?);
-            if t_last < from || t_first >= to {
-                continue;
-            }
-            let data = row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?;
-            let corrupt = |e: Error| Error::CorruptChunk {
-                channel: channel.0,
-                window: row.get(0).unwrap_or_default(),
-                reason: e.to_string(),
-            };
-            let inside = t_first >= from && t_last < to;
+        self.for_each_chunk(channel, from, to, &mut |chunk| {
+            let inside = chunk.t_first >= from && chunk.t_last < to;
             if inside
-                && agg.bin_of_span(t_first, t_last).is_some()
-                && fold_chunk(data, from, to, agg, &mut buf).map_err(corrupt)?
+                && agg.bin_of_span(chunk.t_first, chunk.t_last).is_some()
+                && fold_chunk(chunk.data, from, to, agg, &mut buf).map_err(|e| chunk.corrupt(e))?
             {
-                continue;
+                return Ok(());
             }
-            buf.clear();
-            codec::decode_into(data, &mut buf).map_err(corrupt)?;
-            let a = if t_first >= from {
-                0
-            } else {
-                buf.partition_point(|s| s.t < from)
-            };
-            let b = if t_last < to {
-                buf.len()
-            } else {
-                buf.partition_point(|s| s.t < to)
-            };
-            if a < b {
-                agg.push(&buf[a..b]);
+            let readings = chunk.decode_within(from, to, &mut buf)?;
+            if !readings.is_empty() {
+                agg.push(readings);
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn stats(&self) -> Result<StoreStats, Error> {
@@ -605,6 +583,47 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(removed)
+    }
+}
+
+/// One stored chunk as read by [`SqliteStore::for_each_chunk`].
+struct ChunkRow<'a> {
+    channel: ChannelId,
+    window: i64,
+    t_first: i64,
+    t_last: i64,
+    data: &'a [u8],
+}
+
+impl ChunkRow<'_> {
+    fn corrupt(&self, e: impl std::fmt::Display) -> Error {
+        Error::CorruptChunk {
+            channel: self.channel.0,
+            window: self.window,
+            reason: e.to_string(),
+        }
+    }
+
+    /// Decode the chunk into `buf` and return its readings with `from <= t < to`.
+    fn decode_within<'b>(
+        &self,
+        from: i64,
+        to: i64,
+        buf: &'b mut Vec<Sample>,
+    ) -> Result<&'b [Sample], Error> {
+        buf.clear();
+        codec::decode_into(self.data, buf).map_err(|e| self.corrupt(e))?;
+        let a = if self.t_first >= from {
+            0
+        } else {
+            buf.partition_point(|s| s.t < from)
+        };
+        let b = if self.t_last < to {
+            buf.len()
+        } else {
+            buf.partition_point(|s| s.t < to)
+        };
+        Ok(&buf[a..b.max(a)])
     }
 }
 
