@@ -228,73 +228,89 @@ fn get_varint(data: &[u8], pos: &mut usize) -> Result<u64, Error> {
     }
 }
 
-// Timestamp delta-of-delta code.
+/// A prefix code for signed integers: `i` leading ones (then a zero, except after the last
+/// slot's ones) select slot `i`, whose payload is `widths[i]` bits of two's complement. Slot 0
+/// has width 0 and holds only 0; the last slot has width 64 and holds anything. One table
+/// serves the writer ([`PrefixCode::put`]), the size estimate ([`PrefixCode::cost`]) and the
+/// reader ([`BitReader::code`]), so they cannot disagree.
+struct PrefixCode(&'static [u32]);
+
+/// Timestamp delta-of-delta code.
+const DOD: PrefixCode = PrefixCode(&[0, 7, 12, 20, 64]);
+/// Value residual code (scaled-integer deltas).
+const INT: PrefixCode = PrefixCode(&[0, 4, 8, 16, 32, 64]);
+
+impl PrefixCode {
+    /// The number of ones of the longest prefix.
+    #[inline(always)]
+    const fn max(&self) -> u32 {
+        self.0.len() as u32 - 1
+    }
+
+    /// The smallest slot whose width holds `d`.
+    #[inline(always)]
+    fn slot(&self, d: i64) -> usize {
+        self.0
+            .iter()
+            .position(|&w| match w {
+                0 => d == 0,
+                64 => true,
+                w => (-(1i64 << (w - 1))..(1i64 << (w - 1))).contains(&d),
+            })
+            .unwrap_or(self.0.len() - 1)
+    }
+
+    /// Bits `d` takes: prefix plus payload.
+    #[inline(always)]
+    fn cost(&self, d: i64) -> u64 {
+        let i = self.slot(d);
+        let prefix = i as u32 + u32::from((i as u32) < self.max());
+        u64::from(prefix + self.0[i])
+    }
+
+    #[inline(always)]
+    fn put(&self, w: &mut BitWriter, d: i64) {
+        let i = self.slot(d) as u32;
+        if i < self.max() {
+            w.put(((1u64 << i) - 1) << 1, i + 1);
+        } else {
+            w.put((1u64 << i) - 1, i);
+        }
+        match self.0[i as usize] {
+            64 => w.put64(d as u64),
+            bits => w.put(d as u64, bits),
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, r: &mut BitReader<'_>) -> Result<i64, Error> {
+        r.code(self.max(), self.0)
+    }
+}
+
 #[inline]
 fn put_dod(w: &mut BitWriter, d: i64) {
-    if d == 0 {
-        w.put(0, 1);
-    } else if (-64..64).contains(&d) {
-        w.put(0b10, 2);
-        w.put(d as u64, 7);
-    } else if (-2048..2048).contains(&d) {
-        w.put(0b110, 3);
-        w.put(d as u64, 12);
-    } else if (-(1 << 19)..(1 << 19)).contains(&d) {
-        w.put(0b1110, 4);
-        w.put(d as u64, 20);
-    } else {
-        w.put(0b1111, 4);
-        w.put64(d as u64);
-    }
+    DOD.put(w, d);
 }
 
 #[inline(always)]
 fn get_dod(r: &mut BitReader<'_>) -> Result<i64, Error> {
-    r.code(4, &[0, 7, 12, 20, 64])
+    DOD.get(r)
 }
 
 #[inline]
 fn int_cost(d: i64) -> u64 {
-    if d == 0 {
-        1
-    } else if (-8..8).contains(&d) {
-        6
-    } else if (-128..128).contains(&d) {
-        11
-    } else if (-32768..32768).contains(&d) {
-        20
-    } else if (-(1i64 << 31)..(1i64 << 31)).contains(&d) {
-        37
-    } else {
-        69
-    }
+    INT.cost(d)
 }
 
 #[inline]
 fn put_int(w: &mut BitWriter, d: i64) {
-    if d == 0 {
-        w.put(0, 1);
-    } else if (-8..8).contains(&d) {
-        w.put(0b10, 2);
-        w.put(d as u64, 4);
-    } else if (-128..128).contains(&d) {
-        w.put(0b110, 3);
-        w.put(d as u64, 8);
-    } else if (-32768..32768).contains(&d) {
-        w.put(0b1110, 4);
-        w.put(d as u64, 16);
-    } else if (-(1i64 << 31)..(1i64 << 31)).contains(&d) {
-        w.put(0b11110, 5);
-        w.put(d as u64, 32);
-    } else {
-        w.put(0b11111, 5);
-        w.put64(d as u64);
-    }
+    INT.put(w, d);
 }
 
 #[inline(always)]
 fn get_int(r: &mut BitReader<'_>) -> Result<i64, Error> {
-    r.code(5, &[0, 4, 8, 16, 32, 64])
+    INT.get(r)
 }
 
 /// The smallest decimal scale `k` at which every value is an exact integer / 10^k.
@@ -768,6 +784,51 @@ impl<'a> ChunkReader<'a> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The prefix codes keep the stored layout: each boundary value is written as its
+    /// explicit prefix and payload, and its cost is the number of bits written.
+    #[test]
+    fn prefix_codes_keep_the_stored_layout() {
+        fn bits(f: impl FnOnce(&mut BitWriter)) -> Vec<u8> {
+            let mut w = BitWriter::new(Vec::new());
+            f(&mut w);
+            w.finish()
+        }
+        // (code, value, prefix bits, prefix length, payload width)
+        let cases: &[(&PrefixCode, i64, u64, u32, u32)] = &[
+            (&DOD, 0, 0, 1, 0),
+            (&DOD, 63, 0b10, 2, 7),
+            (&DOD, -64, 0b10, 2, 7),
+            (&DOD, 64, 0b110, 3, 12),
+            (&DOD, -2049, 0b1110, 4, 20),
+            (&DOD, 1 << 19, 0b1111, 4, 64),
+            (&INT, 0, 0, 1, 0),
+            (&INT, 7, 0b10, 2, 4),
+            (&INT, -8, 0b10, 2, 4),
+            (&INT, 8, 0b110, 3, 8),
+            (&INT, 128, 0b1110, 4, 16),
+            (&INT, -32769, 0b11110, 5, 32),
+            (&INT, 1 << 31, 0b11111, 5, 64),
+            (&INT, i64::MIN, 0b11111, 5, 64),
+        ];
+        for &(code, d, prefix, len, width) in cases {
+            let expected = bits(|w| {
+                w.put(prefix, len);
+                match width {
+                    64 => w.put64(d as u64),
+                    n => w.put(d as u64, n),
+                }
+            });
+            assert_eq!(bits(|w| code.put(w, d)), expected, "value {d}");
+            assert_eq!(code.cost(d), u64::from(len + width), "cost of {d}");
+            let data = bits(|w| code.put(w, d));
+            let mut r = BitReader {
+                data: &data,
+                pos: 0,
+            };
+            assert_eq!(code.get(&mut r).unwrap(), d);
+        }
+    }
 
     fn roundtrip(s: &[Sample]) -> usize {
         let b = encode(s).unwrap();
