@@ -1217,34 +1217,32 @@ fn advance(
     let a = fire(st.flags & 3, &mut st.alarm_deadline, rule, now);
     if let Some((bits, time, raised)) = a {
         st.flags = (st.flags & !3) | bits;
-        let kind = if raised {
-            TransitionKind::Raised
-        } else {
-            TransitionKind::Cleared
-        };
-        fired[0] = Some(Transition {
-            time,
-            value: held,
-            instance: inst,
-            kind,
-        });
+        fired[0] = Some(transition(false, raised, time, held, inst));
     }
     let p = fire((st.flags >> PRE_SHIFT) & 3, &mut st.pre_deadline, rule, now);
     if let Some((bits, time, raised)) = p {
         st.flags = (st.flags & !(3 << PRE_SHIFT)) | (bits << PRE_SHIFT);
-        let kind = if raised {
-            TransitionKind::PreAlarm
-        } else {
-            TransitionKind::PreAlarmCleared
-        };
-        fired[1] = Some(Transition {
-            time,
-            value: held,
-            instance: inst,
-            kind,
-        });
+        fired[1] = Some(transition(true, raised, time, held, inst));
     }
     push_in_order(out, fired);
+}
+
+/// The transition a detector reports: the alarm detector (`pre == false`) raises and clears
+/// the alarm, the pre-alarm detector raises and clears the pre-alarm.
+#[inline(always)]
+fn transition(pre: bool, raised: bool, time: Micros, value: f64, instance: u32) -> Transition {
+    let kind = match (pre, raised) {
+        (false, true) => TransitionKind::Raised,
+        (false, false) => TransitionKind::Cleared,
+        (true, true) => TransitionKind::PreAlarm,
+        (true, false) => TransitionKind::PreAlarmCleared,
+    };
+    Transition {
+        time,
+        value,
+        instance,
+        kind,
+    }
 }
 
 /// Push the (at most two) transitions of one instance in time order, ties broken by
@@ -1345,34 +1343,14 @@ fn evaluate(
     let normal = (x > st.lo + h) & (x < st.hi - h);
     let mut bits = st.flags & 3;
     if let Some((time, raised)) = step(&mut bits, &mut st.alarm_deadline, beyond, normal, t, rule) {
-        let kind = if raised {
-            TransitionKind::Raised
-        } else {
-            TransitionKind::Cleared
-        };
-        fired[0] = Some(Transition {
-            time,
-            value: v,
-            instance: inst,
-            kind,
-        });
+        fired[0] = Some(transition(false, raised, time, v, inst));
     }
     st.flags = (st.flags & !3) | bits;
     let beyond = (x < st.pre_lo) | (x > st.pre_hi);
     let normal = (x > st.pre_lo + h) & (x < st.pre_hi - h);
     let mut bits = (st.flags >> PRE_SHIFT) & 3;
     if let Some((time, raised)) = step(&mut bits, &mut st.pre_deadline, beyond, normal, t, rule) {
-        let kind = if raised {
-            TransitionKind::PreAlarm
-        } else {
-            TransitionKind::PreAlarmCleared
-        };
-        fired[1] = Some(Transition {
-            time,
-            value: v,
-            instance: inst,
-            kind,
-        });
+        fired[1] = Some(transition(true, raised, time, v, inst));
     }
     st.flags = (st.flags & !(3 << PRE_SHIFT)) | (bits << PRE_SHIFT);
     push_in_order(out, fired);
