@@ -23,6 +23,8 @@ pub mod plan;
 pub mod poll;
 pub mod register;
 #[cfg(feature = "io")]
+mod rtu_crc;
+#[cfg(feature = "io")]
 pub mod sim;
 pub mod value;
 

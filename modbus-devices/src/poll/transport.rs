@@ -37,16 +37,10 @@ const CONNECT_TIMEOUT_MIN: Duration = Duration::from_secs(1);
 /// Most bytes remembered per transaction (an RTU frame is at most 256).
 const TAP_CAPACITY: usize = 1024;
 
-const MODBUS_CRC: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_MODBUS);
-
 /// Whether `bytes` is a complete-looking RTU frame (address, function, data, CRC) whose
 /// CRC-16/MODBUS does not match.
 pub(crate) fn has_bad_crc(bytes: &[u8]) -> bool {
-    if bytes.len() < 4 {
-        return false;
-    }
-    let (body, crc) = bytes.split_at(bytes.len() - 2);
-    MODBUS_CRC.checksum(body) != u16::from_le_bytes([crc[0], crc[1]])
+    bytes.len() >= 4 && !crate::rtu_crc::crc_ok(bytes)
 }
 
 #[derive(Debug, Default)]
@@ -528,7 +522,7 @@ mod tests {
     fn crc_check_tells_good_from_bad_frames() {
         // 01 03 02 00 2A + CRC
         let mut frame = vec![0x01, 0x03, 0x02, 0x00, 0x2A];
-        let crc = MODBUS_CRC.checksum(&frame);
+        let crc = crate::rtu_crc::crc16(&frame);
         frame.extend(crc.to_le_bytes());
         assert!(!has_bad_crc(&frame));
         let mut bad = frame.clone();

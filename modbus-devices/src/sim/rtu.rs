@@ -9,12 +9,7 @@ use std::borrow::Cow;
 
 use tokio_modbus::{ExceptionCode, Request, Response};
 
-const MODBUS_CRC: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_MODBUS);
-
-/// The Modbus RTU CRC of `data` (sent low byte first).
-pub(crate) fn crc16(data: &[u8]) -> u16 {
-    MODBUS_CRC.checksum(data)
-}
+pub(crate) use crate::rtu_crc::{crc_ok, crc16};
 
 /// How long the request frame at the start of a buffer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,15 +42,6 @@ pub(crate) fn request_frame_len(buf: &[u8]) -> FrameLen {
         0x14 | 0x15 => counted(2, 5),
         _ => FrameLen::Unknown,
     }
-}
-
-/// Whether a whole ADU carries a correct CRC.
-pub(crate) fn crc_ok(adu: &[u8]) -> bool {
-    if adu.len() < 4 {
-        return false;
-    }
-    let (body, crc) = adu.split_at(adu.len() - 2);
-    crc16(body) == u16::from_le_bytes([crc[0], crc[1]])
 }
 
 /// Split the complete, CRC-valid request frames off the front of `buf`.
