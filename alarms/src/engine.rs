@@ -26,8 +26,9 @@
 //!   an active alarm stays active (an unknown value does not clear it; offline rules report
 //!   lost communication). Non-finite numbers count as bad.
 //! - **Out-of-order samples**: a sample older than the last sample of its point, or older
-//!   than the latest tick, is rejected and counted in [`Stats::out_of_order`]. Samples with
-//!   equal times are applied in the order given.
+//!   than the latest tick, is rejected: [`Engine::process`] returns a [`ProcessReport`]
+//!   with the counts by reason, and [`Engine::stats`] accumulates them. Samples with equal
+//!   times are applied in the order given.
 //! - **Offline alarms** watch devices: a good sample of any of the device's points is a
 //!   successful communication. The alarm becomes due `timeout` after the last one (counting
 //!   from the first time the engine saw, for a device that never communicated), plus the
@@ -39,6 +40,80 @@
 //!   `cleared`, `pre_alarm_cleared`, `pre_alarm`, `raised`. A batch is processed exactly as
 //!   the same samples one by one (batching changes nothing). Transitions found by a tick
 //!   are sorted by time.
+//!
+//! # Feeding the engine from a poller
+//! A poller delivers one batch per cycle: the cycle's start time and the readings taken
+//! during the cycle (each at or after that start). Per batch, first
+//! [`tick`](Engine::tick) to the cycle's start (delays and offline timeouts that ran out
+//! before it fire, with their exact instants), then [`process`](Engine::process) the
+//! readings. Ticking later than a batch's readings before processing them (for example to
+//! the wall clock at the end of the cycle) would make them stale: they are rejected, and the
+//! returned [`ProcessReport`] says how many, so check it.
+//!
+//! ```
+//! use alarms::{Engine, ProcessReport, Reading, RuleSet, Sample, TransitionKind};
+//! use chrono::{DateTime, Duration, TimeZone, Utc};
+//!
+//! /// What the poller delivers once per cycle.
+//! struct Cycle {
+//!     start: DateTime<Utc>,
+//!     /// Point (`device/service`), time of the answer, value (`None`: no answer).
+//!     readings: Vec<(String, DateTime<Utc>, Option<f64>)>,
+//! }
+//!
+//! let rules = RuleSet::from_toml("r.toml", r#"
+//! [[rule]]
+//! id = "hot"
+//! points = ["sub/flow"]
+//! kind = "high"
+//! threshold = 90.0
+//! delay = "30s"
+//! priority = "major"
+//! "#)?;
+//! let mut engine = Engine::new(&rules, &[])?;
+//! let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+//! // Six 10 s cycles; the flow goes beyond 90 from the second one, one cycle has no answer.
+//! let cycles: Vec<Cycle> = (0..6)
+//!     .map(|k| {
+//!         let start = t0 + Duration::seconds(10 * k);
+//!         let value = match k { 0 => Some(50.0), 3 => None, _ => Some(95.0) };
+//!         let answer = start + Duration::milliseconds(200);
+//!         Cycle { start, readings: vec![("sub/flow".to_string(), answer, value)] }
+//!     })
+//!     .collect();
+//!
+//! let mut samples = Vec::new(); // reused: no allocation per cycle once it has grown
+//! let mut out = Vec::new();
+//! let mut total = ProcessReport::default();
+//! for cycle in &cycles {
+//!     engine.tick(cycle.start, &mut out);
+//!     samples.clear();
+//!     for (point, time, value) in &cycle.readings {
+//!         let Some(p) = engine.point_id(point) else { continue }; // no rule watches it
+//!         let reading = value.map_or(Reading::Missing, Reading::Number);
+//!         samples.push(Sample::new(p, *time, reading));
+//!     }
+//!     let report = engine.process(&samples, &mut out);
+//!     assert!(report.all_accepted(), "samples lost: {report:?}");
+//!     total += report;
+//! }
+//! assert_eq!(total.accepted, 6);
+//! // Beyond from 10.2 s, unknown at 30.2 s (the delay restarts), beyond again from 40.2 s:
+//! // the delay of 30 s runs out at 70.2 s, after the last cycle; the next tick reports it.
+//! assert!(out.is_empty());
+//! engine.tick(t0 + Duration::seconds(80), &mut out);
+//! assert_eq!(out[0].kind(), TransitionKind::Raised);
+//! assert_eq!(out[0].time(), t0 + Duration::milliseconds(70_200));
+//!
+//! // The wrong order: ticking past a batch before processing it loses the batch, and the
+//! // report says so.
+//! let p = engine.point_id("sub/flow").unwrap();
+//! engine.tick(t0 + Duration::seconds(100), &mut out);
+//! let late = Sample::new(p, t0 + Duration::milliseconds(90_200), Reading::Number(50.0));
+//! let report = engine.process(&[late], &mut out);
+//! assert_eq!((report.accepted, report.rejected_stale), (0, 1));
+//! # Ok::<(), alarms::Error>(())
+//! ```
 //!
 //! # Cost
 //! Each point keeps its held value and time and a *quiet band*: the values (and the time
@@ -145,17 +220,79 @@ impl Transition {
     }
 }
 
-/// Counters of what the engine did not apply.
+/// Counters of what the engine did not apply, since it was built.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Samples applied.
     pub applied: u64,
     /// Samples rejected because older than their point's last sample or the latest tick.
     pub out_of_order: u64,
+    /// Of [`Stats::out_of_order`], the samples older than the latest tick.
+    pub before_tick: u64,
     /// Samples naming a point outside the point list.
     pub unknown_point: u64,
     /// Ticks older than the latest tick (ignored).
     pub stale_ticks: u64,
+}
+
+/// What [`Engine::process`] did with one batch: how many samples it applied and how many it
+/// rejected, by reason. A rejected sample changes nothing (no state, no transition); the
+/// same counts accumulate in [`Engine::stats`].
+///
+/// Reports of several batches add up (`report += engine.process(..)`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessReport {
+    /// Samples applied, including missing and bad ones (they make the value unknown).
+    pub accepted: u64,
+    /// Samples older than the latest tick ([`Engine::tick`]): the engine has already let
+    /// time pass beyond them. Feed a cycle's samples before ticking past its start.
+    pub rejected_stale: u64,
+    /// Samples older than their point's previous sample (and not older than the latest
+    /// tick).
+    pub rejected_out_of_order: u64,
+    /// Samples whose point is not in the engine's point list (a [`PointId`] of another
+    /// engine).
+    pub rejected_unknown_point: u64,
+}
+
+impl ProcessReport {
+    /// Samples rejected, for any reason.
+    pub fn rejected(&self) -> u64 {
+        self.rejected_stale + self.rejected_out_of_order + self.rejected_unknown_point
+    }
+
+    /// Whether every sample was applied.
+    pub fn all_accepted(&self) -> bool {
+        self.rejected() == 0
+    }
+
+    /// The difference between two snapshots of the counters.
+    fn between(before: Stats, after: Stats) -> ProcessReport {
+        let stale = after.before_tick - before.before_tick;
+        ProcessReport {
+            accepted: after.applied - before.applied,
+            rejected_stale: stale,
+            rejected_out_of_order: after.out_of_order - before.out_of_order - stale,
+            rejected_unknown_point: after.unknown_point - before.unknown_point,
+        }
+    }
+}
+
+impl std::ops::AddAssign for ProcessReport {
+    fn add_assign(&mut self, other: ProcessReport) {
+        self.accepted += other.accepted;
+        self.rejected_stale += other.rejected_stale;
+        self.rejected_out_of_order += other.rejected_out_of_order;
+        self.rejected_unknown_point += other.rejected_unknown_point;
+    }
+}
+
+impl std::ops::Add for ProcessReport {
+    type Output = ProcessReport;
+    fn add(mut self, other: ProcessReport) -> ProcessReport {
+        self += other;
+        self
+    }
 }
 
 /// The state of one detector (alarm or pre-alarm) of an instance.
@@ -893,10 +1030,44 @@ impl Engine {
         }
     }
 
-    /// Apply a batch of samples in order, appending transitions to `out`. Allocation-free
-    /// once `out` has room. The result is the same however the samples are split into
-    /// batches.
-    pub fn process(&mut self, samples: &[Sample], out: &mut Vec<Transition>) {
+    /// Apply a batch of samples in order, appending transitions to `out`, and report how
+    /// many were applied and how many rejected, and why (older than the latest tick, older
+    /// than the point's previous sample, unknown point). Allocation-free once `out` has
+    /// room. The transitions are the same however the samples are split into batches.
+    ///
+    /// The pattern for feeding the engine from a poller's per-cycle batches (tick to the
+    /// cycle's start, then process its readings) is in the [module docs](crate::engine).
+    ///
+    /// ```
+    /// use alarms::{Engine, PointInfo, Reading, RuleSet, Sample};
+    /// let rules = RuleSet::from_toml("r.toml", r#"
+    /// [[rule]]
+    /// id = "hot"
+    /// points = ["sub/flow"]
+    /// kind = "high"
+    /// threshold = 90.0
+    /// priority = "major"
+    /// "#)?;
+    /// let mut engine = Engine::new(&rules, &[])?;
+    /// let p = engine.point_id("sub/flow").unwrap();
+    /// let mut out = Vec::new();
+    /// engine.tick_micros(20_000_000, &mut out);
+    /// let report = engine.process(&[
+    ///     Sample::from_unix_micros(p, 10_000_000, Reading::Number(95.0)), // before the tick
+    ///     Sample::from_unix_micros(p, 30_000_000, Reading::Number(95.0)),
+    ///     Sample::from_unix_micros(p, 25_000_000, Reading::Number(50.0)), // older than the last
+    /// ], &mut out);
+    /// assert_eq!((report.accepted, report.rejected_stale, report.rejected_out_of_order), (1, 1, 1));
+    /// assert_eq!(out.len(), 1); // raised at 30 s
+    /// # Ok::<(), alarms::Error>(())
+    /// ```
+    pub fn process(&mut self, samples: &[Sample], out: &mut Vec<Transition>) -> ProcessReport {
+        let before = self.stats;
+        self.process_batch(samples, out);
+        ProcessReport::between(before, self.stats)
+    }
+
+    fn process_batch(&mut self, samples: &[Sample], out: &mut Vec<Transition>) {
         if !self.started {
             if let Some(first) = samples.first() {
                 self.start(first.time);
@@ -974,9 +1145,10 @@ impl Engine {
         }
     }
 
-    /// Apply one sample.
-    pub fn process_one(&mut self, sample: Sample, out: &mut Vec<Transition>) {
-        self.process(std::slice::from_ref(&sample), out);
+    /// Apply one sample; the report says whether it was applied or why not (as
+    /// [`Engine::process`]).
+    pub fn process_one(&mut self, sample: Sample, out: &mut Vec<Transition>) -> ProcessReport {
+        self.process(std::slice::from_ref(&sample), out)
     }
 
     #[inline(never)]
@@ -985,6 +1157,7 @@ impl Engine {
         let held = self.points[pi];
         if t < held.last_time || t < self.watermark {
             self.stats.out_of_order += 1;
+            self.stats.before_tick += u64::from(t < self.watermark);
             self.stats.applied -= 1;
             return;
         }

@@ -35,7 +35,8 @@ mod time;
 
 pub use book::{AckState, AlarmEvent, Book, Occurrence, Status};
 pub use engine::{
-    DetectorState, Engine, InstanceId, InstanceInfo, Stats, Transition, TransitionKind,
+    DetectorState, Engine, InstanceId, InstanceInfo, ProcessReport, Stats, Transition,
+    TransitionKind,
 };
 pub use error::Error;
 pub use log::{Action, EventLog, EventType, LogEntry, LogQuery, Origin};

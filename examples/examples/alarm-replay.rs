@@ -167,6 +167,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             Ok(())
         };
     let mut last: Option<DateTime<Utc>> = None;
+    let mut rejected = 0u64;
     for r in &rows {
         if last.is_none_or(|l| r.time > l) {
             engine.tick(r.time, &mut transitions);
@@ -175,7 +176,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
         let id = engine
             .point_id(&r.point)
             .context("point missing from the engine")?;
-        engine.process_one(Sample::new(id, r.time, r.reading), &mut transitions);
+        rejected += engine
+            .process_one(Sample::new(id, r.time, r.reading), &mut transitions)
+            .rejected();
         print(&engine, &mut transitions)?;
     }
     if let Some(until) = args.until {
@@ -184,10 +187,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     out.flush()?;
     let stats = engine.stats();
-    if stats.out_of_order > 0 || stats.stale_ticks > 0 {
+    if rejected > 0 || stats.stale_ticks > 0 {
         eprintln!(
-            "alarm-replay: {} sample(s) rejected as out of order, {} tick(s) ignored",
-            stats.out_of_order, stats.stale_ticks
+            "alarm-replay: {rejected} sample(s) rejected as out of order, {} tick(s) ignored",
+            stats.stale_ticks
         );
     }
     Ok(())
