@@ -2,10 +2,11 @@
 //!
 //! Every connection is wrapped in a [`Tap`]: it records the bytes received during the
 //! current transaction and discards stale bytes before a new request is sent. The recorded
-//! bytes tell a CRC error from a silent device: tokio-modbus' RTU decoder does not report a
-//! frame with a bad checksum (it drops bytes looking for a valid frame and keeps waiting),
-//! so such a transaction ends in a timeout although an answer arrived; when the bytes
-//! received form a frame whose CRC-16/MODBUS does not match, we count a CRC error instead.
+//! bytes tell a CRC error from a silent device: tokio-modbus' RTU decoder has no typed CRC
+//! error (it drops bytes looking for a valid frame and keeps waiting, or gives up with an
+//! untyped `InvalidData` error), so on RTU framings the classification is ours alone: when
+//! the bytes received hold the answer to the request with a CRC-16/MODBUS that does not
+//! match ([`frame::check_reply`]), we count a CRC error, whatever tokio-modbus said.
 
 use std::fmt;
 use std::io;
@@ -27,6 +28,9 @@ use super::error::{ModbusException, PollError};
 use super::stats::{BusStats, Outcome};
 use super::tls;
 use crate::device::{BusKind, Parity, RtuSettings, TcpSettings, TlsSettings};
+use frame::{ReplyCheck, check_reply};
+
+mod frame;
 
 /// First reconnect delay after a failed connection attempt.
 pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
@@ -36,12 +40,6 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT_MIN: Duration = Duration::from_secs(1);
 /// Most bytes remembered per transaction (an RTU frame is at most 256).
 const TAP_CAPACITY: usize = 1024;
-
-/// Whether `bytes` is a complete-looking RTU frame (address, function, data, CRC) whose
-/// CRC-16/MODBUS does not match.
-pub(crate) fn has_bad_crc(bytes: &[u8]) -> bool {
-    bytes.len() >= 4 && !crate::rtu_crc::crc_ok(bytes)
-}
 
 #[derive(Debug, Default)]
 struct TapState {
@@ -446,23 +444,26 @@ impl Link {
             );
         };
         ctx.set_slave(Slave(unit));
+        let function = request.function_code().value();
         let start = Instant::now();
         let result = tokio::time::timeout(timeout, ctx.call(request)).await;
         let elapsed = start.elapsed();
-        let received_bad_crc =
-            || rtu_framing && self.tap.lock().map(|s| has_bad_crc(&s.rx)).unwrap_or(false);
+        // Judged from the bytes received, never from tokio-modbus' error text.
+        let received_bad_crc = || {
+            rtu_framing
+                && self
+                    .tap
+                    .lock()
+                    .is_ok_and(|s| check_reply(&s.rx, unit, function) == ReplyCheck::BadCrc)
+        };
         let outcome = match result {
             Ok(Ok(Ok(response))) => Ok(response),
             Ok(Ok(Err(code))) => Err(Failure::Exception(code.into())),
             Ok(Err(tokio_modbus::Error::Transport(e))) => {
-                let msg = e.to_string();
-                if rtu_framing
-                    && e.kind() == io::ErrorKind::InvalidData
-                    && (msg.contains("CRC") || received_bad_crc())
-                {
+                if received_bad_crc() {
                     Err(Failure::Crc)
                 } else {
-                    Err(Failure::Transport(msg))
+                    Err(Failure::Transport(e.to_string()))
                 }
             }
             Ok(Err(tokio_modbus::Error::Protocol(p))) => Err(Failure::Protocol(p.to_string())),
@@ -524,6 +525,7 @@ mod tests {
         let mut frame = vec![0x01, 0x03, 0x02, 0x00, 0x2A];
         let crc = crate::rtu_crc::crc16(&frame);
         frame.extend(crc.to_le_bytes());
+        let has_bad_crc = |rx: &[u8]| check_reply(rx, 0x01, 0x03) == ReplyCheck::BadCrc;
         assert!(!has_bad_crc(&frame));
         let mut bad = frame.clone();
         let last = bad.len() - 1;
