@@ -18,7 +18,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::store::{Channel, ChannelId, ChannelSpec, Store};
+use crate::store::{Channel, ChannelId, ChannelSpec, Store, WriteReport};
 use crate::{Error, Sample};
 
 /// A [`Store`] usable from async code; cheap to clone (clones share the store).
@@ -66,8 +66,8 @@ impl<S: Store + Send + 'static> AsyncStore<S> {
         self.with(move |s| s.ensure_channel(&spec)).await
     }
 
-    /// [`Store::write`].
-    pub async fn write(&self, batch: Vec<(ChannelId, Sample)>) -> Result<(), Error> {
+    /// [`Store::write`]: what the store did with each reading (see [`WriteReport`]).
+    pub async fn write(&self, batch: Vec<(ChannelId, Sample)>) -> Result<WriteReport, Error> {
         self.with(move |s| s.write(&batch)).await
     }
 
@@ -109,9 +109,20 @@ mod tests {
                 })
             })
             .collect();
+        let mut total = WriteReport::default();
         for t in tasks {
-            t.await.unwrap().unwrap();
+            total.add(t.await.unwrap().unwrap());
         }
+        assert_eq!(
+            (total.stored, total.replaced, total.duplicates),
+            (800, 0, 0)
+        );
+        // The report comes back through the blocking pool.
+        let again = store
+            .write(vec![(ch.id, Sample::new(0, 1.0))])
+            .await
+            .unwrap();
+        assert_eq!((again.stored, again.replaced, again.duplicates), (0, 1, 0));
         assert_eq!(
             store.read(ch.id, i64::MIN, i64::MAX).await.unwrap().len(),
             800

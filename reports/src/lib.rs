@@ -38,4 +38,5 @@ pub use error::Error;
 pub use sqlite::{SqliteStore, StoreOptions};
 pub use store::{
     Channel, ChannelId, ChannelSpec, Kind, RecordingInterval, Retention, Store, StoreStats,
+    WriteReport,
 };

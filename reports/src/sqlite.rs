@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::Error;
@@ -29,6 +30,7 @@ use crate::aggregate::Aggregator;
 use crate::codec::{self, ChunkReader, Sample};
 use crate::store::{
     Channel, ChannelId, ChannelSpec, Kind, RecordingInterval, Retention, Store, StoreStats,
+    WriteReport,
 };
 
 /// Options for opening a [`SqliteStore`].
@@ -161,23 +163,87 @@ impl SqliteStore {
         if to <= from {
             return Ok(());
         }
+        // A window stored as text or blob sorts after every number, so the range query below
+        // would pass it over in silence: look for one (one index seek) and refuse it.
+        let mut odd = self.conn.prepare_cached(
+            "SELECT window FROM chunk WHERE channel=?1 AND window > 9223372036854775807 LIMIT 1",
+        )?;
+        if let Some(w) = odd
+            .query_row(params![channel.0], |r| Ok(describe(r.get_ref(0)?)))
+            .optional()?
+        {
+            return Err(corrupt_value(
+                channel,
+                &w,
+                "window",
+                "an integer",
+                w.clone(),
+            ));
+        }
         let mut stmt = self.conn.prepare_cached(
-            "SELECT window, t_first, t_last, data FROM chunk WHERE channel=?1 AND window>=?2 AND window<?3 ORDER BY window",
+            "SELECT window, t_first, t_last, n, data FROM chunk WHERE channel=?1 AND window>=?2 AND window<?3 ORDER BY window",
         )?;
         let mut rows = stmt.query(params![channel.0, self.window(from), to])?;
         while let Some(row) = rows.next()? {
-            let (t_first, t_last): (i64, i64) = (row.get(1)?, row.get(2)?);
+            let raw_window = row.get_ref(0)?;
+            let ValueRef::Integer(window) = raw_window else {
+                let w = describe(raw_window);
+                return Err(corrupt_value(
+                    channel,
+                    &w,
+                    "window",
+                    "an integer",
+                    w.clone(),
+                ));
+            };
+            let int = |i: usize, column: &str| match row.get_ref(i)? {
+                ValueRef::Integer(v) => Ok(v),
+                other => Err(corrupt_value(
+                    channel,
+                    window,
+                    column,
+                    "an integer",
+                    describe(other),
+                )),
+            };
+            let (t_first, t_last, n) = (int(1, "t_first")?, int(2, "t_last")?, int(3, "n")?);
+            let data = match row.get_ref(4)? {
+                ValueRef::Blob(b) => b,
+                other => {
+                    return Err(corrupt_value(
+                        channel,
+                        window,
+                        "data",
+                        "a blob",
+                        describe(other),
+                    ));
+                }
+            };
+            let chunk = ChunkRow {
+                channel,
+                window,
+                t_first,
+                t_last,
+                n,
+                data,
+            };
+            if t_first > t_last || self.window(t_first) != window || self.window(t_last) != window {
+                return Err(chunk.inconsistent(
+                    "t_first, t_last",
+                    format!(
+                        "t_first <= t_last inside the window [{window}, {})",
+                        window.saturating_add(self.span)
+                    ),
+                    format!("{t_first}, {t_last}"),
+                ));
+            }
+            if n < 1 {
+                return Err(chunk.inconsistent("n", "at least 1".into(), n.to_string()));
+            }
             if t_last < from || t_first >= to {
                 continue;
             }
-            let data = row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?;
-            f(ChunkRow {
-                channel,
-                window: row.get(0).unwrap_or_default(),
-                t_first,
-                t_last,
-                data,
-            })?;
+            f(chunk)?;
         }
         Ok(())
     }
@@ -231,21 +297,77 @@ fn row_to_channel(
 
 fn to_channel(row: (i64, String, String, String, String, u32)) -> Result<Channel, Error> {
     let (id, device, service, unit, kind, interval) = row;
+    let what = |field: &str| format!("stored {field} of channel #{id} {device}/{service}");
+    let kind = Kind::parse(&kind).map_err(|_| {
+        Error::invalid(
+            what("kind"),
+            "counter or instantaneous",
+            format!("{kind:?}"),
+        )
+    })?;
+    let interval = RecordingInterval::minutes(interval).map_err(|_| {
+        Error::invalid(
+            what("recording interval"),
+            "5, 10, 15, 20, 30 or 50 minutes",
+            interval,
+        )
+    })?;
     Ok(Channel {
         id: ChannelId(id),
         spec: ChannelSpec {
             device,
             service,
             unit,
-            kind: Kind::parse(&kind)?,
-            interval: RecordingInterval::minutes(interval)?,
+            kind,
+            interval,
         },
     })
 }
 
+/// A stored value as the error message shows it.
+fn describe(v: ValueRef<'_>) -> String {
+    match v {
+        ValueRef::Null => "NULL".into(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => format!("the real {f}"),
+        ValueRef::Text(t) => format!("the text {:?}", String::from_utf8_lossy(t)),
+        ValueRef::Blob(b) => format!("a blob of {} bytes", b.len()),
+    }
+}
+
+/// [`Error::CorruptValue`] for the chunk `(channel, window)`.
+fn corrupt_value(
+    channel: ChannelId,
+    window: impl std::fmt::Display,
+    column: &str,
+    expected: &str,
+    found: String,
+) -> Error {
+    Error::CorruptValue {
+        channel: channel.0,
+        window: window.to_string(),
+        column: column.into(),
+        expected: expected.into(),
+        found,
+    }
+}
+
 /// Merge `new` (sorted, unique times) into `old` (sorted, unique); new values win on equal times.
-fn merge(old: &[Sample], new: &[Sample]) -> Vec<Sample> {
+/// Counts into `report`: a new time is stored (and late when before `newest`, the channel's newest
+/// reading before the write), an equal time with other value bits replaced, with the same bits a
+/// duplicate. Returns `None` when nothing changed.
+fn merge(
+    old: &[Sample],
+    new: &[Sample],
+    newest: Option<i64>,
+    report: &mut WriteReport,
+) -> Option<Vec<Sample>> {
     let mut out = Vec::with_capacity(old.len() + new.len());
+    let mut changed = false;
+    let stored = |s: &Sample, report: &mut WriteReport| {
+        report.stored += 1;
+        report.late += u64::from(newest.is_some_and(|n| s.t < n));
+    };
     let (mut i, mut j) = (0, 0);
     while i < old.len() && j < new.len() {
         match old[i].t.cmp(&new[j].t) {
@@ -254,10 +376,18 @@ fn merge(old: &[Sample], new: &[Sample]) -> Vec<Sample> {
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
+                stored(&new[j], report);
+                changed = true;
                 out.push(new[j]);
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
+                if old[i].v.to_bits() == new[j].v.to_bits() {
+                    report.duplicates += 1;
+                } else {
+                    report.replaced += 1;
+                    changed = true;
+                }
                 out.push(new[j]);
                 i += 1;
                 j += 1;
@@ -265,8 +395,12 @@ fn merge(old: &[Sample], new: &[Sample]) -> Vec<Sample> {
         }
     }
     out.extend_from_slice(&old[i..]);
+    for s in &new[j..] {
+        stored(s, report);
+        changed = true;
+    }
     out.extend_from_slice(&new[j..]);
-    out
+    changed.then_some(out)
 }
 
 /// Feed a chunk lying inside one bin of `agg` and inside `[from, to)` to it: the first reading is
@@ -275,18 +409,21 @@ fn merge(old: &[Sample], new: &[Sample]) -> Vec<Sample> {
 /// (a counter drop) the rest of the chunk is decoded and pushed. Returns `false`, having fed
 /// nothing, when the decoded chunk turns out not to qualify.
 fn fold_chunk(
-    data: &[u8],
+    chunk: &ChunkRow<'_>,
     from: i64,
     to: i64,
     agg: &mut Aggregator,
     buf: &mut Vec<Sample>,
 ) -> Result<bool, Error> {
-    let mut rd = ChunkReader::new(data)?;
+    let data = chunk.data;
+    let mut rd = ChunkReader::new(data).map_err(|e| chunk.corrupt(e))?;
     let t0 = rd.first_time();
-    let Some(times) = rd.skip_times()? else {
+    chunk.check_header(t0, rd.len(), None)?;
+    let Some(times) = rd.skip_times().map_err(|e| chunk.corrupt(e))? else {
         return Ok(false);
     };
     let t_end = times.last;
+    chunk.check_header(t0, rd.len(), Some(t_end))?;
     if t0 < from || t_end >= to {
         return Ok(false);
     }
@@ -297,13 +434,13 @@ fn fold_chunk(
     agg.push(&[first]);
     if let Some(mut f) = agg.fold_begin(i, first, t_end, times.step) {
         // The fold's state lives in locals of this function (registers once inlined).
-        if rd.fold_values(|v| f.add(v))? {
+        if rd.fold_values(|v| f.add(v)).map_err(|e| chunk.corrupt(e))? {
             agg.fold_commit(f);
             return Ok(true);
         }
     }
     buf.clear();
-    codec::decode_into(data, buf)?;
+    codec::decode_into(data, buf).map_err(|e| chunk.corrupt(e))?;
     if rd.len() > 1 {
         agg.push(&buf[1..]);
     }
@@ -370,9 +507,10 @@ impl Store for SqliteStore {
         rows.into_iter().map(to_channel).collect()
     }
 
-    fn write(&mut self, batch: &[(ChannelId, Sample)]) -> Result<(), Error> {
+    fn write(&mut self, batch: &[(ChannelId, Sample)]) -> Result<WriteReport, Error> {
+        let mut report = WriteReport::default();
         if batch.is_empty() {
-            return Ok(());
+            return Ok(report);
         }
         let mut by_channel: HashMap<ChannelId, Vec<Sample>> = HashMap::new();
         for (id, s) in batch {
@@ -390,17 +528,41 @@ impl Store for SqliteStore {
         let mut byte_delta = 0i64;
         let mut newest = i64::MIN;
         {
-            let mut get =
-                tx.prepare_cached("SELECT data FROM chunk WHERE channel=?1 AND window=?2")?;
+            let mut get = tx.prepare_cached(
+                "SELECT data, t_first, t_last, n FROM chunk WHERE channel=?1 AND window=?2",
+            )?;
             let mut put =
                 tx.prepare_cached("INSERT OR REPLACE INTO chunk(channel, window, t_first, t_last, n, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            let mut last = tx.prepare_cached(
+                "SELECT window, t_last FROM chunk WHERE channel=?1 ORDER BY window DESC LIMIT 1",
+            )?;
             for (id, mut samples) in by_channel {
-                // Stable sort keeps batch order among equal times; the last one wins.
+                // The channel's newest reading before this write (what "late" is measured by).
+                let newest_before = last
+                    .query_row(params![id.0], |r| {
+                        Ok((describe(r.get_ref(0)?), r.get_ref(1)?.as_i64().ok()))
+                    })
+                    .optional()?
+                    .map(|(window, t)| {
+                        t.ok_or_else(|| {
+                            corrupt_value(id, window, "t_last", "an integer", "another type".into())
+                        })
+                    })
+                    .transpose()?;
+                // Stable sort keeps batch order among equal times; the last one wins, and each
+                // earlier one is counted as replaced (or duplicate) by the one after it.
                 samples.sort_by_key(|s| s.t);
                 let mut unique: Vec<Sample> = Vec::with_capacity(samples.len());
                 for s in samples {
                     match unique.last_mut() {
-                        Some(l) if l.t == s.t => *l = s,
+                        Some(l) if l.t == s.t => {
+                            if l.v.to_bits() == s.v.to_bits() {
+                                report.duplicates += 1;
+                            } else {
+                                report.replaced += 1;
+                            }
+                            *l = s;
+                        }
                         _ => unique.push(s),
                     }
                 }
@@ -412,22 +574,47 @@ impl Store for SqliteStore {
                     let end = start
                         + unique[start..].partition_point(|s| s.t < window.saturating_add(span));
                     let new = &unique[start..end];
-                    let old: Option<Vec<u8>> = get
-                        .query_row(params![id.0, window], |r| r.get(0))
-                        .optional()?;
-                    let merged = match &old {
-                        Some(bytes) => {
+                    let old = get
+                        .query_row(params![id.0, window], |r| {
+                            let int = |i: usize| r.get_ref(i).map(|v| v.as_i64().ok());
+                            Ok(match r.get_ref(0)? {
+                                ValueRef::Blob(b) => Ok((b.to_vec(), int(1)?, int(2)?, int(3)?)),
+                                other => Err(describe(other)),
+                            })
+                        })
+                        .optional()?
+                        .transpose()
+                        .map_err(|found| corrupt_value(id, window, "data", "a blob", found))?;
+                    let merged = match old.as_ref() {
+                        Some((bytes, t_first, t_last, n)) => {
                             let old = codec::decode(bytes).map_err(|e| Error::CorruptChunk {
                                 channel: id.0,
                                 window,
                                 reason: e.to_string(),
                             })?;
-                            merge(&old, new)
+                            let row = ChunkRow {
+                                channel: id,
+                                window,
+                                t_first: t_first.unwrap_or(i64::MIN),
+                                t_last: t_last.unwrap_or(i64::MIN),
+                                n: n.unwrap_or(-1),
+                                data: bytes,
+                            };
+                            if let (Some(f), Some(l)) = (old.first(), old.last()) {
+                                row.check_header(f.t, old.len(), Some(l.t))?;
+                            }
+                            match merge(&old, new, newest_before, &mut report) {
+                                Some(m) => m,
+                                None => {
+                                    start = end;
+                                    continue;
+                                }
+                            }
                         }
-                        None => new.to_vec(),
+                        None => merge(&[], new, newest_before, &mut report).unwrap_or_default(),
                     };
                     let data = codec::encode(&merged)?;
-                    byte_delta += data.len() as i64 - old.as_ref().map_or(0, |o| o.len() as i64);
+                    byte_delta += data.len() as i64 - old.as_ref().map_or(0, |o| o.0.len() as i64);
                     let (first, last) = (merged[0].t, merged[merged.len() - 1].t);
                     newest = newest.max(last);
                     put.execute(params![
@@ -454,7 +641,7 @@ impl Store for SqliteStore {
         if self.retention != Retention::default() {
             self.apply_retention()?;
         }
-        Ok(())
+        Ok(report)
     }
 
     fn scan(
@@ -486,7 +673,7 @@ impl Store for SqliteStore {
             let inside = chunk.t_first >= from && chunk.t_last < to;
             if inside
                 && agg.bin_of_span(chunk.t_first, chunk.t_last).is_some()
-                && fold_chunk(chunk.data, from, to, agg, &mut buf).map_err(|e| chunk.corrupt(e))?
+                && fold_chunk(&chunk, from, to, agg, &mut buf)?
             {
                 return Ok(());
             }
@@ -592,10 +779,40 @@ struct ChunkRow<'a> {
     window: i64,
     t_first: i64,
     t_last: i64,
+    n: i64,
     data: &'a [u8],
 }
 
 impl ChunkRow<'_> {
+    fn inconsistent(&self, column: &str, expected: String, found: String) -> Error {
+        Error::CorruptValue {
+            channel: self.channel.0,
+            window: self.window.to_string(),
+            column: column.into(),
+            expected,
+            found,
+        }
+    }
+
+    /// The row's `t_first`, `n` (and `t_last` when known) against the chunk's own header.
+    fn check_header(&self, t_first: i64, n: usize, t_last: Option<i64>) -> Result<(), Error> {
+        if t_first != self.t_first || Ok(n) != usize::try_from(self.n) {
+            return Err(self.inconsistent(
+                "header",
+                format!("the row's first time {} and count {}", self.t_first, self.n),
+                format!("first time {t_first} and count {n} in the data"),
+            ));
+        }
+        match t_last {
+            Some(t) if t != self.t_last => Err(self.inconsistent(
+                "data",
+                format!("the row's last time {}", self.t_last),
+                format!("last time {t} in the data"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn corrupt(&self, e: impl std::fmt::Display) -> Error {
         Error::CorruptChunk {
             channel: self.channel.0,
@@ -613,6 +830,9 @@ impl ChunkRow<'_> {
     ) -> Result<&'b [Sample], Error> {
         buf.clear();
         codec::decode_into(self.data, buf).map_err(|e| self.corrupt(e))?;
+        if let (Some(f), Some(l)) = (buf.first(), buf.last()) {
+            self.check_header(f.t, buf.len(), Some(l.t))?;
+        }
         let a = if self.t_first >= from {
             0
         } else {
@@ -670,6 +890,94 @@ mod tests {
         assert_eq!((st.readings, st.chunks, st.channels), (4, 2, 1));
     }
 
+    fn counts(r: WriteReport) -> (u64, u64, u64, u64) {
+        (r.stored, r.late, r.replaced, r.duplicates)
+    }
+
+    #[test]
+    fn write_reports_stored_late_replaced_and_duplicates() {
+        let (mut s, id) = store();
+        let other = s
+            .ensure_channel(&ChannelSpec::new("m2", "energy", "kWh", Kind::Counter))
+            .unwrap()
+            .id;
+        // Fresh readings on two channels: all stored, none late.
+        let r = s
+            .write(&[
+                (id, Sample::new(900, 2.0)),
+                (id, Sample::new(1800, 3.0)),
+                (other, Sample::new(0, 7.0)),
+            ])
+            .unwrap();
+        assert_eq!(counts(r), (3, 0, 0, 0));
+        assert_eq!(r.readings(), 3);
+        // Late: older than the channel's newest (1800), also in an older chunk; a reading
+        // after the newest is not late, and the other channel's newest (0) is its own.
+        let r = s
+            .write(&[
+                (id, Sample::new(0, 1.0)),
+                (id, Sample::new(-86_400, 0.5)),
+                (id, Sample::new(2700, 4.0)),
+                (other, Sample::new(900, 8.0)),
+            ])
+            .unwrap();
+        assert_eq!(counts(r), (4, 2, 0, 0));
+        // Same second, other value: replaced; same second, same value: duplicate.
+        let r = s
+            .write(&[(id, Sample::new(900, 2.5)), (id, Sample::new(1800, 3.0))])
+            .unwrap();
+        assert_eq!(counts(r), (0, 0, 1, 1));
+        // Within one batch: the later reading wins, and is counted against the earlier one.
+        let r = s
+            .write(&[
+                (id, Sample::new(3600, 5.0)),
+                (id, Sample::new(3600, 5.5)),
+                (id, Sample::new(4500, 6.0)),
+                (id, Sample::new(4500, 6.0)),
+            ])
+            .unwrap();
+        assert_eq!(counts(r), (2, 0, 1, 1));
+        // -0.0 and 0.0 are different stored values (the store is lossless).
+        s.write(&[(other, Sample::new(1800, 0.0))]).unwrap();
+        let r = s.write(&[(other, Sample::new(1800, -0.0))]).unwrap();
+        assert_eq!(counts(r), (0, 0, 1, 0));
+        assert_eq!(
+            s.read(id, i64::MIN, i64::MAX).unwrap(),
+            vec![
+                Sample::new(-86_400, 0.5),
+                Sample::new(0, 1.0),
+                Sample::new(900, 2.5),
+                Sample::new(1800, 3.0),
+                Sample::new(2700, 4.0),
+                Sample::new(3600, 5.5),
+                Sample::new(4500, 6.0),
+            ]
+        );
+        // `stored` is what the store gained.
+        assert_eq!(s.stats().unwrap().readings, 7 + 3);
+        // A batch of duplicates only leaves the chunks untouched.
+        let before: Vec<Vec<u8>> = s
+            .connection()
+            .prepare("SELECT data FROM chunk ORDER BY channel, window")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let r = s.write(&[(id, Sample::new(0, 1.0))]).unwrap();
+        assert_eq!(counts(r), (0, 0, 0, 1));
+        let after: Vec<Vec<u8>> = s
+            .connection()
+            .prepare("SELECT data FROM chunk ORDER BY channel, window")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(before, after);
+        assert_eq!(counts(s.write(&[]).unwrap()), (0, 0, 0, 0));
+    }
+
     /// What [`Store::aggregate_into`] must equal: every reading pushed one by one.
     fn reference(
         s: &SqliteStore,
@@ -717,10 +1025,22 @@ mod tests {
         }
         s.write(&b).unwrap();
         let mut buf = Vec::new();
-        let chunk: Vec<u8> = s
+        let (data, t_first, t_last, n): (Vec<u8>, i64, i64, i64) = s
             .connection()
-            .query_row("SELECT data FROM chunk WHERE window=0", [], |r| r.get(0))
+            .query_row(
+                "SELECT data, t_first, t_last, n FROM chunk WHERE window=0",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
             .unwrap();
+        let chunk = ChunkRow {
+            channel: id,
+            window: 0,
+            t_first,
+            t_last,
+            n,
+            data: &data,
+        };
         // A chunk inside one bin is folded; one straddling bins is not.
         let mut a = Aggregator::new(vec![0, 4 * day], CounterRule::default());
         assert!(fold_chunk(&chunk, 0, 4 * day, &mut a, &mut buf).unwrap());

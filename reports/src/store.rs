@@ -173,11 +173,63 @@ impl StoreStats {
     }
 }
 
+/// What one [`Store::write`] did with its batch.
+///
+/// Every reading of the batch is counted exactly once, in the order the batch gives at each
+/// channel and second: `stored + replaced + duplicates` is the batch length, and `stored` is how
+/// many readings the store gained. `late` counts the stored readings (a part of `stored`) that
+/// were older than the newest reading their channel held before the write (merged into the past).
+///
+/// The store keeps one reading per channel per second: a `replaced` reading is a collision (two
+/// different values for the same channel and second, for example two poll cycles stamped within
+/// the same second); the earlier value is gone.
+///
+/// ```
+/// use reports::{ChannelSpec, Kind, Sample, SqliteStore, Store, StoreOptions};
+/// let mut s = SqliteStore::open_in_memory(StoreOptions::default()).unwrap();
+/// let id = s.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", Kind::Counter)).unwrap().id;
+/// let r = s.write(&[(id, Sample::new(900, 2.0)), (id, Sample::new(1800, 3.0))]).unwrap();
+/// assert_eq!((r.stored, r.late, r.replaced, r.duplicates), (2, 0, 0, 0));
+/// // A late reading, the same value again, and another value for the same second.
+/// let r = s.write(&[(id, Sample::new(0, 1.0)), (id, Sample::new(900, 2.0)), (id, Sample::new(1800, 3.5))]).unwrap();
+/// assert_eq!((r.stored, r.late, r.replaced, r.duplicates), (1, 1, 1, 1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
+pub struct WriteReport {
+    /// Readings stored at a second their channel had no reading for.
+    pub stored: u64,
+    /// Of `stored`, those older than their channel's newest reading before the write.
+    pub late: u64,
+    /// Readings that replaced a different value at the same channel and second (the stored
+    /// value, or an earlier reading of the same batch).
+    pub replaced: u64,
+    /// Readings identical (same value, bit for bit) to what the channel held at that second.
+    pub duplicates: u64,
+}
+
+impl WriteReport {
+    /// Readings the batch held (`stored + replaced + duplicates`).
+    pub fn readings(&self) -> u64 {
+        self.stored + self.replaced + self.duplicates
+    }
+    /// Add the counts of `other` (e.g. over several writes).
+    pub fn add(&mut self, other: WriteReport) {
+        self.stored += other.stored;
+        self.late += other.late;
+        self.replaced += other.replaced;
+        self.duplicates += other.duplicates;
+    }
+}
+
 /// A storage engine for channel readings.
 ///
-/// Times are Unix seconds, UTC. A write is atomic: after a crash either the whole batch is there
-/// or none of it. A reading written again at the same second replaces the stored one; readings
-/// may arrive late and out of order. Missing readings stay missing (no zero is ever invented).
+/// Times are whole Unix seconds, UTC: the store keeps **one reading per channel per second**. A
+/// reading written again at a second that already holds one replaces it, and
+/// [`Store::write`] counts it in [`WriteReport::replaced`] (or [`WriteReport::duplicates`] when
+/// the value is the same), so a caller sees every collision. A write is atomic: after a crash
+/// either the whole batch is there or none of it. Readings may arrive late and out of order.
+/// Missing readings stay missing (no zero is ever invented).
 pub trait Store {
     /// Create the channel, or return the existing one with the same device and service.
     ///
@@ -194,11 +246,14 @@ pub trait Store {
     /// # Errors
     /// Engine errors.
     fn channels(&self) -> Result<Vec<Channel>, Error>;
-    /// Write a batch of readings atomically, then apply retention.
+    /// Write a batch of readings atomically, then apply retention; returns what it did with
+    /// each reading (stored, of which late; replaced; identical duplicates). Resolution is one
+    /// second per channel: see [`WriteReport`].
     ///
     /// # Errors
-    /// Engine errors; [`Error::UnknownChannel`] for an id the store does not have.
-    fn write(&mut self, batch: &[(ChannelId, Sample)]) -> Result<(), Error>;
+    /// Engine errors; [`Error::UnknownChannel`] for an id the store does not have (nothing is
+    /// written then).
+    fn write(&mut self, batch: &[(ChannelId, Sample)]) -> Result<WriteReport, Error>;
     /// Visit the readings of `channel` with `from <= t < to`, in time order, a slice at a time.
     ///
     /// # Errors
