@@ -563,18 +563,28 @@ pub fn aggregate_channel(
     aggregate_edges(store, channel, edges, rule)
 }
 
-/// As [`aggregate_channel`] with explicit edges.
+/// As [`aggregate_channel`] with explicit edges: at least two, never decreasing (a bin may be
+/// empty, as [`bin_edges`] gives for an empty range).
 ///
 /// # Errors
-/// Store errors.
+/// [`Error::BadEdges`] for fewer than two edges or a decreasing pair; store errors.
+///
+/// ```
+/// use reports::aggregate::{aggregate_edges, CounterRule};
+/// use reports::{ChannelSpec, Kind, SqliteStore, Store, StoreOptions};
+/// let mut store = SqliteStore::open_in_memory(StoreOptions::default()).unwrap();
+/// let ch = store.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", Kind::Counter)).unwrap();
+/// assert_eq!(aggregate_edges(&store, &ch, vec![0, 3600], CounterRule::default()).unwrap().len(), 1);
+/// assert!(aggregate_edges(&store, &ch, vec![], CounterRule::default()).is_err());
+/// ```
 pub fn aggregate_edges(
     store: &dyn Store,
     channel: &Channel,
     edges: Vec<i64>,
     rule: CounterRule,
 ) -> Result<Vec<BinStats>, Error> {
+    let (lo, hi) = check_edges(&edges)?;
     let margin = 2 * channel.spec.interval.seconds();
-    let (lo, hi) = (edges[0], edges[edges.len() - 1]);
     let mut agg = Aggregator::new(edges, rule);
     store.aggregate_into(
         channel.id,
@@ -583,6 +593,26 @@ pub fn aggregate_edges(
         &mut agg,
     )?;
     Ok(agg.finish())
+}
+
+/// The first and last of `edges`, when they can be aggregated: at least two, never decreasing.
+fn check_edges(edges: &[i64]) -> Result<(i64, i64), Error> {
+    let (Some(&lo), Some(&hi)) = (edges.first(), edges.last()) else {
+        return Err(Error::BadEdges {
+            found: "none".into(),
+        });
+    };
+    if edges.len() < 2 {
+        return Err(Error::BadEdges {
+            found: format!("one edge ({lo})"),
+        });
+    }
+    if let Some(w) = edges.windows(2).find(|w| w[1] < w[0]) {
+        return Err(Error::BadEdges {
+            found: format!("{} then {}", w[0], w[1]),
+        });
+    }
+    Ok((lo, hi))
 }
 
 #[cfg(test)]
@@ -749,5 +779,27 @@ mod tests {
             None,
             "no interval, no value"
         );
+    }
+
+    #[test]
+    fn bad_edges_are_a_typed_error_not_a_panic() {
+        let mut store = crate::SqliteStore::open_in_memory(Default::default()).unwrap();
+        let ch = store
+            .ensure_channel(&crate::ChannelSpec::new("m", "e", "kWh", Kind::Counter))
+            .unwrap();
+        for (edges, found) in [
+            (vec![], "none"),
+            (vec![5], "one edge (5)"),
+            (vec![0, 3600, 1800], "3600 then 1800"),
+        ] {
+            match aggregate_edges(&store, &ch, edges.clone(), CounterRule::default()) {
+                Err(Error::BadEdges { found: f }) => assert_eq!(f, found, "{edges:?}"),
+                other => panic!("{edges:?}: {other:?}"),
+            }
+        }
+        // An empty bin (equal edges) is allowed, as bin_edges gives for an empty range.
+        let bins = aggregate_edges(&store, &ch, vec![7, 7], CounterRule::default()).unwrap();
+        assert_eq!(bins.len(), 1);
+        assert_eq!(bins[0].value(Aggregation::Mean), None);
     }
 }

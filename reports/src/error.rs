@@ -18,6 +18,30 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// A stored value of a chunk that is not what the schema or the chunk's data says (a window,
+    /// time or count that is not an integer, data that is not a blob, a header that disagrees
+    /// with the row): never read as 0.
+    #[error(
+        "corrupt chunk of channel {channel} (window {window}): {column}: expected {expected}, found {found}"
+    )]
+    CorruptValue {
+        /// Channel id.
+        channel: i64,
+        /// The chunk's window as stored (Unix seconds, or the raw value when that is corrupt).
+        window: String,
+        /// The column or part that is wrong.
+        column: String,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+    /// Caller-given bin edges that cannot be aggregated.
+    #[error("bin edges: expected at least two, in increasing order, found {found}")]
+    BadEdges {
+        /// What was given.
+        found: String,
+    },
     /// A chunk decode error without context (wrapped into [`Error::CorruptChunk`] by the store).
     #[error("corrupt chunk: {0}")]
     Decode(String),
