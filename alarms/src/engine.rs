@@ -178,10 +178,10 @@ impl InstanceId {
 /// their time, instance, kind and value (bit for bit; no value equals no value) are.
 #[derive(Debug, Clone, Copy)]
 pub struct Transition {
-    time: Micros,
-    value: f64,
-    instance: u32,
-    kind: TransitionKind,
+    pub(crate) time: Micros,
+    pub(crate) value: f64,
+    pub(crate) instance: u32,
+    pub(crate) kind: TransitionKind,
 }
 
 impl PartialEq for Transition {

@@ -24,6 +24,8 @@ mod error;
 pub mod file;
 mod log;
 mod notify;
+#[cfg(feature = "testing")]
+pub mod plain;
 mod point;
 mod rule;
 mod ruleset;
