@@ -3,7 +3,7 @@
 use crate::Error;
 use crate::app::{self, Application, Ci, Header};
 use crate::link::{self, Address, Control, FrameKind, LinkFrame};
-use crate::record::Records;
+use crate::record::{DecodeMode, Records};
 
 /// A decoded frame, borrowing its bytes: the link layer (format, C, A, CI), the application
 /// layer (header, fixed data, application error, ...) and an iterator over the records.
@@ -98,20 +98,48 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// The data records, in frame order.
+    /// The data records, in frame order, in the default [`DecodeMode`] (lenient: every
+    /// record that can be delimited, each bad one as its own `Err`).
     pub fn records(&self) -> Records<'a> {
+        self.records_with(DecodeMode::default())
+    }
+
+    /// The data records, in frame order, in the given mode.
+    ///
+    /// ```
+    /// use mbus_meters::{DecodeMode, Error, Frame, Quantity};
+    /// // record 1: VIF 0x7D without the VIFE that names the 0xFD table entry;
+    /// // record 2: volume, 1234 l
+    /// let bytes = mbus_meters::hex::parse_hex(
+    ///     "68 16 16 68 08 00 72 78 56 34 12 24 40 01 07 55 00 00 00 \
+    ///      01 7D 07 02 13 D2 04 BF 16",
+    /// )?;
+    /// let frame = Frame::parse(&bytes)?;
+    /// let lenient: Vec<_> = frame.records_with(DecodeMode::Lenient).collect::<Result<_, _>>()?;
+    /// assert_eq!(lenient[0].quantity(), Quantity::Unknown);
+    /// assert_eq!(lenient[1].quantity(), Quantity::Volume);
+    /// let strict = frame.records_with(DecodeMode::Strict).next().unwrap();
+    /// assert!(matches!(strict, Err(Error::InvalidVif { offset: 20, found: 0x7D, .. })));
+    /// # Ok::<(), mbus_meters::Error>(())
+    /// ```
+    pub fn records_with(&self, mode: DecodeMode) -> Records<'a> {
         match &self.app {
             Application::Variable {
                 records,
                 records_offset,
                 order,
                 ..
-            } => Records::variable(records, *records_offset, *order),
+            } => Records::variable(records, *records_offset, *order, mode),
             Application::Selection {
                 records,
                 records_offset,
                 ..
-            } => Records::variable(records, *records_offset, crate::record::ByteOrder::LsbFirst),
+            } => Records::variable(
+                records,
+                *records_offset,
+                crate::record::ByteOrder::LsbFirst,
+                mode,
+            ),
             Application::Fixed(f) => Records::fixed(f),
             _ => Records::empty(),
         }
@@ -127,10 +155,11 @@ impl<'a> Frame<'a> {
         Ok(records.more_records_follow())
     }
 
-    /// Checks every record, returning the number of records.
+    /// Checks every record strictly ([`DecodeMode::Strict`]), returning the number of
+    /// records.
     pub fn validate(&self) -> Result<usize, Error> {
         let mut n = 0;
-        for r in self.records() {
+        for r in self.records_with(DecodeMode::Strict) {
             r?;
             n += 1;
         }

@@ -32,6 +32,34 @@
 //! (Wh or J, m3, kg, W, J/h, m3/h, kg/h, degC, K, bar, s, V, A, HCA), dates as ISO 8601.
 //! [`decode`] does all of it into an [`OwnedFrame`].
 //!
+//! ## Strict and lenient decoding
+//!
+//! Real meters send records that break a rule of EN 13757-3 inside otherwise valid frames
+//! (checksum, lengths and header right). [`DecodeMode`] says what to do with them:
+//!
+//! - [`DecodeMode::Lenient`], **the default** ([`Frame::records`], [`decode`],
+//!   [`OwnedFrame::from_frame`], the master): every record that can be delimited is
+//!   returned. A record whose VIF is an extension-table code (0x7B, 0x7D) without its VIFE
+//!   comes out with [`Quantity::Unknown`], its raw value and its VIF, as libmbus reports it;
+//!   a record that breaks a limit (more than 10 DIFE or VIFE) is a typed `Err` at its offset
+//!   (in [`OwnedFrame::errors`] for the owned form) and the records after it are read;
+//!   damage that hides the next record boundary (truncation, reserved DIF or LVAR) ends the
+//!   records with its error, keeping those before it.
+//! - [`DecodeMode::Strict`] ([`Frame::records_with`], [`decode_with`]): the first bad
+//!   record is the error of the whole frame. [`Frame::validate`] and the encoder's
+//!   `Telegram::from_frame` are always strict.
+//!
+//! Why lenient by default: libmbus decodes the frames of the first kind (its parser
+//! delimits records by DIF and VIF bytes alone and only its unit lookup fails), and a user
+//! reading a heat meter wants its energy register even when one other record is odd. No
+//! record is lost silently: each one that is not decoded is an error the caller sees. A
+//! caller that must refuse any non-conforming frame (a conformance tester, an encoder round
+//! trip) asks for `Strict`.
+//!
+//! A record whose DIF function field is 11, "value during error state", is a value like
+//! any other, with [`Function::Error`]; [`Value::Invalid`] (`null` in JSON) is kept for data
+//! the meter marks invalid (BCD error digits, invalid date bits).
+//!
 //! ```
 //! use mbus_meters::{Frame, Quantity, Unit, Value};
 //!
@@ -78,8 +106,10 @@ pub use app::{Application, Ci, Header, Id, Manufacturer, Medium, SecondaryAddres
 pub use error::Error;
 pub use frame::Frame;
 pub use link::{Address, Control, FrameKind};
-pub use owned::{OwnedFrame, OwnedHeader, OwnedRecord, OwnedValue, decode};
+pub use owned::{
+    OwnedFrame, OwnedHeader, OwnedRecord, OwnedRecordError, OwnedValue, decode, decode_with,
+};
 pub use record::{
-    ByteOrder, DataField, Date, DateTime, Function, Invalid, Modifier, Quantity, RawData, Record,
-    Records, Recurring, Text, TimeOfDay, Unit, Value, VifTable,
+    ByteOrder, DataField, Date, DateTime, DecodeMode, Function, Invalid, Modifier, Quantity,
+    RawData, Record, Records, Recurring, Text, TimeOfDay, Unit, Value, VifTable,
 };

@@ -349,9 +349,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
         let mut out = Vec::new();
         loop {
             let bytes = self.req_ud2(address).await?;
-            let frame = Frame::parse(&bytes)?;
-            let more = frame.more_records_follow()?;
-            out.push(OwnedFrame::from_frame(&frame)?);
+            let frame = OwnedFrame::from_frame(&Frame::parse(&bytes)?)?;
+            let more = frame.more_records_follow;
+            out.push(frame);
             if !more || out.len() >= self.config.max_telegrams {
                 return Ok(out);
             }

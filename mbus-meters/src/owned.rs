@@ -32,13 +32,21 @@
 //!   (the names of combinable VIFE that change the meaning of the value, see
 //!   [`Modifier::name`](crate::Modifier::name)) on records; `application_error` (CI 0x70),
 //!   `alarm` (CI 0x71, hex) and `baud_rate` (CI 0xB8-0xBF) on the frame.
+//! - `errors` (only when there are some, in the default lenient [`DecodeMode`]): one entry
+//!   per record that could not be decoded, `{ "offset": 40, "kind": "too_many_dife",
+//!   "message": "too many DIFE at 40: ..." }`, in frame order. A record whose extension-table
+//!   VIF (0x7B, 0x7D) lacks its VIFE is not an error there: it is listed in `records` with
+//!   `quantity: "unknown"`, unit `""`, its raw value and the VIF in `dif_vif`.
+//! - `function` is `"error"` for a record whose DIF function field is 11 ("value during
+//!   error state"): its value is decoded like any other; `null` is kept for data the meter
+//!   marks invalid.
 
 use serde::{Deserialize, Serialize};
 
 use crate::app::{Application, Header};
 use crate::hex::to_hex;
 use crate::link::FrameKind;
-use crate::record::{Function, Quantity, Record, Unit, Value};
+use crate::record::{DecodeMode, Function, Quantity, Record, Unit, Value};
 use crate::{Error, Frame};
 
 /// A decoded frame, owning its data.
@@ -67,6 +75,40 @@ pub struct OwnedFrame {
     /// The baud rate a CI 0xB8-0xBF frame switches to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baud_rate: Option<u32>,
+    /// Records that could not be decoded (lenient mode only), in frame order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<OwnedRecordError>,
+}
+
+/// A record that could not be decoded, owned (see [`DecodeMode::Lenient`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedRecordError {
+    /// Byte offset in the frame where the problem was found.
+    pub offset: Option<usize>,
+    /// The kind of error, snake_case (`truncated`, `too_many_dife`, `too_many_vife`,
+    /// `reserved_dif`, `invalid_vif`, `reserved_lvar`).
+    pub kind: String,
+    /// The error's message.
+    pub message: String,
+}
+
+impl From<&Error> for OwnedRecordError {
+    fn from(e: &Error) -> Self {
+        let kind = match e {
+            Error::Truncated { .. } => "truncated",
+            Error::TooManyDife { .. } => "too_many_dife",
+            Error::TooManyVife { .. } => "too_many_vife",
+            Error::ReservedDif { .. } => "reserved_dif",
+            Error::InvalidVif { .. } => "invalid_vif",
+            Error::ReservedLvar { .. } => "reserved_lvar",
+            _ => "other",
+        };
+        OwnedRecordError {
+            offset: e.offset(),
+            kind: kind.to_string(),
+            message: e.to_string(),
+        }
+    }
 }
 
 /// The data header, owned.
@@ -185,12 +227,24 @@ impl From<&Record<'_>> for OwnedRecord {
 }
 
 impl OwnedFrame {
-    /// Decodes every record of a parsed frame.
+    /// Decodes every record of a parsed frame in the default (lenient) [`DecodeMode`].
     pub fn from_frame(frame: &Frame<'_>) -> Result<OwnedFrame, Error> {
+        Self::from_frame_with(frame, DecodeMode::default())
+    }
+
+    /// Decodes every record of a parsed frame: in [`DecodeMode::Strict`] the first bad
+    /// record is the error; in [`DecodeMode::Lenient`] every record that can be delimited
+    /// is decoded and each bad one is listed in [`OwnedFrame::errors`].
+    pub fn from_frame_with(frame: &Frame<'_>, mode: DecodeMode) -> Result<OwnedFrame, Error> {
         let mut records = Vec::new();
-        let mut iter = frame.records();
+        let mut errors = Vec::new();
+        let mut iter = frame.records_with(mode);
         for r in iter.by_ref() {
-            records.push(OwnedRecord::from(&r?));
+            match r {
+                Ok(r) => records.push(OwnedRecord::from(&r)),
+                Err(e) if mode == DecodeMode::Lenient => errors.push(OwnedRecordError::from(&e)),
+                Err(e) => return Err(e),
+            }
         }
         let app = frame.application();
         Ok(OwnedFrame {
@@ -216,11 +270,14 @@ impl OwnedFrame {
                 Application::BaudRate(b) => Some(*b),
                 _ => None,
             },
+            errors,
         })
     }
 }
 
-/// Parses and fully decodes one frame.
+/// Parses and fully decodes one frame, in the default (lenient) [`DecodeMode`]: the link
+/// layer and the header must be valid; each record that cannot be decoded is listed in
+/// [`OwnedFrame::errors`].
 ///
 /// ```
 /// let bytes = mbus_meters::hex::parse_hex("68 03 03 68 08 01 70 79 16").unwrap();
@@ -233,5 +290,26 @@ impl OwnedFrame {
 /// );
 /// ```
 pub fn decode(bytes: &[u8]) -> Result<OwnedFrame, Error> {
-    OwnedFrame::from_frame(&Frame::parse(bytes)?)
+    decode_with(bytes, DecodeMode::default())
+}
+
+/// Parses and fully decodes one frame in the given mode.
+///
+/// ```
+/// use mbus_meters::{DecodeMode, decode_with};
+/// // 11 DIFE: EN 13757-3 allows 10; the energy record after it is fine
+/// let bytes = mbus_meters::hex::parse_hex(
+///     "68 23 23 68 08 00 72 78 56 34 12 24 40 01 07 55 00 00 00 \
+///      81 80 80 80 80 80 80 80 80 80 80 00 13 00 04 06 2A 00 00 00 17 16",
+/// )
+/// .unwrap();
+/// let lenient = decode_with(&bytes, DecodeMode::Lenient).unwrap();
+/// assert_eq!(lenient.records.len(), 1);
+/// assert_eq!(lenient.errors[0].kind, "too_many_dife");
+/// assert_eq!(lenient.errors[0].offset, Some(30));
+/// let strict = decode_with(&bytes, DecodeMode::Strict).unwrap_err();
+/// assert_eq!(strict.to_string(), "too many DIFE at 30: expected at most 10, found an 11th (0x00)");
+/// ```
+pub fn decode_with(bytes: &[u8], mode: DecodeMode) -> Result<OwnedFrame, Error> {
+    OwnedFrame::from_frame_with(&Frame::parse(bytes)?, mode)
 }

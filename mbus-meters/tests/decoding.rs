@@ -225,7 +225,7 @@ fn vif_tables_scale_to_base_units() {
     let bytes = frame_78(&[0x01, 0x7D, 7]);
     let err = Frame::parse(&bytes)
         .unwrap()
-        .records()
+        .records_with(mbus_meters::DecodeMode::Strict)
         .next()
         .unwrap()
         .unwrap_err();

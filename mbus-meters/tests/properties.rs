@@ -8,25 +8,52 @@ use std::path::Path;
 use mbus_meters::encode::{self, DataSpec, HeaderSpec, LongHeader, RecordSpec, Telegram, VifSpec};
 use mbus_meters::hex::parse_hex;
 use mbus_meters::{
-    Address, Application, Control, Error, Frame, Function, Id, Manufacturer, Medium, OwnedFrame,
-    Quantity, Status, Value,
+    Address, Application, Control, DecodeMode, Error, Frame, Function, Id, Manufacturer, Medium,
+    OwnedFrame, Quantity, Status, Value,
 };
 use proptest::prelude::*;
 
-/// Decodes everything a frame offers; returns the first error.
+/// Decodes everything a frame offers in both modes; returns the first error of the strict
+/// mode. The lenient mode must give every record the strict mode gives (and maybe more),
+/// each of its per-record errors naming an offset inside the input.
 fn exercise(bytes: &[u8]) -> Result<(), Error> {
+    let lenient = exercise_in(bytes, DecodeMode::Lenient)?;
+    let strict = exercise_in(bytes, DecodeMode::Strict)?;
+    assert!(
+        lenient >= strict,
+        "lenient {lenient} < strict {strict} records"
+    );
+    Ok(())
+}
+
+/// Decodes everything in one mode; returns the number of records decoded.
+fn exercise_in(bytes: &[u8], mode: DecodeMode) -> Result<usize, Error> {
     let frame = Frame::parse(bytes)?;
     let _ = frame.header();
-    for r in frame.records() {
-        let r = r?;
+    let mut n = 0;
+    for r in frame.records_with(mode) {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) if mode == DecodeMode::Lenient => {
+                check_error(bytes, &e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        n += 1;
         let _ = r.value().to_string();
         let _ = r.raw();
         let _ = r.modifiers().count();
         let _ = r.vif_text().map(|t| t.to_string());
     }
-    let owned = OwnedFrame::from_frame(&frame)?;
-    let _ = serde_json_roundtrip(&owned);
-    Ok(())
+    let owned = OwnedFrame::from_frame_with(&frame, mode)?;
+    assert_eq!(owned.records.len(), n);
+    for e in &owned.errors {
+        assert!(e.offset.is_some_and(|o| o <= bytes.len()), "{e:?}");
+    }
+    let back = serde_json_roundtrip(&owned);
+    assert_eq!(back.errors, owned.errors);
+    Ok(n)
 }
 
 fn serde_json_roundtrip(owned: &OwnedFrame) -> OwnedFrame {

@@ -809,7 +809,9 @@ impl Telegram {
             .map_or(HeaderSpec::None, HeaderSpec::from_header);
         let ci = if ci.0 == 0x76 { 0x72 } else { ci.0 };
         let mut records = Vec::new();
-        for r in frame.records() {
+        // every record, exactly: a record the lenient mode would skip or leave unknown
+        // cannot be re-encoded
+        for r in frame.records_with(crate::DecodeMode::Strict) {
             records.push(RecordSpec::from_record(&r?)?);
         }
         Ok(Telegram {

@@ -30,6 +30,31 @@ use vif::{Class, VifInfo};
 /// The most DIFE (and VIFE) a record may have (EN 13757-3:2013 6.3.1 and 6.4.1).
 pub const MAX_EXTENSIONS: usize = 10;
 
+/// How records that break the rules are handled.
+///
+/// The default is [`DecodeMode::Lenient`], which returns every record that can be delimited:
+///
+/// - a record whose VIF is an extension-table code (0x7B or 0x7D) with the extension bit
+///   clear, so with no VIFE naming the table entry, comes out as a record of
+///   [`Quantity::Unknown`] with its raw (unscaled) value and the VIF in
+///   [`Record::vif`] (`VifTable::Primary(0x7B)` / `(0x7D)`); libmbus delimits such a record
+///   by its DIF and VIF in the same way and reports its unit as unknown;
+/// - a record that can be delimited but breaks a limit of EN 13757-3 (more than 10 DIFE or
+///   VIFE) is an `Err` naming its offset, and the records after it are still read;
+/// - damage after which no record boundary is known (truncation, a reserved DIF or LVAR)
+///   is an `Err` that ends the records; the records before it stand.
+///
+/// [`DecodeMode::Strict`] ends the records at the first record that breaks a rule,
+/// including the extension-table VIF without VIFE.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum DecodeMode {
+    /// Every record that can be delimited; each bad one is its own error.
+    #[default]
+    Lenient,
+    /// The first record that breaks a rule ends the records with its error.
+    Strict,
+}
+
 /// The function of a record: the DIF's function field, or the special functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -458,6 +483,14 @@ const NO_VIF: VifInfo = VifInfo {
     class: Class::Number,
 };
 
+/// An extension-table VIF without its VIFE: the quantity is unknown, the value raw.
+const UNKNOWN_VIF: VifInfo = VifInfo {
+    quantity: Quantity::Unknown,
+    unit: Unit::None,
+    scale: Scale::ONE,
+    class: Class::Number,
+};
+
 fn special(
     bytes: &[u8],
     dif: u8,
@@ -491,8 +524,13 @@ fn special(
 #[inline(always)]
 ///
 /// `Ok(None)` is a one-byte idle filler; a record's length is that of its `bytes`.
-fn record(input: &[u8], order: ByteOrder) -> Result<Option<Record<'_>>, Fail<'_>> {
-    match record_nom(input, order) {
+fn record(
+    input: &[u8],
+    order: ByteOrder,
+    lenient: bool,
+    max_extensions: usize,
+) -> Result<Option<Record<'_>>, Fail<'_>> {
+    match record_nom(input, order, lenient, max_extensions) {
         Ok((_, r)) => Ok(r),
         Err(nom::Err::Error(f) | nom::Err::Failure(f)) => Err(f),
         Err(nom::Err::Incomplete(_)) => Err(Fail {
@@ -503,7 +541,12 @@ fn record(input: &[u8], order: ByteOrder) -> Result<Option<Record<'_>>, Fail<'_>
 }
 
 #[inline(always)]
-fn record_nom(input: &[u8], order: ByteOrder) -> PResult<'_, Option<Record<'_>>> {
+fn record_nom(
+    input: &[u8],
+    order: ByteOrder,
+    lenient: bool,
+    max_extensions: usize,
+) -> PResult<'_, Option<Record<'_>>> {
     let (mut i, dif) = byte("DIF")(input)?;
     if dif & 0x0F == 0x0F {
         return match dif {
@@ -542,12 +585,16 @@ fn record_nom(input: &[u8], order: ByteOrder) -> PResult<'_, Option<Record<'_>>>
     let mut n = 0u32;
     while ext {
         let (rest, dife) = byte("DIFE")(i)?;
-        if n as usize == MAX_EXTENSIONS {
+        if n as usize == max_extensions {
             return Err(Fail::new(i, FailKind::TooManyDife { found: dife }));
         }
-        storage |= u64::from(dife & 0x0F) << (1 + 4 * n);
-        tariff |= u32::from((dife >> 4) & 0x03) << (2 * n);
-        subunit |= u16::from((dife >> 6) & 0x01) << n;
+        // only the first MAX_EXTENSIONS DIFE fit the fields (more are read only to find
+        // the end of a record that is reported as an error)
+        if (n as usize) < MAX_EXTENSIONS {
+            storage |= u64::from(dife & 0x0F) << (1 + 4 * n);
+            tariff |= u32::from((dife >> 4) & 0x03) << (2 * n);
+            subunit |= u16::from((dife >> 6) & 0x01) << n;
+        }
         ext = dife & 0x80 != 0;
         n += 1;
         i = rest;
@@ -562,7 +609,14 @@ fn record_nom(input: &[u8], order: ByteOrder) -> PResult<'_, Option<Record<'_>>>
     let mut count = 0usize;
     let mut text_at = 0usize;
     let mut text_len = 0u8;
+    let mut unknown = false;
     let table = match code {
+        0x7B | 0x7D if !ext && lenient => {
+            // no VIFE names the extension-table entry: the record is delimited by its DIF,
+            // its quantity is unknown and its value raw
+            unknown = true;
+            VifTable::Primary(code)
+        }
         0x7B | 0x7D => {
             if !ext {
                 return Err(Fail::new(
@@ -596,7 +650,7 @@ fn record_nom(input: &[u8], order: ByteOrder) -> PResult<'_, Option<Record<'_>>>
     let vifes_start = i;
     while ext {
         let (rest, vife) = byte("VIFE")(i)?;
-        if count == MAX_EXTENSIONS {
+        if count == max_extensions {
             return Err(Fail::new(i, FailKind::TooManyVife { found: vife }));
         }
         count += 1;
@@ -606,6 +660,7 @@ fn record_nom(input: &[u8], order: ByteOrder) -> PResult<'_, Option<Record<'_>>>
     let vifes_len = vifes_start.len() - i.len();
     let vifes = &vifes_start[..vifes_len];
     let mut info = match table {
+        _ if unknown => UNKNOWN_VIF,
         VifTable::Fd(c) => vif::fd(c),
         VifTable::Fb(c) => vif::fb(c),
         _ => vif::primary(code),
@@ -701,11 +756,16 @@ fn fixed_records<'a>(fixed: &FixedData<'a>) -> [Record<'a>; 2] {
 
 /// An iterator over the data records of a frame, in frame order, without allocating.
 ///
-/// Idle fillers (DIF 0x2F) are skipped. The first error ends the iteration.
+/// Idle fillers (DIF 0x2F) are skipped. How a bad record is reported depends on the
+/// [`DecodeMode`]: in [`DecodeMode::Strict`] the first error ends the iteration; in
+/// [`DecodeMode::Lenient`] (the default) a bad record that can be delimited is an `Err`
+/// and the iteration goes on after it, and only damage that hides the next record
+/// boundary ends it.
 #[derive(Clone, Debug)]
 pub struct Records<'a> {
     inner: Inner<'a>,
     more_records_follow: bool,
+    mode: DecodeMode,
 }
 
 #[derive(Clone, Debug)]
@@ -727,10 +787,16 @@ impl<'a> Records<'a> {
         Records {
             inner: Inner::Empty,
             more_records_follow: false,
+            mode: DecodeMode::default(),
         }
     }
 
-    pub(crate) fn variable(bytes: &'a [u8], offset: usize, order: ByteOrder) -> Self {
+    pub(crate) fn variable(
+        bytes: &'a [u8],
+        offset: usize,
+        order: ByteOrder,
+        mode: DecodeMode,
+    ) -> Self {
         Records {
             inner: Inner::Variable {
                 rest: bytes,
@@ -738,6 +804,7 @@ impl<'a> Records<'a> {
                 order,
             },
             more_records_follow: false,
+            mode,
         }
     }
 
@@ -748,7 +815,13 @@ impl<'a> Records<'a> {
                 next: 0,
             },
             more_records_follow: false,
+            mode: DecodeMode::default(),
         }
+    }
+
+    /// The decoding mode.
+    pub fn mode(&self) -> DecodeMode {
+        self.mode
     }
 
     /// Whether a "more records follow" DIF (0x1F) has been read so far.
@@ -778,7 +851,8 @@ impl<'a> Iterator for Records<'a> {
                     return None;
                 }
                 let input = *rest;
-                match record(input, *order) {
+                let lenient = self.mode == DecodeMode::Lenient;
+                match record(input, *order, lenient, MAX_EXTENSIONS) {
                     Ok(None) => {
                         *offset += 1;
                         *rest = &input[1..];
@@ -795,8 +869,23 @@ impl<'a> Iterator for Records<'a> {
                     }
                     Err(f) => {
                         let at = *offset;
+                        let delimitable = matches!(
+                            f.kind,
+                            FailKind::TooManyDife { .. } | FailKind::TooManyVife { .. }
+                        );
+                        let err = f.into_error(input, at);
+                        // lenient: a record that only breaks the extension limit can still
+                        // be delimited; report it and go on after it
+                        if lenient && delimitable {
+                            if let Ok(Some(r)) = record(input, *order, true, usize::MAX) {
+                                let len = r.bytes.len();
+                                *offset += len;
+                                *rest = &input[len..];
+                                return Some(Err(err));
+                            }
+                        }
                         self.inner = Inner::Empty;
-                        return Some(Err(f.into_error(input, at)));
+                        return Some(Err(err));
                     }
                 }
             },

@@ -235,6 +235,10 @@ quantities! {
     TemperatureLimit => "temperature_limit",
     /// Cumulative count of maximum power, W.
     CumulativeMaxPower => "cumulative_max_power",
+    /// Not known: an extension-table VIF (0x7B or 0x7D) without the VIFE that names the
+    /// entry (only in [`DecodeMode::Lenient`](crate::DecodeMode)). The value is the raw,
+    /// unscaled number; the VIF is in [`Record::vif`](crate::Record::vif).
+    Unknown => "unknown",
 }
 
 impl fmt::Display for Quantity {
