@@ -605,6 +605,9 @@ pub struct Engine {
     fast: bool,
     touch: u8,
     stats: Stats,
+    /// Samples that took the full evaluation (outside their point's quiet band).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    full_evaluations: u64,
     scratch: Vec<Transition>,
 }
 
@@ -820,6 +823,7 @@ impl Engine {
             fast: true,
             touch: 0,
             stats: Stats::default(),
+            full_evaluations: 0,
             scratch: Vec::new(),
         };
         for p in 0..engine.points.len() {
@@ -985,6 +989,13 @@ impl Engine {
     /// Counters of rejected input.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// How many samples took the full evaluation so far (were outside their point's quiet
+    /// band, or were rejected), as opposed to the fast path. Feature `testing`, for benches.
+    #[cfg(feature = "testing")]
+    pub fn full_evaluations(&self) -> u64 {
+        self.full_evaluations
     }
 
     /// Bytes of mutable state per alarm instance (the detectors and their deadlines).
@@ -1154,6 +1165,7 @@ impl Engine {
     #[inline(never)]
     fn slow(&mut self, pi: usize, s: &Sample, out: &mut Vec<Transition>) {
         let (t, v) = (s.time, s.value);
+        self.full_evaluations += 1;
         let held = self.points[pi];
         if t < held.last_time || t < self.watermark {
             self.stats.out_of_order += 1;
