@@ -208,6 +208,40 @@ pub enum PollError {
         /// Why.
         source: CodecError,
     },
+    /// A bit written by read-modify-write reads back different from what was written
+    /// (a write-protected device, or another master writing the register meanwhile).
+    #[error(
+        "device {device:?}, {id}: bit {bit} of register {address:#06x} reads {found} after writing {wanted}"
+    )]
+    WriteNotApplied {
+        /// The device.
+        device: String,
+        /// Parameter id.
+        id: String,
+        /// The holding register.
+        address: u16,
+        /// The bit (0 = LSB).
+        bit: u8,
+        /// What was written.
+        wanted: bool,
+        /// What the re-read found.
+        found: bool,
+    },
+    /// The scale register of a parameter holds a value that cannot scale a write; nothing
+    /// was written.
+    #[error("device {device:?}, {id}: scale register {address:#06x} holds {raw}: {reason}")]
+    BadScale {
+        /// The device.
+        device: String,
+        /// Parameter id.
+        id: String,
+        /// The scale register.
+        address: u16,
+        /// Its content (signed).
+        raw: i16,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
     /// The installation is not consistent (unknown bus, invalid settings).
     #[error(transparent)]
     Device(#[from] DeviceError),
@@ -253,6 +287,8 @@ impl PollError {
             PollError::UnknownDevice(_) | PollError::UnknownId { .. } => "unknown",
             PollError::Disabled(_) => "disabled",
             PollError::WriteRefused { .. } => "write_refused",
+            PollError::WriteNotApplied { .. } => "write_not_applied",
+            PollError::BadScale { .. } => "bad_scale",
             PollError::Device(_) | PollError::Catalogue(_) | PollError::Plan(_) => "configuration",
         }
     }

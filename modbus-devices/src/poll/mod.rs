@@ -79,6 +79,7 @@ mod read;
 mod stats;
 pub mod tls;
 mod transport;
+mod write;
 
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
 use std::time::Duration;
@@ -98,7 +99,6 @@ use crate::device::{BusKind, DeviceInstance, Installation};
 #[cfg(doc)]
 use crate::device::{RtuSettings, TcpSettings};
 use crate::plan::{CostModel, DEFAULT_BAUD, PlanDevice};
-use crate::register::FunctionCode;
 use crate::value::{Reading, Value};
 use read::{Block, DevicePlan};
 use stats::Outcome;
@@ -505,8 +505,10 @@ impl Poller {
     }
 
     /// Write a parameter of a device: the value is checked against the parameter's access and
-    /// range (and encoded) before anything goes on the wire, then written with FC5 (a coil),
-    /// FC6 (one register) or FC16 (several registers). No retry after an exception answer.
+    /// range before anything goes on the wire, then written with FC5 (a coil), FC6 (one
+    /// register) or FC16 (several registers); a bit inside a holding register by
+    /// read-modify-write with a re-read check, a value scaled by another register with the
+    /// scale read first. No retry after an exception answer.
     pub async fn write_parameter(
         &self,
         device: &str,
@@ -526,26 +528,9 @@ impl Poller {
                 what: "parameter",
                 id: parameter.to_string(),
             })?;
-        let def = &p.register;
-        let words = def
-            .encode_for_write(value)
-            .map_err(|source| PollError::WriteRefused {
-                device: device.to_string(),
-                id: parameter.to_string(),
-                source,
-            })?;
-        let request = match (def.function_code, words.as_slice()) {
-            (FunctionCode::Coils, [w]) => Request::WriteSingleCoil(def.address, *w != 0),
-            (FunctionCode::Coils, ws) => Request::WriteMultipleCoils(
-                def.address,
-                ws.iter().map(|w| *w != 0).collect::<Vec<_>>().into(),
-            ),
-            (_, [w]) => Request::WriteSingleRegister(def.address, *w),
-            (_, ws) => Request::WriteMultipleRegisters(def.address, ws.to_vec().into()),
-        };
         let bus = &self.buses[d.bus];
         let mut link = bus.link.lock().await;
-        self.transact(&mut link, bus, d, request).await.map(|_| ())
+        self.write_on_link(&mut link, bus, d, p, value).await.map(|_| ())
     }
 
     /// The state of a device.

@@ -182,7 +182,7 @@ impl SimDevice {
                 let words = if p.register.access == Access::Write {
                     vec![0; usize::from(p.register.count())]
                 } else {
-                    initial_param_words(&p.register, &names, unit)
+                    initial_param_words(&p.register, &names, unit, None)
                 };
                 ParamState {
                     def: p.register.clone(),
@@ -212,7 +212,7 @@ impl SimDevice {
         product.services.iter().for_each(|s| doc(&s.register));
         product.parameters.iter().for_each(|p| doc(&p.register));
         product.signature.iter().for_each(|c| doc(&c.register));
-        Self {
+        let mut device = Self {
             product,
             model,
             energy,
@@ -223,7 +223,18 @@ impl SimDevice {
             scales: BTreeMap::new(),
             documented,
             cache: None,
+        };
+        // Parameters scaled by another register start encoded with that register's scale.
+        device.prepare(now);
+        for i in 0..device.params.len() {
+            let p = &device.params[i];
+            if p.def.scale_register.is_some() && p.def.access != Access::Write {
+                let scale = device.scale_of(&p.def);
+                let words = initial_param_words(&p.def, &p.words_of_name, unit, scale);
+                device.params[i].words = words;
+            }
         }
+        device
     }
 
     /// Bring the counters up to `now` and return the instantaneous state.
@@ -271,7 +282,7 @@ impl SimDevice {
                 self.scales.insert(key, 1);
                 continue;
             }
-            let users: Vec<(usize, f64)> = self
+            let mut users: Vec<(&RegisterDef, f64)> = self
                 .product
                 .services
                 .iter()
@@ -279,19 +290,25 @@ impl SimDevice {
                 .filter(|(_, s)| Self::scale_key(&s.register).is_some_and(|(k, _)| k == key))
                 .filter_map(
                     |(i, s)| match self.measures[i].value_in(snap, &self.energy, s.unit) {
-                        Base::Number(v, _) => Some((i, v * 1.5)),
+                        Base::Number(v, _) => Some((&s.register, v * 1.5)),
                         Base::Text(_) => None,
                     },
                 )
                 .collect();
+            // A parameter scaled by the register must hold both ends of its write range.
+            for p in &self.params {
+                if Self::scale_key(&p.def).is_some_and(|(k, _)| k == key) {
+                    if let Some(r) = p.def.write_range {
+                        users.push((&p.def, r.min));
+                        users.push((&p.def, r.max));
+                    }
+                }
+            }
             let exponent = (-4i16..=9)
                 .find(|e| {
-                    users.iter().all(|(i, v)| {
-                        self.product.services[*i]
-                            .register
-                            .encode_scaled(&Value::Number(*v), Some(*e))
-                            .is_ok()
-                    })
+                    users
+                        .iter()
+                        .all(|(def, v)| def.encode_scaled(&Value::Number(*v), Some(*e)).is_ok())
                 })
                 .unwrap_or(0);
             self.scales.insert(key, exponent);
@@ -390,7 +407,10 @@ impl SimDevice {
                     if !touched[j] {
                         words[j] = 0;
                     }
-                    words[j] |= word & (1u16 << def.bit.unwrap_or(0).min(15));
+                    // The bit is this definition's: what it holds replaces what an earlier
+                    // one (a status word served at the same address) put there.
+                    let mask = 1u16 << def.bit.unwrap_or(0).min(15);
+                    words[j] = (words[j] & !mask) | (word & mask);
                 } else {
                     words[j] = *word;
                 }
@@ -642,8 +662,14 @@ impl SimDevice {
 }
 
 /// The starting content of a read-write parameter: the unit id for an address, 19200 for
-/// a baud rate, otherwise the bottom of its write range (or 0), as encoded words.
-fn initial_param_words(def: &RegisterDef, names: &[String], unit: u8) -> Vec<u16> {
+/// a baud rate, otherwise the bottom of its write range (or 0), as encoded words (with the
+/// content of its scale register, for a parameter that has one).
+fn initial_param_words(
+    def: &RegisterDef,
+    names: &[String],
+    unit: u8,
+    scale: Option<i16>,
+) -> Vec<u16> {
     let has = |w: &str| names.iter().any(|n| n == w);
     let value = if def.function_code.is_bit_table() || def.data_type == DataType::Bit {
         Value::Bool(false)
@@ -667,7 +693,7 @@ fn initial_param_words(def: &RegisterDef, names: &[String], unit: u8) -> Vec<u16
             }
         }
     };
-    def.encode(&value)
+    def.encode_scaled(&value, scale)
         .unwrap_or_else(|_| vec![0; usize::from(def.count())])
 }
 

@@ -27,6 +27,9 @@ pub enum Fault {
     BadCrc,
     /// Answer correctly, but only after this delay.
     Delay(Duration),
+    /// Acknowledge every write (FC5, FC6, FC15, FC16) as done without applying it, as a
+    /// write-protected device does; reads are answered normally.
+    IgnoreWrites,
 }
 
 /// What the transport must do with one request.

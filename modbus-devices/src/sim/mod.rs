@@ -61,7 +61,13 @@
 //! nothing. Accepted read-write parameters are stored and read back; write-only parameters
 //! (commands such as Hager's "set tariff") read back as 0. A parameter whose id or name
 //! contains "reset" resets the partial energy counters when written non-zero; a "tariff"
-//! parameter selects the active tariff. Unsupported function codes answer **01**.
+//! parameter selects the active tariff. A parameter that is one bit of a holding register
+//! takes its bit from the written word and serves it back in that bit (over whatever a
+//! status word at the same address holds), so several bit parameters of one register each
+//! keep their own bit across read-modify-write cycles. A parameter scaled by another
+//! register (`scale_register`) is decoded with that register's content, which the simulator
+//! chooses so that both ends of the parameter's write range fit its type. Unsupported
+//! function codes answer **01**.
 //!
 //! # Values
 //! The physics model drives each service from its category, unit and the
@@ -82,7 +88,8 @@
 //!
 //! # Faults
 //! [`Fault`]: no answer, a given exception code, a corrupted CRC (RTU framings; no answer on
-//! Modbus/TCP, which has no CRC), or a delay before the answer. Set per unit id with
+//! Modbus/TCP, which has no CRC), a delay before the answer, or writes acknowledged but not
+//! applied (a write-protected device). Set per unit id with
 //! [`Simulator::set_fault`] (or through a [`SimulatorHandle`]) and effective from the next
 //! request.
 

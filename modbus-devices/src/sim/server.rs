@@ -85,6 +85,11 @@ impl Shared {
             Fault::Exception(code) => return Outcome::Reply(Err(ExceptionCode::new(code))),
             Fault::BadCrc if transport == Transport::Tcp => return Outcome::Silent,
             Fault::Delay(d) => tokio::time::sleep(d).await,
+            Fault::IgnoreWrites => {
+                if let Ok(Some(echo)) = request.as_ref().map(write_echo) {
+                    return Outcome::Reply(Ok(echo));
+                }
+            }
             Fault::BadCrc | Fault::None => {}
         }
         let now = self.clock.now();
@@ -120,6 +125,20 @@ impl Shared {
             let _ = lock(&d).handle(request, &now);
         }
     }
+}
+
+/// The answer a device gives to a write it accepted, without applying it; `None` for a
+/// request that writes nothing.
+fn write_echo(request: &Request<'static>) -> Option<Response> {
+    Some(match request {
+        Request::WriteSingleCoil(a, b) => Response::WriteSingleCoil(*a, *b),
+        Request::WriteSingleRegister(a, w) => Response::WriteSingleRegister(*a, *w),
+        Request::WriteMultipleCoils(a, bs) => Response::WriteMultipleCoils(*a, bs.len() as u16),
+        Request::WriteMultipleRegisters(a, ws) => {
+            Response::WriteMultipleRegisters(*a, ws.len() as u16)
+        }
+        _ => return None,
+    })
 }
 
 /// The tokio-modbus service of the Modbus/TCP server.
