@@ -1,10 +1,14 @@
 """Peer side of the `poll` bench: a pymodbus (3.x) synchronous TCP client.
 
 Protocol on stdin/stdout, one line each:
-  "<iterations> <unit> <function_code> <address> <count>"  ->  "<elapsed nanoseconds>"
+  "<iterations> <unit> <function_code> <address> <count>"
+      ->  "<elapsed wall nanoseconds> <process CPU nanoseconds> <first register values, comma-separated>"
 The client connects once (host and port from argv) and keeps the connection, so a bench
-iteration measures request/response round trips only, as for our poller.
+iteration measures request/response round trips only, as for our poller. The keyword that
+names the unit (`device_id` since pymodbus 3.10, `slave` before) is chosen once at start-up,
+outside the timed loop. The CPU figure is the whole client process's (user + system).
 """
+import inspect
 import sys
 import time
 
@@ -17,22 +21,27 @@ def main() -> int:
     if not client.connect():
         print(f"cannot connect to {host}:{port}", file=sys.stderr)
         return 1
+    params = inspect.signature(client.read_holding_registers).parameters
+    unit_kw = "device_id" if "device_id" in params else "slave"
     for line in sys.stdin:
         parts = line.split()
         if not parts:
             continue
         iters, unit, fc, address, count = (int(p) for p in parts)
         read = client.read_holding_registers if fc == 3 else client.read_input_registers
+        kwargs = {"count": count, unit_kw: unit}
+        rr = None
+        cpu0 = time.process_time_ns()
         start = time.perf_counter_ns()
         for _ in range(iters):
-            try:
-                rr = read(address, count=count, device_id=unit)
-            except TypeError:  # pymodbus < 3.10 names it `slave`
-                rr = read(address, count=count, slave=unit)
+            rr = read(address, **kwargs)
             if rr.isError():
                 print(f"error: {rr}", file=sys.stderr)
                 return 1
-        print(time.perf_counter_ns() - start, flush=True)
+        wall = time.perf_counter_ns() - start
+        cpu = time.process_time_ns() - cpu0
+        regs = ",".join(str(r) for r in rr.registers) if rr is not None else ""
+        print(wall, cpu, regs, flush=True)
     client.close()
     return 0
 
