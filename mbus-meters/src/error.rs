@@ -189,6 +189,19 @@ pub enum Error {
         /// What arrived (hex).
         found: String,
     },
+    /// An answer did not end by the reply deadline: bytes kept arriving (a chattering line
+    /// or gateway) or a frame stayed incomplete while the line was busy.
+    #[error(
+        "reply overrun: expected a complete answer within {waited_ms} ms (the reply deadline), found {received} byte(s) still arriving, starting {kept}"
+    )]
+    Overrun {
+        /// The reply deadline, in milliseconds.
+        waited_ms: u64,
+        /// How many bytes arrived in that time.
+        received: usize,
+        /// The first bytes received (hex, at most one longest frame's worth).
+        kept: String,
+    },
     /// An answer was a valid frame of the wrong kind.
     #[error("unexpected answer from {target}: expected {expected}, found {found}")]
     Unexpected {
@@ -230,6 +243,7 @@ impl Error {
             Error::Encode { .. }
             | Error::Io { .. }
             | Error::Timeout { .. }
+            | Error::Overrun { .. }
             | Error::Collision { .. }
             | Error::Unexpected { .. }
             | Error::Config { .. } => None,

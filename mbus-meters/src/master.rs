@@ -14,8 +14,15 @@
 //!   number to 0..9 in turn (most significant digit first);
 //! - timeouts from [`BusTiming`] (EN 13757-2: 330 bit times + 50 ms; see [`crate::timing`]).
 //!
-//! A reply is read until it forms a complete frame; bytes that cannot start or continue a
-//! frame, or extra bytes after one, make it a garbled reply (a collision on the bus).
+//! A reply is read until it forms a complete frame. Reading is bounded: the buffer never
+//! holds more than the longest valid frame ([`MAX_FRAME_LEN`], 261 bytes), and each reply
+//! has an overall deadline ([`BusTiming::reply_timeout`]) besides the idle timeout between
+//! bytes, so a chattering line or gateway ends in [`Error::Overrun`] instead of holding the
+//! master. Noise before a frame is skipped: the reader resynchronises on the next start
+//! byte (0x68, 0x10, 0xE5) and takes a long, short or control frame found after it (a bare
+//! 0xE5 after noise is not taken as an acknowledgement: one noisy byte could fake it). Bytes
+//! that end without forming a frame, or extra bytes after one, make it a garbled reply (a
+//! collision on the bus).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), mbus_meters::Error> {
@@ -35,7 +42,9 @@ use tokio::time::{Instant, timeout_at};
 use crate::app::{Id, SecondaryAddress};
 use crate::encode::{select_frame, short_frame};
 use crate::hex::to_hex;
-use crate::link::{Address, Control, FrameKind, parse_link_prefix};
+use crate::link::{
+    ACK, Address, Control, FrameKind, LONG_START, MAX_FRAME_LEN, SHORT_START, parse_link_prefix,
+};
 use crate::sim::SimulatedBus;
 use crate::timing::BusTiming;
 use crate::{Error, Frame, Manufacturer, Medium, OwnedFrame};
@@ -227,42 +236,111 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
     }
 
     /// Reads one reply: waits up to the response timeout for the first byte, then reads until
-    /// the bytes form a frame or the line stays idle for the idle timeout.
+    /// the bytes form a frame, the line stays idle for the idle timeout (the reply is then
+    /// garbled, or nothing), or the reply deadline passes with bytes still arriving
+    /// ([`Error::Overrun`]). At most [`MAX_FRAME_LEN`] bytes are kept; noise before a start
+    /// byte is skipped. A peer that closes the connection is an [`Error::Io`].
     pub async fn read_reply(&mut self) -> Result<Reply, Error> {
         self.buf.clear();
         let timing = self.config.timing;
-        let mut deadline = Instant::now() + timing.response_timeout();
+        let start = Instant::now();
+        let overall = start + timing.reply_timeout();
+        let mut idle = start + timing.response_timeout();
         let mut chunk = [0u8; 300];
+        // the first bytes received, for a garbled reply or an error (bounded)
+        let mut seen: Vec<u8> = Vec::new();
+        let mut received = 0usize;
+        // bytes were skipped before a start byte
+        let mut noise = false;
+        // a complete frame was followed by more bytes
+        let mut trailing = false;
         loop {
+            let deadline = idle.min(overall);
             let n = match timeout_at(deadline, self.stream.read(&mut chunk)).await {
-                Err(_) => break,
+                Err(_) if idle <= overall => break,
+                Err(_) => {
+                    return Err(Error::Overrun {
+                        waited_ms: timing.reply_timeout().as_millis() as u64,
+                        received,
+                        kept: to_hex(&seen),
+                    });
+                }
                 Ok(Ok(0)) => {
                     return Err(Error::Io {
                         context: "reading a reply",
-                        message: "connection closed by the peer".into(),
+                        message: if received == 0 {
+                            "connection closed by the peer".into()
+                        } else {
+                            format!(
+                                "connection closed by the peer after {received} byte(s) of the answer ({})",
+                                to_hex(&seen)
+                            )
+                        },
                     });
                 }
                 Ok(Ok(n)) => n,
                 Ok(Err(e)) => return Err(io_error("reading a reply", e)),
             };
-            self.buf.extend_from_slice(&chunk[..n]);
-            // a complete frame ends the reply; an incomplete one, more than one frame's worth
-            // or bytes that are no frame wait for the line to go idle
-            if let Ok(link) = parse_link_prefix(&self.buf) {
-                if link.len == self.buf.len() {
-                    return Ok(if link.kind == FrameKind::Ack {
-                        Reply::Ack
-                    } else {
-                        Reply::Frame(self.buf.clone())
-                    });
+            let bytes = &chunk[..n];
+            received += n;
+            let room = MAX_FRAME_LEN - seen.len();
+            seen.extend_from_slice(&bytes[..n.min(room)]);
+            idle = Instant::now() + timing.idle_timeout();
+            if trailing {
+                // already garbled: only wait for the line to go quiet
+                continue;
+            }
+            self.buf.extend_from_slice(bytes);
+            loop {
+                // resynchronise on the next start byte
+                match self
+                    .buf
+                    .iter()
+                    .position(|b| matches!(*b, LONG_START | SHORT_START | ACK))
+                {
+                    Some(0) => {}
+                    Some(p) => {
+                        self.buf.drain(..p);
+                        noise = true;
+                    }
+                    None => {
+                        noise |= !self.buf.is_empty();
+                        self.buf.clear();
+                        break;
+                    }
+                }
+                match parse_link_prefix(&self.buf) {
+                    Ok(link) if link.kind == FrameKind::Ack && noise => {
+                        // a lone E5 amid noise proves nothing: keep looking
+                        self.buf.drain(..1);
+                    }
+                    Ok(link) if link.len == self.buf.len() => {
+                        return Ok(if link.kind == FrameKind::Ack {
+                            Reply::Ack
+                        } else {
+                            Reply::Frame(std::mem::take(&mut self.buf))
+                        });
+                    }
+                    Ok(_) => {
+                        // more than one frame's worth: two answers at once, or a late one
+                        trailing = true;
+                        self.buf.clear();
+                        break;
+                    }
+                    Err(Error::Truncated { .. }) => break,
+                    Err(_) => {
+                        // no frame starts here: try the next start byte
+                        self.buf.drain(..1);
+                        noise = true;
+                    }
                 }
             }
-            deadline = Instant::now() + timing.idle_timeout();
         }
-        Ok(if self.buf.is_empty() {
+        Ok(if received == 0 {
             Reply::Nothing
         } else {
-            Reply::Garbled(self.buf.clone())
+            self.buf.clear();
+            Reply::Garbled(seen)
         })
     }
 
@@ -540,7 +618,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     turnaround: Duration,
 ) -> Result<(), Error> {
-    let mut buf = Vec::with_capacity(512);
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * MAX_FRAME_LEN);
     let mut chunk = [0u8; 300];
     loop {
         let n = stream
@@ -551,15 +629,17 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             return Ok(());
         }
         buf.extend_from_slice(&chunk[..n]);
-        loop {
-            match parse_link_prefix(&buf) {
+        // `at` walks the buffer once; the consumed prefix is removed once per chunk
+        let mut at = 0;
+        while at < buf.len() {
+            match parse_link_prefix(&buf[at..]) {
                 Ok(link) => {
                     let len = link.len;
                     let answer = match bus.lock() {
-                        Ok(mut b) => b.handle(&buf[..len]),
+                        Ok(mut b) => b.handle(&buf[at..at + len]),
                         Err(_) => None,
                     };
-                    buf.drain(..len);
+                    at += len;
                     if let Some(answer) = answer {
                         tokio::time::sleep(turnaround).await;
                         stream
@@ -574,12 +654,15 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 Err(Error::Truncated { .. }) => break,
                 Err(_) => {
-                    buf.remove(0);
+                    // skip to the next start byte after this one
+                    at += 1;
+                    at += buf[at..]
+                        .iter()
+                        .position(|b| matches!(*b, LONG_START | SHORT_START | ACK))
+                        .unwrap_or(buf.len() - at);
                 }
             }
-            if buf.is_empty() {
-                break;
-            }
         }
+        buf.drain(..at);
     }
 }

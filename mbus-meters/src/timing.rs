@@ -105,6 +105,22 @@ impl BusTiming {
         self.response_timeout()
     }
 
+    /// The overall deadline of one answer, from the end of the request: the response
+    /// timeout, the time the longest valid frame (261 characters) takes on the wire, and one
+    /// idle timeout of margin. A line or gateway that keeps sending past it does not hold
+    /// the master (PiiGAB's gateway manual sizes its whole-telegram timeout the same way:
+    /// 261 characters x 11 bits / baud + 0.5 s). At 2400 Bd: 187.5 + 1196.25 + 187.5 ms.
+    ///
+    /// ```
+    /// use mbus_meters::timing::BusTiming;
+    /// use std::time::Duration;
+    /// let t = BusTiming::new(2400).unwrap();
+    /// assert_eq!(t.reply_timeout(), Duration::from_micros(1_571_250));
+    /// ```
+    pub fn reply_timeout(&self) -> Duration {
+        self.response_timeout() + self.transmit(crate::link::MAX_FRAME_LEN) + self.idle_timeout()
+    }
+
     /// Pause before the next request: 11 bit times.
     pub fn turnaround(&self) -> Duration {
         self.bits(BITS_PER_CHARACTER)

@@ -9,7 +9,9 @@ use mbus_meters::encode::{DataSpec, HeaderSpec, LongHeader, RecordSpec, VifSpec}
 use mbus_meters::master::{Master, MasterConfig, Probe, serve};
 use mbus_meters::sim::{SimMeter, SimulatedBus};
 use mbus_meters::timing::BusTiming;
-use mbus_meters::{Address, Error, Id, Manufacturer, Medium, OwnedValue, SecondaryAddress, Status};
+use mbus_meters::{
+    Address, Control, Error, Id, Manufacturer, Medium, OwnedValue, SecondaryAddress, Status,
+};
 
 fn header(id: u32, manufacturer: &str, medium: Medium) -> LongHeader {
     LongHeader {
@@ -300,4 +302,157 @@ async fn lost_answer_is_repeated_with_the_same_fcb() {
     // five requests reached the meter, four answers reached the master
     assert_eq!(bus.requests, 5);
     assert_eq!(bus.meters[0].answered, 4);
+}
+
+// ---------------------------------------------------------------------------------------
+// Bounded I/O: misbehaving peers on real loopback TCP sockets. Each must end in a typed error
+// within the reply deadline, never hold the master.
+// ---------------------------------------------------------------------------------------
+
+/// A loopback TCP peer running `behave` on the accepted connection, and a master on it.
+async fn misbehaving_peer<F, Fut>(behave: F) -> Master<tokio::net::TcpStream>
+where
+    F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        behave(stream).await;
+    });
+    let mut config = config();
+    config.retries = 0;
+    Master::connect_tcp(&addr.to_string(), config)
+        .await
+        .unwrap()
+}
+
+/// Upper bound of an operation that must end at the reply deadline: the deadline plus
+/// scheduling slack on a loaded machine.
+fn within(deadline: Duration) -> Duration {
+    deadline + Duration::from_millis(700)
+}
+
+/// Runs `f`, failing the test (instead of hanging) if it does not end well past `deadline`.
+async fn bounded<T>(deadline: Duration, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(within(deadline) * 3, f)
+        .await
+        .expect("the master must not hang on a misbehaving peer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_streaming_garbage_forever_ends_in_overrun() {
+    use tokio::io::AsyncWriteExt;
+    let mut master = misbehaving_peer(|mut s| async move {
+        // bytes that never form a frame, sprinkled with start bytes, as fast as it can
+        let garbage: Vec<u8> = (0..4096u32)
+            .map(|i| [0x68, 0x10, 0xE5, 0x00, 0xFF, 0x16][(i % 6) as usize] ^ (i as u8 & 0x40))
+            .collect();
+        while s.write_all(&garbage).await.is_ok() {}
+    })
+    .await;
+    let deadline = master.config().timing.reply_timeout();
+    let t = std::time::Instant::now();
+    let err = bounded(deadline, master.req_ud2(Address(1)))
+        .await
+        .unwrap_err();
+    let elapsed = t.elapsed();
+    assert!(
+        matches!(err, Error::Overrun { received, ref kept, .. }
+            if received > 10 * mbus_meters::link::MAX_FRAME_LEN && kept.len() <= 3 * mbus_meters::link::MAX_FRAME_LEN),
+        "{err}"
+    );
+    assert!(elapsed >= deadline, "{elapsed:?} < {deadline:?}");
+    assert!(elapsed <= within(deadline), "{elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_trickling_one_byte_every_10_ms_ends_in_overrun() {
+    use tokio::io::AsyncWriteExt;
+    // a valid answer, but one byte every 10 ms: each byte comes within the idle timeout
+    // (58.6 ms at 38 400 Bd), so only the overall deadline ends the reply
+    let answer = bus().handle(&mbus_meters::encode::short_frame(
+        Control::req_ud2(true),
+        Address(3),
+    ));
+    let answer = answer.unwrap();
+    let mut master = misbehaving_peer(move |mut s| async move {
+        loop {
+            for b in &answer {
+                if s.write_all(&[*b]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    })
+    .await;
+    let timing = master.config().timing;
+    assert!(timing.idle_timeout() > Duration::from_millis(10));
+    let deadline = timing.reply_timeout();
+    let t = std::time::Instant::now();
+    let err = bounded(deadline, master.req_ud2(Address(3)))
+        .await
+        .unwrap_err();
+    let elapsed = t.elapsed();
+    assert!(
+        matches!(err, Error::Overrun { received, .. } if received >= 5),
+        "{err}"
+    );
+    assert!(elapsed >= deadline, "{elapsed:?} < {deadline:?}");
+    assert!(elapsed <= within(deadline), "{elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_closing_mid_frame_ends_in_an_io_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut master = misbehaving_peer(|mut s| async move {
+        let mut req = [0u8; 5];
+        let _ = s.read_exact(&mut req).await;
+        // the first 7 bytes of a long frame, then the connection closes
+        let _ = s
+            .write_all(&[0x68, 0x1F, 0x1F, 0x68, 0x08, 0x01, 0x72])
+            .await;
+        let _ = s.shutdown().await;
+    })
+    .await;
+    let deadline = master.config().timing.reply_timeout();
+    let t = std::time::Instant::now();
+    let err = bounded(deadline, master.req_ud2(Address(1)))
+        .await
+        .unwrap_err();
+    let elapsed = t.elapsed();
+    assert!(
+        matches!(err, Error::Io { context: "reading a reply", ref message }
+            if message.contains("after 7 byte(s)")),
+        "{err}"
+    );
+    assert!(elapsed <= within(deadline), "{elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noise_before_an_answer_is_skipped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let answer = bus()
+        .handle(&mbus_meters::encode::short_frame(
+            Control::req_ud2(true),
+            Address(3),
+        ))
+        .unwrap();
+    let sent = answer.clone();
+    let mut master = misbehaving_peer(move |mut s| async move {
+        let answer = sent;
+        let mut req = [0u8; 5];
+        let _ = s.read_exact(&mut req).await;
+        // line noise with start bytes in it (a lone E5, a broken long frame), then the answer
+        let mut bytes = vec![0x00, 0xE5, 0x68, 0x05, 0x06, 0x68, 0x10, 0x7F];
+        bytes.extend_from_slice(&answer);
+        let _ = s.write_all(&bytes).await;
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+    })
+    .await;
+    let frame = master.req_ud2(Address(3)).await.unwrap();
+    assert_eq!(frame, answer);
 }

@@ -23,6 +23,9 @@ pub const LONG_START: u8 = 0x68;
 pub const STOP: u8 = 0x16;
 /// The largest L field: C, A, CI and at most 252 bytes of user data.
 pub const MAX_L: u8 = 255;
+/// The longest valid frame: a long frame with L = 255 (start, L, L, start, 255 bytes of C, A,
+/// CI and user data, checksum, stop).
+pub const MAX_FRAME_LEN: usize = MAX_L as usize + 6;
 
 /// The four frame formats of EN 13757-2 (IEC 60870-5-2 FT 1.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
