@@ -3,8 +3,13 @@
 //! ```text
 //! cargo run --example modbus-sim -- --listen HOST:PORT --device UNIT=REFERENCE [--device ...]
 //!     [--rtu-over-tcp HOST:PORT] [--serial PATH [--baud N] [--parity even|odd|none]]
-//!     [--catalogue FILE] [--for SECONDS]
+//!     [--tls CERT,KEY[,CA]] [--catalogue FILE] [--for SECONDS]
 //! ```
+//!
+//! With `--tls`, the `--listen` address serves Modbus/TCP Security (TLS) instead of plain
+//! Modbus/TCP: CERT is the server's certificate chain and KEY its private key (PEM files);
+//! with CA, clients must present a certificate signed by it (a client whose certificate
+//! carries the role `read-only` may read but not write).
 //!
 //! Every device is a product of the built-in catalogue (plus `--catalogue` files) behind its
 //! unit id, with values driven by the simulator's physics on the real clock. One line on
@@ -19,6 +24,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use modbus_devices::Catalogue;
+use modbus_devices::poll::tls::ServerTlsConfig;
 use modbus_devices::sim::{Parity, SerialSettings, SimClock, Simulator, StopBits};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -52,12 +58,38 @@ struct Args {
     /// Serial parity (2 stop bits with none, 1 otherwise).
     #[arg(long, value_enum, default_value_t = ParityArg::Even)]
     parity: ParityArg,
+    /// Serve --listen as Modbus/TCP Security: server certificate chain, private key and,
+    /// to require client certificates, the CA that signs them (PEM files).
+    #[arg(long, value_name = "CERT,KEY[,CA]", value_parser = parse_tls)]
+    tls: Option<TlsFiles>,
     /// Extra catalogue files (TOML) with custom products.
     #[arg(long, value_name = "FILE")]
     catalogue: Vec<PathBuf>,
     /// Stop after this many seconds instead of running until killed.
     #[arg(long = "for", value_name = "SECONDS")]
     for_seconds: Option<f64>,
+}
+
+/// The PEM files of `--tls`.
+#[derive(Debug, Clone)]
+struct TlsFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    ca: Option<PathBuf>,
+}
+
+fn parse_tls(s: &str) -> Result<TlsFiles, String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    match parts.as_slice() {
+        [cert, key] | [cert, key, _] if !cert.is_empty() && !key.is_empty() => Ok(TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+            ca: parts.get(2).filter(|c| !c.is_empty()).map(PathBuf::from),
+        }),
+        _ => Err(format!(
+            "expected CERT,KEY or CERT,KEY,CA (PEM files), found {s:?}"
+        )),
+    }
 }
 
 fn parse_device(s: &str) -> Result<(u8, String), String> {
@@ -79,6 +111,9 @@ fn parse_device(s: &str) -> Result<(u8, String), String> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    if args.tls.is_some() && args.listen.is_none() {
+        bail!("--tls needs --listen HOST:PORT (the address served with TLS)");
+    }
     if args.listen.is_none() && args.rtu_over_tcp.is_none() && args.serial.is_none() {
         bail!(
             "nothing to serve on: give --listen HOST:PORT, --rtu-over-tcp HOST:PORT or --serial PATH"
@@ -98,9 +133,24 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let mut handles = Vec::new();
-    if let Some(addr) = &args.listen {
-        let (_, h) = sim.serve_tcp(addr.as_str()).await?;
-        handles.push(h);
+    match (&args.listen, &args.tls) {
+        (Some(addr), Some(files)) => {
+            let mut config = ServerTlsConfig::from_files(&files.cert, &files.key)
+                .context("--tls certificate and key")?;
+            if let Some(ca) = &files.ca {
+                config = config
+                    .require_client_certs_from_files(ca)
+                    .context("--tls client CA")?;
+            }
+            let config = config.build().context("--tls")?;
+            let (_, h) = sim.serve_tls(addr.as_str(), config).await?;
+            handles.push(h);
+        }
+        (Some(addr), None) => {
+            let (_, h) = sim.serve_tcp(addr.as_str()).await?;
+            handles.push(h);
+        }
+        (None, _) => {}
     }
     if let Some(addr) = &args.rtu_over_tcp {
         let (_, h) = sim.serve_rtu_over_tcp(addr.as_str()).await?;
