@@ -324,8 +324,6 @@ const CLEARING: u8 = 3;
 const PRE_SHIFT: u8 = 2;
 // Bit set in `flags` when any detector is pending (RAISING or CLEARING).
 const NEVER: Micros = i64::MIN;
-/// How many samples needing the full evaluation [`Engine::process`] queues.
-const QUEUE: usize = 16;
 const NONE: u32 = u32::MAX;
 
 // Modes: how the detectors' input is derived from the value.
@@ -603,7 +601,6 @@ pub struct Engine {
     origin: Micros,
     started: bool,
     fast: bool,
-    touch: u8,
     stats: Stats,
     /// Samples that took the full evaluation (outside their point's quiet band).
     #[cfg_attr(not(feature = "testing"), allow(dead_code))]
@@ -821,7 +818,6 @@ impl Engine {
             origin: NEVER,
             started: false,
             fast: true,
-            touch: 0,
             stats: Stats::default(),
             full_evaluations: 0,
             scratch: Vec::new(),
@@ -1085,14 +1081,8 @@ impl Engine {
             }
         }
         self.stats.applied += samples.len() as u64;
-        // Samples that need the full evaluation are queued a little while the fast path goes
-        // on, after their first loads have been started, so that their cache misses overlap
-        // with other work. Later samples of a queued point queue behind it (its horizon is
-        // set to the past), samples of points with an offline watch are not queued (they read
-        // the device's other points), and the queue is processed in order: the transitions
-        // and their order are those of processing every sample in turn.
-        let mut queue = [0usize; QUEUE];
-        let mut queued = 0usize;
+        // The fast path runs until a sample outside its point's quiet band (or rejected);
+        // that one takes the full evaluation, in order, then the fast path goes on.
         let mut i = 0;
         while i < samples.len() {
             let watermark = self.watermark;
@@ -1120,39 +1110,13 @@ impl Engine {
                 break;
             };
             let pi = s.point as usize;
-            match self.ranges.get(pi).copied() {
-                None => {
-                    self.stats.unknown_point += 1;
-                    self.stats.applied -= 1;
-                }
-                Some(r) if r.device == NONE => {
-                    if queued == QUEUE {
-                        self.drain(samples, &queue[..queued], out);
-                        queued = 0;
-                    }
-                    // Start the loads the evaluation will need.
-                    if let Some(slot) = self.slots.get(r.start as usize) {
-                        self.touch ^= slot.flags;
-                    }
-                    self.points[pi].until = NEVER;
-                    queue[queued] = i;
-                    queued += 1;
-                }
-                Some(_) => {
-                    self.drain(samples, &queue[..queued], out);
-                    queued = 0;
-                    self.slow(pi, s, out);
-                }
+            if pi < self.ranges.len() {
+                self.slow(pi, s, out);
+            } else {
+                self.stats.unknown_point += 1;
+                self.stats.applied -= 1;
             }
             i += 1;
-        }
-        self.drain(samples, &queue[..queued], out);
-    }
-
-    fn drain(&mut self, samples: &[Sample], queue: &[usize], out: &mut Vec<Transition>) {
-        for &j in queue {
-            let s = &samples[j];
-            self.slow(s.point as usize, s, out);
         }
     }
 

@@ -202,7 +202,14 @@ fn report(c: &mut Criterion) {
         let (samples_before, transitions_before) = (w.samples, w.transitions);
         let mut total = [Duration::ZERO; 3];
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(6) {
+        while start.elapsed()
+            < Duration::from_secs(
+                std::env::var("ALARMS_BENCH_SECS")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(6),
+            )
+        {
             for (t, d) in total.iter_mut().zip(w.run()) {
                 *t += d;
             }
