@@ -20,7 +20,8 @@
 //!
 //! Prints per share: samples/s of each side and the ratios; then criterion's measurements.
 //!
-//! `cargo bench -p benches --bench alarms`
+//! `cargo bench -p benches --bench alarms` (`ALARMS_BENCH_SECS=N` measures the table N s per
+//! share instead of 6; `-- nomatch` prints the table only, without criterion's runs)
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)] // a bench: failures abort the run
 
 use std::hint::black_box;
