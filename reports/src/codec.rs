@@ -3,7 +3,7 @@
 //! A chunk holds readings `(t, v)` with `t` in Unix seconds, strictly increasing. Layout:
 //!
 //! ```text
-//! byte     version (1)
+//! byte     version (2; version 1 is still read)
 //! varint   count
 //! zvarint  first timestamp
 //! byte     value mode: 0..=9 = decimal scale k (values are integers / 10^k), 0xFF = XOR floats
@@ -13,10 +13,15 @@
 //! bits     values: residual codes (int) or Gorilla XOR codes (float)
 //! ```
 //!
-//! Timestamp delta-of-delta codes: `0` = same step; `10`+7 bits; `110`+12 bits; `1110`+20 bits;
-//! `1111`+64 bits (zig-zag). Integer residuals: `0` = 0; `10`+4 bits; `110`+8 bits;
-//! `1110`+16 bits; `11110`+32 bits; `11111`+64 bits. Regular 15-minute meter data therefore costs
-//! one bit per timestamp and a few bits per value; a gap is just a larger step.
+//! Timestamp delta-of-delta codes (two's complement payloads): `0` = same step; `10`+4 bits;
+//! `110`+7 bits; `1110`+12 bits; `11110`+20 bits; `11111`+64 bits. Integer residuals: `0` = 0;
+//! `10`+4 bits; `110`+8 bits; `1110`+12 bits; `11110`+16 bits; `111110`+32 bits; `111111`+64
+//! bits. Regular 15-minute meter data therefore costs one bit per timestamp and a few bits per
+//! value; a gap is just a larger step; a poll time jittering by a few seconds costs 6 bits.
+//!
+//! Version 1 (written before) differs only in the code tables: times `0`, `10`+7, `110`+12,
+//! `1110`+20, `1111`+64 bits; residuals `0`, `10`+4, `110`+8, `1110`+16, `11110`+32, `11111`+64
+//! bits. Both are read; new chunks are written as version 2.
 //!
 //! The encoding is lossless: a value is stored as a scaled integer only when dividing the
 //! integer by `10^k` gives back the very same `f64` bits; otherwise the chunk uses XOR mode.
@@ -43,7 +48,10 @@ impl Sample {
     }
 }
 
-const VERSION: u8 = 1;
+/// The version written.
+const VERSION: u8 = 2;
+/// The first layout, still read.
+const VERSION_1: u8 = 1;
 const XOR_MODE: u8 = 0xFF;
 const POW10: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
@@ -233,12 +241,26 @@ fn get_varint(data: &[u8], pos: &mut usize) -> Result<u64, Error> {
 /// has width 0 and holds only 0; the last slot has width 64 and holds anything. One table
 /// serves the writer ([`PrefixCode::put`]), the size estimate ([`PrefixCode::cost`]) and the
 /// reader ([`BitReader::code`]), so they cannot disagree.
+#[derive(Debug)]
 struct PrefixCode(&'static [u32]);
 
-/// Timestamp delta-of-delta code.
-const DOD: PrefixCode = PrefixCode(&[0, 7, 12, 20, 64]);
-/// Value residual code (scaled-integer deltas).
-const INT: PrefixCode = PrefixCode(&[0, 4, 8, 16, 32, 64]);
+/// Timestamp delta-of-delta code of version 1.
+const DOD_V1: PrefixCode = PrefixCode(&[0, 7, 12, 20, 64]);
+/// Value residual code (scaled-integer deltas) of version 1.
+const INT_V1: PrefixCode = PrefixCode(&[0, 4, 8, 16, 32, 64]);
+/// Timestamp delta-of-delta code: a 4-bit slot holds the few seconds a poll time jitters by.
+const DOD: PrefixCode = PrefixCode(&[0, 4, 7, 12, 20, 64]);
+/// Value residual code: a 12-bit slot for the noisy residuals of fine-resolution counters.
+const INT: PrefixCode = PrefixCode(&[0, 4, 8, 12, 16, 32, 64]);
+
+/// The code tables of a chunk version.
+fn tables(version: u8) -> Option<(&'static PrefixCode, &'static PrefixCode)> {
+    match version {
+        VERSION => Some((&DOD, &INT)),
+        VERSION_1 => Some((&DOD_V1, &INT_V1)),
+        _ => None,
+    }
+}
 
 impl PrefixCode {
     /// The number of ones of the longest prefix.
@@ -293,11 +315,6 @@ fn put_dod(w: &mut BitWriter, d: i64) {
     DOD.put(w, d);
 }
 
-#[inline(always)]
-fn get_dod(r: &mut BitReader<'_>) -> Result<i64, Error> {
-    DOD.get(r)
-}
-
 #[inline]
 fn int_cost(d: i64) -> u64 {
     INT.cost(d)
@@ -306,11 +323,6 @@ fn int_cost(d: i64) -> u64 {
 #[inline]
 fn put_int(w: &mut BitWriter, d: i64) {
     INT.put(w, d);
-}
-
-#[inline(always)]
-fn get_int(r: &mut BitReader<'_>) -> Result<i64, Error> {
-    INT.get(r)
 }
 
 /// The smallest decimal scale `k` at which every value is an exact integer / 10^k.
@@ -497,7 +509,7 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), Error> {
         v: rd.first_value(),
     });
     for _ in 1..rd.n {
-        delta = delta.wrapping_add(get_dod(&mut rd.r)?);
+        delta = delta.wrapping_add(rd.dod.get(&mut rd.r)?);
         t = t.wrapping_add(delta);
         out.push(Sample { t, v: 0.0 });
     }
@@ -532,6 +544,8 @@ enum Vals {
 /// individual times (a chunk lying inside one bin) skip building `(t, v)` pairs altogether.
 #[derive(Debug)]
 pub(crate) struct ChunkReader<'a> {
+    dod: &'static PrefixCode,
+    int: &'static PrefixCode,
     n: usize,
     t0: i64,
     vals: Vals,
@@ -541,12 +555,12 @@ pub(crate) struct ChunkReader<'a> {
 impl<'a> ChunkReader<'a> {
     /// Parse the header of `data`.
     pub(crate) fn new(data: &'a [u8]) -> Result<Self, Error> {
-        if data.first() != Some(&VERSION) {
+        let Some((dod, int)) = data.first().and_then(|&v| tables(v)) else {
             return Err(Error::Decode(format!(
-                "expected chunk version {VERSION}, found {:?}",
+                "expected chunk version {VERSION_1} or {VERSION}, found {:?}",
                 data.first()
             )));
-        }
+        };
         let mut pos = 1;
         let n = get_varint(data, &mut pos)? as usize;
         if n == 0 || n > data.len() * 8 + 1 {
@@ -590,6 +604,8 @@ impl<'a> ChunkReader<'a> {
             )));
         };
         Ok(ChunkReader {
+            dod,
+            int,
             n,
             t0,
             vals,
@@ -647,7 +663,7 @@ impl<'a> ChunkReader<'a> {
                 left -= zeros;
                 continue;
             }
-            let dod = get_dod(&mut self.r)?;
+            let dod = self.dod.get(&mut self.r)?;
             changes += u32::from(dod != 0);
             delta = delta.wrapping_add(dod);
             ok &= delta > 0;
@@ -672,6 +688,7 @@ impl<'a> ChunkReader<'a> {
     #[inline(always)]
     pub(crate) fn fold_values(&mut self, mut f: impl FnMut(f64) -> bool) -> Result<bool, Error> {
         let r = &mut self.r;
+        let int = self.int;
         match self.vals {
             Vals::Int { p, order, first } => {
                 let mut x = first;
@@ -710,14 +727,14 @@ impl<'a> ChunkReader<'a> {
                             }
                             continue;
                         }
-                        // `10`+4, `110`+8, `1110`+16 bits (at most 20 bits: fits); wider codes
-                        // take the general path below.
+                        // `10`+4, `110`+8, then `1110`+16 (version 1) or +12 bits (at most
+                        // 20 bits: fits); wider codes take the general path below.
                         let ones = v.leading_ones();
                         if ones >= 4 {
                             break;
                         }
                         let hdr = ones + 1;
-                        let bits = 2u32 << ones;
+                        let bits = int.0[ones as usize];
                         let c = sign_extend((v << hdr) >> (64 - bits), bits);
                         used += hdr + bits;
                         if order == 2 {
@@ -735,7 +752,7 @@ impl<'a> ChunkReader<'a> {
                         r.skip(used)?;
                         continue;
                     }
-                    let c = get_int(r)?;
+                    let c = int.get(r)?;
                     if order == 2 {
                         d = d.wrapping_add(c);
                     } else {
@@ -796,20 +813,40 @@ mod tests {
         }
         // (code, value, prefix bits, prefix length, payload width)
         let cases: &[(&PrefixCode, i64, u64, u32, u32)] = &[
+            // Version 1 (still read).
+            (&DOD_V1, 0, 0, 1, 0),
+            (&DOD_V1, 63, 0b10, 2, 7),
+            (&DOD_V1, -64, 0b10, 2, 7),
+            (&DOD_V1, 64, 0b110, 3, 12),
+            (&DOD_V1, -2049, 0b1110, 4, 20),
+            (&DOD_V1, 1 << 19, 0b1111, 4, 64),
+            (&INT_V1, 0, 0, 1, 0),
+            (&INT_V1, 7, 0b10, 2, 4),
+            (&INT_V1, -8, 0b10, 2, 4),
+            (&INT_V1, 8, 0b110, 3, 8),
+            (&INT_V1, 128, 0b1110, 4, 16),
+            (&INT_V1, -32769, 0b11110, 5, 32),
+            (&INT_V1, 1 << 31, 0b11111, 5, 64),
+            (&INT_V1, i64::MIN, 0b11111, 5, 64),
+            // Version 2 (written).
             (&DOD, 0, 0, 1, 0),
-            (&DOD, 63, 0b10, 2, 7),
-            (&DOD, -64, 0b10, 2, 7),
-            (&DOD, 64, 0b110, 3, 12),
-            (&DOD, -2049, 0b1110, 4, 20),
-            (&DOD, 1 << 19, 0b1111, 4, 64),
+            (&DOD, 7, 0b10, 2, 4),
+            (&DOD, -8, 0b10, 2, 4),
+            (&DOD, 8, 0b110, 3, 7),
+            (&DOD, -64, 0b110, 3, 7),
+            (&DOD, 64, 0b1110, 4, 12),
+            (&DOD, -2049, 0b11110, 5, 20),
+            (&DOD, 1 << 19, 0b11111, 5, 64),
             (&INT, 0, 0, 1, 0),
             (&INT, 7, 0b10, 2, 4),
             (&INT, -8, 0b10, 2, 4),
             (&INT, 8, 0b110, 3, 8),
-            (&INT, 128, 0b1110, 4, 16),
-            (&INT, -32769, 0b11110, 5, 32),
-            (&INT, 1 << 31, 0b11111, 5, 64),
-            (&INT, i64::MIN, 0b11111, 5, 64),
+            (&INT, 128, 0b1110, 4, 12),
+            (&INT, -2048, 0b1110, 4, 12),
+            (&INT, 2048, 0b11110, 5, 16),
+            (&INT, -32769, 0b111110, 6, 32),
+            (&INT, 1 << 31, 0b111111, 6, 64),
+            (&INT, i64::MIN, 0b111111, 6, 64),
         ];
         for &(code, d, prefix, len, width) in cases {
             let expected = bits(|w| {
@@ -828,6 +865,68 @@ mod tests {
             };
             assert_eq!(code.get(&mut r).unwrap(), d);
         }
+    }
+
+    /// Chunks written by version 1 of the layout (bytes captured from its encoder) still decode
+    /// to what was written, through the full decode and the streamed reader.
+    #[test]
+    fn version_1_chunks_still_read() {
+        let v1_scaled: &[u8] = &[
+            1, 21, 128, 196, 159, 213, 12, 2, 2, 192, 154, 12, 199, 12, 189, 193, 111, 112, 85,
+            238, 11, 123, 130, 175, 112, 91, 220, 21, 123, 130, 240, 160, 37, 226, 92, 149, 146,
+            178, 86, 74, 201, 89, 43, 37, 100, 172, 149, 146, 178, 86, 74, 201, 89, 43, 37, 100,
+            172, 149, 146, 189, 255, 252, 130, 112,
+        ];
+        let v1_xor: &[u8] = &[
+            1, 6, 0, 255, 0, 0, 0, 0, 0, 0, 0, 0, 158, 6, 47, 63, 234, 237, 84, 143, 9, 12, 239, 0,
+            15, 235, 68, 203, 177, 113, 83, 86, 183, 132, 103, 67, 179, 176, 142, 224, 254, 0, 168,
+            158, 6, 193, 171, 47, 214, 0, 6, 152, 56, 40, 60, 135, 157,
+        ];
+        let mut scaled: Vec<Sample> = (0..20)
+            .map(|i| {
+                Sample::new(
+                    1_700_000_000 + i * 900 + (i * 7 % 5),
+                    1000.0 + (i * i) as f64 * 0.37,
+                )
+            })
+            .collect();
+        scaled.push(Sample::new(1_700_100_000, 3.5));
+        let xor: Vec<Sample> = (0..6)
+            .map(|i| Sample::new(i * 60, (i as f64).sin()))
+            .collect();
+        for (bytes, want) in [(v1_scaled, &scaled), (v1_xor, &xor)] {
+            let got = decode(bytes).unwrap();
+            assert_eq!(got.len(), want.len());
+            for (a, b) in got.iter().zip(want.iter()) {
+                assert_eq!((a.t, a.v.to_bits()), (b.t, b.v.to_bits()));
+            }
+            let (t0, times, vals) = stream_read(bytes);
+            assert_eq!(t0, want[0].t);
+            assert_eq!(times.map(|t| t.last), Some(want[want.len() - 1].t));
+            let want_bits: Vec<u64> = want.iter().map(|s| s.v.to_bits()).collect();
+            assert_eq!(
+                vals.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                want_bits
+            );
+            // New chunks of the same readings are version 2 (the jittered one smaller; a
+            // first step of 60 s now takes one bit more).
+            let v2 = encode(want).unwrap();
+            assert_eq!(v2[0], VERSION);
+            assert_eq!(decode(&v2).unwrap().len(), want.len());
+            if bytes.len() > 60 {
+                assert!(v2.len() < bytes.len(), "{} >= {}", v2.len(), bytes.len());
+            }
+        }
+    }
+
+    /// A poll time a few seconds off the grid costs 6 bits (`10`+4), not 9 as in version 1.
+    #[test]
+    fn jittered_times_are_cheap() {
+        let s: Vec<Sample> = (0..672i64)
+            .map(|i| Sample::new(1_700_000_000 + i * 900 + (i * 7919 % 5), 0.0))
+            .collect();
+        let n = roundtrip(&s);
+        assert!(n * 8 <= 16 + 672 * 6 + 672, "{n} bytes");
     }
 
     fn roundtrip(s: &[Sample]) -> usize {
