@@ -444,6 +444,7 @@ impl Aggregator {
             rollover: self.rule.rollover,
             step,
             drops: 0,
+            dropped_secs: 0,
         })
     }
 
@@ -460,7 +461,7 @@ impl Aggregator {
             .saturating_add(u32::try_from(f.drops).unwrap_or(u32::MAX));
         // Each interval but the drops added its whole-second length: integers below 2^53 add
         // up exactly. (`drops` is non-zero only with a step.)
-        let dropped = f.drops * f.step.unwrap_or(0);
+        let dropped = f.drops * f.step.unwrap_or(0) + f.dropped_secs;
         b.covered_secs += (f.t_last - f.t_first - dropped) as f64;
         b.last = Some((f.t_last, f.prev));
         self.prev = Some(Sample::new(f.t_last, f.prev));
@@ -494,9 +495,26 @@ pub(crate) struct ValueFold {
     rollover: Option<f64>,
     step: Option<i64>,
     drops: i64,
+    /// Seconds of the drops folded by [`ValueFold::add_timed`] (their intervals are known).
+    dropped_secs: i64,
 }
 
 impl ValueFold {
+    /// Fold the next value whose interval since the previous reading is `dt` seconds (the fold
+    /// of a chunk whose readings are not evenly spaced, with `step` `None`): never refuses.
+    #[inline(always)]
+    pub(crate) fn add_timed(&mut self, v: f64, dt: i64) -> bool {
+        // As in `add`: not `v >= prev` (a NaN too) without a rollover rule.
+        let up = v >= self.prev;
+        let reset = !up && self.rollover.is_none();
+        let step = self.step.take();
+        self.step = Some(0); // let `add` fold the drop; its interval is counted here
+        let ok = self.add(v);
+        self.step = step;
+        self.dropped_secs += if reset { dt } else { 0 };
+        ok
+    }
+
     /// Fold the next value; `false` (and the fold must be dropped) on a counter drop that needs
     /// its time.
     #[inline(always)]

@@ -682,6 +682,18 @@ impl<'a> ChunkReader<'a> {
         }))
     }
 
+    /// Decode the time stream into the intervals between consecutive readings (`n - 1` of
+    /// them, appended to `out`); must come before [`Self::fold_values`].
+    pub(crate) fn read_intervals(&mut self, out: &mut Vec<i64>) -> Result<(), Error> {
+        let mut delta = 0i64;
+        out.reserve(self.n - 1);
+        for _ in 1..self.n {
+            delta = delta.wrapping_add(self.dod.get(&mut self.r)?);
+            out.push(delta);
+        }
+        Ok(())
+    }
+
     /// Feed the values of readings 1..n (the first is [`Self::first_value`]) to `f`, in order,
     /// after the time stream was read or skipped. Stops as soon as `f` returns `false`; returns
     /// whether every value was fed.

@@ -419,6 +419,7 @@ fn fold_chunk(
     to: i64,
     agg: &mut Aggregator,
     buf: &mut Vec<Sample>,
+    intervals: &mut Vec<i64>,
 ) -> Result<bool, Error> {
     let data = chunk.data;
     let mut rd = ChunkReader::new(data).map_err(|e| chunk.corrupt(e))?;
@@ -439,7 +440,21 @@ fn fold_chunk(
     agg.push(&[first]);
     if let Some(mut f) = agg.fold_begin(i, first, t_end, times.step) {
         // The fold's state lives in locals of this function (registers once inlined).
-        if rd.fold_values(|v| f.add(v)).map_err(|e| chunk.corrupt(e))? {
+        let folded = if times.step.is_some() {
+            rd.fold_values(|v| f.add(v))
+        } else {
+            // Uneven times (a jittering poll): the intervals are read again for the drops.
+            intervals.clear();
+            let mut rt = ChunkReader::new(data).map_err(|e| chunk.corrupt(e))?;
+            rt.read_intervals(intervals).map_err(|e| chunk.corrupt(e))?;
+            let mut k = 0;
+            rd.fold_values(|v| {
+                let dt = intervals.get(k).copied().unwrap_or(0);
+                k += 1;
+                f.add_timed(v, dt)
+            })
+        };
+        if folded.map_err(|e| chunk.corrupt(e))? {
             agg.fold_commit(f);
             return Ok(true);
         }
@@ -673,12 +688,12 @@ impl Store for SqliteStore {
         to: i64,
         agg: &mut Aggregator,
     ) -> Result<(), Error> {
-        let mut buf = Vec::new();
+        let (mut buf, mut intervals) = (Vec::new(), Vec::new());
         self.for_each_chunk(channel, from, to, &mut |chunk| {
             let inside = chunk.t_first >= from && chunk.t_last < to;
             if inside
                 && agg.bin_of_span(chunk.t_first, chunk.t_last).is_some()
-                && fold_chunk(&chunk, from, to, agg, &mut buf)?
+                && fold_chunk(&chunk, from, to, agg, &mut buf, &mut intervals)?
             {
                 return Ok(());
             }
@@ -1048,9 +1063,9 @@ mod tests {
         };
         // A chunk inside one bin is folded; one straddling bins is not.
         let mut a = Aggregator::new(vec![0, 4 * day], CounterRule::default());
-        assert!(fold_chunk(&chunk, 0, 4 * day, &mut a, &mut buf).unwrap());
+        assert!(fold_chunk(&chunk, 0, 4 * day, &mut a, &mut buf, &mut Vec::new()).unwrap());
         let mut a = Aggregator::new(vec![0, 3600, 4 * day], CounterRule::default());
-        assert!(!fold_chunk(&chunk, 0, 4 * day, &mut a, &mut buf).unwrap());
+        assert!(!fold_chunk(&chunk, 0, 4 * day, &mut a, &mut buf, &mut Vec::new()).unwrap());
         assert_eq!(
             format!("{:?}", a.finish()),
             format!(
