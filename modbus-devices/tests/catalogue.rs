@@ -687,6 +687,70 @@ fn wrong_type_is_refused_with_line_and_field() {
 }
 
 #[test]
+fn product_code_is_optional_and_must_fit_a_device_identification_object() {
+    // Absent: the product answers no FC43.
+    let mut c = Catalogue::new();
+    c.load_str(Path::new("user/custom.toml"), MINIMAL).unwrap();
+    assert_eq!(c.get("USER-1").unwrap().product_code, None);
+    // Present and valid, up to the 244 bytes one object can carry.
+    for code in ["M1-230", &"X".repeat(244)] {
+        let text = MINIMAL.replace(
+            "vendor = \"Acme\"",
+            &format!("vendor = \"Acme\"\nproduct_code = \"{code}\""),
+        );
+        let mut c = Catalogue::new();
+        c.load_str(Path::new("user/custom.toml"), &text).unwrap();
+        assert_eq!(c.get("USER-1").unwrap().product_code.as_deref(), Some(code));
+    }
+    // Empty, too long, not printable ASCII.
+    for (code, shows) in [
+        (String::new(), "\"\""),
+        ("X".repeat(245), "245 bytes"),
+        ("Zähler".to_string(), "Zähler"),
+        ("A\\tB".to_string(), "\\t"),
+    ] {
+        let text = MINIMAL.replace(
+            "vendor = \"Acme\"",
+            &format!("vendor = \"Acme\"\nproduct_code = \"{code}\""),
+        );
+        let (_, field, message) = invalid_format(&text);
+        assert_eq!(field, "product[0].product_code");
+        assert!(message.contains("printable ASCII"), "{message}");
+        assert!(message.contains(shows), "{message} should show {shows}");
+    }
+    // With a product code, the vendor is sent too, so it must fit as well.
+    let text = MINIMAL.replace(
+        "vendor = \"Acme\"",
+        "vendor = \"Acmé\"\nproduct_code = \"M1\"",
+    );
+    let (_, field, message) = invalid_format(&text);
+    assert_eq!(field, "product[0].vendor");
+    assert!(message.contains("Acmé"), "{message}");
+    // Without one, the vendor is free text.
+    let text = MINIMAL.replace("vendor = \"Acme\"", "vendor = \"Acmé\"");
+    Catalogue::new()
+        .load_str(Path::new("user/custom.toml"), &text)
+        .unwrap();
+}
+
+#[test]
+fn builtin_product_codes_are_the_documented_ones() {
+    // Only Hager documents FC43/14 with its product codes (registers.md section 1): the
+    // code is the main reference, the text of the product-code register 0x1010.
+    let c = builtin();
+    for p in c.products() {
+        let expected = (p.vendor == "Hager").then(|| p.reference().to_string());
+        assert_eq!(p.product_code, expected, "{}", p.reference());
+    }
+    for reference in HAGER {
+        assert_eq!(
+            c.get(reference).unwrap().product_code.as_deref(),
+            Some(reference)
+        );
+    }
+}
+
+#[test]
 fn unknown_field_is_refused() {
     let text = MINIMAL.replace("unit = \"V\"", "unit = \"V\"\ncolour = \"red\"");
     let (line, field, message) = invalid_format(&text);
@@ -1096,9 +1160,22 @@ fn product_spec() -> impl Strategy<Value = ProductSpec> {
         prop::option::of(1u16..=125),
         prop::collection::vec(service_spec(), 1..8),
         any::<u16>(),
+        prop::option::of("[A-Z0-9][A-Z0-9 ./-]{0,20}"),
     )
         .prop_map(
-            |(refs, vendor, model, verified, fc, type_max, interval, max_read, services, code)| {
+            |(
+                refs,
+                vendor,
+                model,
+                verified,
+                fc,
+                type_max,
+                interval,
+                max_read,
+                services,
+                code,
+                product_code,
+            )| {
                 // Service ids must be unique within the product.
                 let mut seen = std::collections::HashSet::new();
                 let services: Vec<Spanned<ServiceSpec>> = services
@@ -1111,6 +1188,7 @@ fn product_spec() -> impl Strategy<Value = ProductSpec> {
                 ProductSpec {
                     references: refs.into_iter().collect(),
                     vendor,
+                    product_code,
                     family: String::new(),
                     model,
                     description: String::new(),

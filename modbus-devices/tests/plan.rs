@@ -39,6 +39,7 @@ fn product(services: Vec<Service>, limits: RequestLimits) -> Product {
     Product {
         references: vec!["TEST".into()],
         vendor: "Test".into(),
+        product_code: None,
         family: String::new(),
         model: "Test".into(),
         description: String::new(),

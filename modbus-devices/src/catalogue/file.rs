@@ -77,6 +77,10 @@ pub struct ProductSpec {
     pub references: Vec<String>,
     /// Maker.
     pub vendor: String,
+    /// The product code the device reports in "Read Device Identification" (FC43 / MEI 14),
+    /// when its maker documents that function for it.
+    #[serde(default)]
+    pub product_code: Option<String>,
     /// Family.
     #[serde(default)]
     pub family: String,
@@ -379,6 +383,23 @@ fn convert_product(
             at("references"),
             "at least one non-empty reference is required".into(),
         ));
+    }
+    if let Some(code) = &p.product_code {
+        // Both texts go out as objects of "Read Device Identification" (FC43 / MEI 14).
+        for (field, text) in [("product_code", code), ("vendor", &p.vendor)] {
+            if !is_device_id_text(text) {
+                return Err(src.err(
+                    whole.clone(),
+                    at(field),
+                    format!(
+                        "a product with a product code sends its {field} as a device \
+                         identification object: 1 to {DEVICE_ID_OBJECT_MAX_LEN} printable \
+                         ASCII characters, found {text:?} ({} bytes)",
+                        text.len()
+                    ),
+                ));
+            }
+        }
     }
     let d = &p.defaults;
     let fc_default = d.function_code;
@@ -729,6 +750,7 @@ fn convert_product(
     let product = Product {
         references: p.references.clone(),
         vendor: p.vendor.clone(),
+        product_code: p.product_code.clone(),
         family: p.family.clone(),
         model: p.model.clone(),
         description: p.description.clone(),

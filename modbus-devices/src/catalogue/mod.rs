@@ -309,6 +309,7 @@ pub fn generic_energy_meter(
     Ok(Product {
         references: vec![reference.to_string()],
         vendor: "Generic".into(),
+        product_code: None,
         family: "Generic Modbus meter".into(),
         model: format!(
             "Generic Modbus meter (FC{function_code} {address:#06x}, {words} words, x {multiplier})"

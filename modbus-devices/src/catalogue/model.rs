@@ -270,6 +270,27 @@ impl RequestLimits {
     }
 }
 
+/// The longest value one object of "Read Device Identification" (FC43 / MEI type 14) can
+/// carry: a response PDU holds at most 253 bytes, 7 of them header and 2 the object's id and
+/// length.
+pub const DEVICE_ID_OBJECT_MAX_LEN: usize = 253 - 7 - 2;
+
+/// Whether `text` can be sent as an object of "Read Device Identification": 1 to
+/// [`DEVICE_ID_OBJECT_MAX_LEN`] printable ASCII characters (0x20 to 0x7E).
+///
+/// ```
+/// use modbus_devices::catalogue::is_device_id_text;
+///
+/// assert!(is_device_id_text("ECR380D"));
+/// assert!(!is_device_id_text(""));
+/// assert!(!is_device_id_text("Zähler"));
+/// assert!(!is_device_id_text(&"x".repeat(245)));
+/// ```
+pub fn is_device_id_text(text: &str) -> bool {
+    (1..=DEVICE_ID_OBJECT_MAX_LEN).contains(&text.len())
+        && text.bytes().all(|b| (0x20..=0x7E).contains(&b))
+}
+
 /// A product of the catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Product {
@@ -277,6 +298,13 @@ pub struct Product {
     pub references: Vec<String>,
     /// Maker.
     pub vendor: String,
+    /// The product code the device itself reports as object 0x01 (ProductCode) of Modbus
+    /// "Read Device Identification" (FC43 / MEI type 14), when its maker documents that
+    /// function for it; `None` otherwise. Printable ASCII, at most
+    /// [`DEVICE_ID_OBJECT_MAX_LEN`] bytes. The simulator answers FC43 / MEI 14 only for
+    /// products that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_code: Option<String>,
     /// Product family.
     pub family: String,
     /// Model name.

@@ -5,10 +5,15 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use tokio_modbus::bytes::Bytes;
+use tokio_modbus::prelude::{
+    ConformityLevel, DeviceIdObject, ReadCode, ReadDeviceIdentificationResponse,
+};
 use tokio_modbus::{ExceptionCode, Request, Response};
 
 use super::model::{
-    Base, EnergyCounters, Identity, LoadModel, Measure, Snapshot, classify, is_three_phase, seed_of,
+    Base, EnergyCounters, FIRMWARE_VERSION, Identity, LoadModel, Measure, Snapshot, classify,
+    is_three_phase, seed_of,
 };
 use crate::catalogue::{Expect, Product};
 use crate::register::{Access, ByteOrder, DataType, FunctionCode, RegisterDef, WordOrder};
@@ -22,6 +27,11 @@ const MAX_READ_BITS: u16 = 2000;
 const MAX_WRITE_REGISTERS: usize = 123;
 /// Largest number of coils one FC15 may write.
 const MAX_WRITE_BITS: usize = 1968;
+/// Largest response PDU (Modbus spec).
+const MAX_PDU: usize = 253;
+/// Bytes of a "Read Device Identification" response PDU before its objects: function code,
+/// MEI type, read device id code, conformity level, more follows, next object id, count.
+const DEVICE_ID_HEADER: usize = 7;
 
 /// A parameter and its current content.
 #[derive(Debug, Clone)]
@@ -635,8 +645,66 @@ impl SimDevice {
                 self.read_words(FunctionCode::Holding, *ra, *rn, now)
                     .map(Response::ReadWriteMultipleRegisters)
             }
+            Request::ReadDeviceIdentification(code, object) => {
+                self.device_identification(*code, *object)
+            }
             _ => Err(ExceptionCode::IllegalFunction),
         }
+    }
+
+    /// "Read Device Identification" (FC43 / MEI type 14) with the basic objects: 0x00
+    /// VendorName, 0x01 ProductCode, 0x02 MajorMinorRevision; conformity level 0x81 (basic,
+    /// stream and individual access). Only products whose catalogue entry has a product code
+    /// answer it; the others answer exception 01 (illegal function).
+    ///
+    /// Stream access (codes 01, 02, 03: regular and extended are answered at the basic level,
+    /// as the specification asks of a device asked above its conformity level) sends the
+    /// objects from `object` on (from 0x00 when `object` is not one of them), as many as fit
+    /// in one response, with "more follows" and the next object id when some do not.
+    /// Individual access (code 04) sends `object` alone, or exception 02 (illegal data
+    /// address) when it is not one of them.
+    fn device_identification(&self, code: ReadCode, object: u8) -> Result<Response, ExceptionCode> {
+        let Some(product_code) = &self.product.product_code else {
+            return Err(ExceptionCode::IllegalFunction);
+        };
+        let objects = [
+            self.product.vendor.as_str(),
+            product_code.as_str(),
+            FIRMWARE_VERSION,
+        ];
+        let object_of = |id: u8| DeviceIdObject {
+            id,
+            value: Bytes::copy_from_slice(objects[usize::from(id)].as_bytes()),
+        };
+        let known = usize::from(object) < objects.len();
+        let mut response = ReadDeviceIdentificationResponse {
+            read_code: code,
+            conformity_level: ConformityLevel::BasicIdentification,
+            more_follows: false,
+            next_object_id: 0,
+            device_id_objects: Vec::new(),
+        };
+        if code == ReadCode::Specific {
+            if !known {
+                return Err(ExceptionCode::IllegalDataAddress);
+            }
+            response.device_id_objects.push(object_of(object));
+            return Ok(Response::ReadDeviceIdentification(response));
+        }
+        let mut used = DEVICE_ID_HEADER;
+        for id in (if known { object } else { 0 })..objects.len() as u8 {
+            let size = 2 + objects[usize::from(id)].len();
+            // An object is indivisible: the first always fits (the catalogue bounds its
+            // length); a later one that does not is left for the next request.
+            if used + size > MAX_PDU && !response.device_id_objects.is_empty() {
+                response.more_follows = true;
+                response.next_object_id = id;
+                break;
+            }
+            used += size;
+            response.device_id_objects.push(object_of(id));
+        }
+        Ok(Response::ReadDeviceIdentification(response))
     }
 
     /// Every service decoded from the registers it is served in at `now` (what a poller

@@ -22,6 +22,10 @@ use crate::value::Unit;
 pub const NOMINAL_VOLTAGE: f64 = 230.0;
 /// Nominal frequency (Hz).
 pub const NOMINAL_FREQUENCY: f64 = 50.0;
+/// The firmware (and hardware) version every simulated device reports: in its version
+/// registers (major version in the top byte) and as object 0x02 (MajorMinorRevision) of
+/// "Read Device Identification".
+pub const FIRMWARE_VERSION: &str = "1.0.0";
 /// Number of tariffs the counters keep.
 pub const TARIFFS: usize = 8;
 
@@ -912,7 +916,7 @@ impl Measure {
             ),
             Measure::NetworkType => n(if s.phases == 3 { 4.0 } else { 1.0 }, BaseUnit::Count),
             Measure::Constant(c) => n(*c, BaseUnit::Count),
-            Measure::Version => Base::Text("1.0.0".into()),
+            Measure::Version => Base::Text(FIRMWARE_VERSION.into()),
             Measure::Text(t) => Base::Text(t.clone()),
         }
     }

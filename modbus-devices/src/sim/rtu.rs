@@ -7,9 +7,15 @@
 
 use std::borrow::Cow;
 
+use tokio_modbus::prelude::ReadCode;
 use tokio_modbus::{ExceptionCode, Request, Response};
 
 pub(crate) use crate::rtu_crc::{crc_ok, crc16};
+
+/// MEI type of "Read Device Identification" (function code 0x2B).
+const MEI_READ_DEVICE_ID: u8 = 0x0E;
+/// Largest PDU (Modbus spec).
+const MAX_PDU: usize = 253;
 
 /// How long the request frame at the start of a buffer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +156,12 @@ pub(crate) fn parse_request(pdu: &[u8]) -> Result<Request<'static>, ExceptionCod
                 .collect::<Result<Vec<_>, _>>()?;
             Request::ReadWriteMultipleRegisters(ra, rn, wa, Cow::Owned(words))
         }
+        // Read Device Identification (MEI type 14); other MEI types stay custom requests.
+        0x2B if pdu.get(1) == Some(&MEI_READ_DEVICE_ID) => {
+            exact(4)?;
+            let code = ReadCode::try_from_value(pdu[2]).ok_or(bad)?;
+            Request::ReadDeviceIdentification(code, pdu[3])
+        }
         other => Request::Custom(other, Cow::Owned(pdu[1..].to_vec())),
     })
 }
@@ -198,6 +210,29 @@ pub(crate) fn encode_response(fc: u8, response: &Result<Response, ExceptionCode>
         Ok(Response::WriteMultipleCoils(a, n) | Response::WriteMultipleRegisters(a, n)) => {
             push16(&mut out, *a);
             push16(&mut out, *n);
+        }
+        Ok(Response::ReadDeviceIdentification(r)) => {
+            out.extend_from_slice(&[
+                MEI_READ_DEVICE_ID,
+                r.read_code.value(),
+                r.conformity_level.value(),
+                if r.more_follows { 0xFF } else { 0x00 },
+                r.next_object_id,
+            ]);
+            let Ok(count) = u8::try_from(r.device_id_objects.len()) else {
+                return exception(ExceptionCode::ServerDeviceFailure);
+            };
+            out.push(count);
+            for o in &r.device_id_objects {
+                let Ok(len) = u8::try_from(o.value.len()) else {
+                    return exception(ExceptionCode::ServerDeviceFailure);
+                };
+                out.extend_from_slice(&[o.id, len]);
+                out.extend_from_slice(&o.value);
+            }
+            if out.len() > MAX_PDU {
+                return exception(ExceptionCode::ServerDeviceFailure);
+            }
         }
         Ok(_) => return exception(ExceptionCode::IllegalFunction),
     }
@@ -296,6 +331,89 @@ mod tests {
         let mut buf = custom.clone();
         assert!(take_frames(&mut buf, false).is_empty());
         assert_eq!(take_frames(&mut buf, true), vec![custom]);
+    }
+
+    #[test]
+    fn read_device_identification_requests() {
+        // 01 2B 0E 01 00 + CRC: basic stream from object 0 (the Modbus spec's example shape).
+        let adu = frame(1, &[0x2B, 0x0E, 0x01, 0x00], false);
+        assert_eq!(request_frame_len(&adu), FrameLen::Len(7));
+        assert_eq!(
+            parse_request(&[0x2B, 0x0E, 0x04, 0x02]).unwrap(),
+            Request::ReadDeviceIdentification(ReadCode::Specific, 2)
+        );
+        assert_eq!(
+            parse_request(&[0x2B, 0x0E, 0x01, 0x00]).unwrap(),
+            Request::ReadDeviceIdentification(ReadCode::Basic, 0)
+        );
+        // Read device id code 05 does not exist; a short or long PDU is malformed.
+        for bad in [
+            &[0x2B, 0x0E, 0x05, 0x00][..],
+            &[0x2B, 0x0E, 0x01],
+            &[0x2B, 0x0E, 0x01, 0x00, 0x00],
+        ] {
+            assert_eq!(
+                parse_request(bad),
+                Err(ExceptionCode::IllegalDataValue),
+                "{bad:02X?}"
+            );
+        }
+        // Another MEI type (0x0D, CANopen) is not read device identification.
+        assert!(matches!(
+            parse_request(&[0x2B, 0x0D, 0x00]).unwrap(),
+            Request::Custom(0x2B, _)
+        ));
+    }
+
+    #[test]
+    fn read_device_identification_responses() {
+        use tokio_modbus::bytes::Bytes;
+        use tokio_modbus::prelude::{
+            ConformityLevel, DeviceIdObject, ReadDeviceIdentificationResponse,
+        };
+        let response = |more_follows, objects: &[(u8, &str)]| {
+            Ok(Response::ReadDeviceIdentification(
+                ReadDeviceIdentificationResponse {
+                    read_code: ReadCode::Basic,
+                    conformity_level: ConformityLevel::BasicIdentification,
+                    more_follows,
+                    next_object_id: if more_follows { 2 } else { 0 },
+                    device_id_objects: objects
+                        .iter()
+                        .map(|(id, v)| DeviceIdObject {
+                            id: *id,
+                            value: Bytes::copy_from_slice(v.as_bytes()),
+                        })
+                        .collect(),
+                },
+            ))
+        };
+        assert_eq!(
+            encode_response(0x2B, &response(false, &[(0, "Hager"), (1, "ECR380D")])),
+            [
+                &[0x2B, 0x0E, 0x01, 0x81, 0x00, 0x00, 0x02][..],
+                &[0x00, 5],
+                b"Hager",
+                &[0x01, 7],
+                b"ECR380D",
+            ]
+            .concat()
+        );
+        let more = encode_response(0x2B, &response(true, &[(0, "A")]));
+        assert_eq!(
+            more,
+            vec![0x2B, 0x0E, 0x01, 0x81, 0xFF, 0x02, 0x01, 0x00, 1, b'A']
+        );
+        // Objects that would overflow the PDU are refused, never truncated.
+        let long = "x".repeat(200);
+        assert_eq!(
+            encode_response(0x2B, &response(false, &[(0, &long), (1, &long)])),
+            vec![0xAB, 0x04]
+        );
+        assert_eq!(
+            encode_response(0x2B, &Err(ExceptionCode::IllegalFunction)),
+            vec![0xAB, 0x01]
+        );
     }
 
     #[test]
