@@ -7,12 +7,14 @@
 //! It starts the simulator on Modbus/TCP at 127.0.0.1 (a free port) with a handful of
 //! built-in catalogue products (Hager ECR380D and ECR140D, Eastron SDM630, Carlo Gavazzi
 //! EM340, ABB B23 by default), builds an installation with one TCP bus and one device per
-//! unit, identifies each device against its signature, then polls every measured service
-//! (identification and configuration registers are read once, not every cycle) and prints
-//! a table of the main values with their units every few seconds, until Ctrl-C or `--for`.
+//! unit, identifies each device against its signature, then runs the poller's default
+//! cycle (the services that change every cycle; identification at first contact and
+//! configuration hourly, see `modbus_devices::poll`) and prints a table of the main values
+//! with their units at every cycle, until Ctrl-C or `--for`.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -21,9 +23,9 @@ use modbus_devices::catalogue::Category;
 use modbus_devices::device::{
     Bus, BusKind, DeviceAddress, DeviceInstance, Installation, TcpSettings,
 };
-use modbus_devices::poll::Poller;
+use modbus_devices::poll::{Cycle, Poller};
 use modbus_devices::sim::{SimClock, Simulator};
-use modbus_devices::{Catalogue, Product, Reading};
+use modbus_devices::{Catalogue, Product};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -148,27 +150,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     })?;
     for (unit, reference) in &devices {
         let product = catalogue.require(reference)?;
-        let cyclic = product
-            .services
-            .iter()
-            .filter(|s| {
-                !matches!(
-                    s.category,
-                    Category::Identification | Category::Configuration
-                )
-            })
-            .map(|s| s.id.clone())
-            .collect();
-        let mut device = DeviceInstance::new(
+        // No service list: the poller's default cycle.
+        site.add_device(DeviceInstance::new(
             format!("{}-{unit}", product.reference()),
             reference.clone(),
             "lan",
             DeviceAddress::Unit(*unit),
-        );
-        device.services = Some(cyclic);
-        site.add_device(device)?;
+        ))?;
     }
-    let poller = Poller::new(&site, &catalogue)?;
+    let poller = Arc::new(Poller::new(&site, &catalogue)?);
     println!(
         "modbus-demo: simulator on Modbus/TCP {addr}; polling {} devices every {} s",
         site.devices.len(),
@@ -188,23 +178,29 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let deadline = args
         .for_seconds
         .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(args.interval));
     let terminal = std::io::stdout().is_terminal();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Cycle>(1);
+    let task = poller
+        .clone()
+        .spawn(Duration::from_secs_f64(args.interval), tx);
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            cycle = rx.recv() => match cycle {
+                Some(cycle) => print_table(&site, &catalogue, &cycle, terminal),
+                None => break,
+            },
             _ = tokio::signal::ctrl_c() => break,
             _ = sleep_until(deadline) => break,
         }
-        let readings = poller.poll_once().await;
-        print_table(&site, &catalogue, &readings, terminal);
     }
+    // Dropping the receiver ends the run, which closes the connections.
+    drop(rx);
+    task.await.context("the poller task")?;
     let stats = poller.stats();
     println!(
         "modbus-demo: stopped; {}",
         serde_json::to_string(&stats.buses)?
     );
-    poller.shutdown().await;
     server.stop().await;
     Ok(())
 }
@@ -216,14 +212,16 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-fn print_table(site: &Installation, catalogue: &Catalogue, readings: &[Reading], terminal: bool) {
+fn print_table(site: &Installation, catalogue: &Catalogue, cycle: &Cycle, terminal: bool) {
+    let readings = &cycle.readings;
     let mut out = String::new();
     if terminal {
         out.push_str("\x1b[2J\x1b[H");
     }
     out.push_str(&format!(
-        "{}  (Ctrl-C to stop)\n",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+        "{}  cycle {}  (Ctrl-C to stop)\n",
+        cycle.started.format("%Y-%m-%d %H:%M:%S UTC"),
+        cycle.number
     ));
     out.push_str(&format!("{:<14}", "device"));
     for (title, _, _) in COLUMNS {

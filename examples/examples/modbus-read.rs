@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Parser;
 use examples::read_json;
+use modbus_devices::catalogue::Refresh;
 use modbus_devices::device::{
     Bus, BusKind, DeviceAddress, DeviceInstance, Installation, TcpSettings,
 };
@@ -82,12 +83,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
         kind: BusKind::Tcp(tcp),
     })?;
     let name = "device";
-    site.add_device(DeviceInstance::new(
+    let mut device = DeviceInstance::new(
         name,
         args.product.clone(),
         "tcp",
         DeviceAddress::Unit(args.unit),
-    ))?;
+    );
+    // Every readable service, whatever its refresh class: an explicit list, read as it is.
+    device.services = Some(
+        catalogue
+            .require(&args.product)?
+            .services_refreshed(&Refresh::ALL)
+            .map(|s| s.id.clone())
+            .collect(),
+    );
+    site.add_device(device)?;
     let poller = Poller::new(&site, &catalogue)?;
     let product = poller.product(name)?.clone();
 

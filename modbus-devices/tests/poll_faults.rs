@@ -326,12 +326,12 @@ async fn periodic_polling_feeds_a_channel() {
     let task = p.clone().spawn(Duration::from_millis(100), tx);
     let mut got = Vec::new();
     while got.len() < 2 * per_cycle {
-        got.push(
+        let cycle: modbus_devices::poll::Cycle =
             tokio::time::timeout(Duration::from_secs(5), rx.recv())
                 .await
                 .unwrap()
-                .unwrap(),
-        );
+                .unwrap();
+        got.extend(cycle.readings);
     }
     assert!(
         got.iter()

@@ -16,11 +16,13 @@
 
 pub mod file;
 mod model;
+mod refresh;
 
 #[doc = include_str!("FORMAT.md")]
 pub mod format {}
 
 pub use model::*;
+pub use refresh::Refresh;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

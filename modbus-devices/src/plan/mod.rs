@@ -121,8 +121,8 @@ pub mod wire;
 use std::time::Duration;
 
 use crate::Catalogue;
-use crate::catalogue::{Category, Product, RequestLimits, Service, SignatureCheck};
-use crate::device::{BusKind, Installation};
+use crate::catalogue::{Product, Refresh, RequestLimits, Service, SignatureCheck};
+use crate::device::{BusKind, DeviceInstance, Installation};
 use crate::error::{CatalogueError, CodecError, DeviceError};
 use crate::register::{Access, FunctionCode, RegisterDef};
 use crate::value::{Quality, Value};
@@ -229,9 +229,34 @@ impl<'a> PlanDevice<'a> {
         self
     }
 
-    /// Read every readable service except the identification ones ([`Category::Identification`]:
-    /// vendor, product code, versions, serial number). Those are static: the poller reads
-    /// them when it identifies a device, not in every cycle.
+    /// Read the readable services whose [`Refresh`] class is one of `classes` (the one
+    /// definition of what changes and what is static: [`Service::refresh`]).
+    ///
+    /// ```
+    /// use modbus_devices::Catalogue;
+    /// use modbus_devices::catalogue::Refresh;
+    /// use modbus_devices::plan::PlanDevice;
+    ///
+    /// let catalogue = Catalogue::builtin().unwrap();
+    /// let ecr = catalogue.get("ECR380D").unwrap();
+    /// let d = PlanDevice::new("main", 1, ecr).with_refresh(&[Refresh::Identification]);
+    /// assert!(d.services.unwrap().iter().any(|id| id == "vendor"));
+    /// ```
+    pub fn with_refresh(mut self, classes: &[Refresh]) -> Self {
+        self.services = Some(
+            self.product
+                .services_refreshed(classes)
+                .map(|s| s.id.clone())
+                .collect(),
+        );
+        self
+    }
+
+    /// Read the services that change ([`Refresh::Cyclic`]: measurements, energies, states,
+    /// alarms), not the identification ones (vendor, product code, versions, serial number)
+    /// nor the configuration read back. Those are static: the poller reads them when it
+    /// reaches a device and on a slow refresh, not in every cycle. This is the selection
+    /// of the poller's regular cycle for a device without an explicit service list.
     ///
     /// ```
     /// use modbus_devices::Catalogue;
@@ -244,18 +269,55 @@ impl<'a> PlanDevice<'a> {
     /// assert!(ids.iter().any(|id| id == "v_l1_n"));
     /// assert!(!ids.iter().any(|id| id == "vendor"));
     /// ```
-    pub fn with_cyclic_services(mut self) -> Self {
-        self.services = Some(
-            self.product
-                .services
-                .iter()
-                .filter(|s| {
-                    s.category != Category::Identification && s.register.access != Access::Write
-                })
-                .map(|s| s.id.clone())
-                .collect(),
-        );
-        self
+    pub fn with_cyclic_services(self) -> Self {
+        self.with_refresh(&[Refresh::Cyclic])
+    }
+
+    /// The device as the poller plans it: named after the instance, on its bus, with the
+    /// cost model of the bus (the RTU wire time at the line's baud rate; at
+    /// [`DEFAULT_BAUD`] for a serial line behind a TCP gateway, whose speed is unknown;
+    /// the fewest requests over Modbus/TCP and TLS), reading the instance's explicit
+    /// service list when it has one, otherwise the services of the refresh `classes`
+    /// (the regular cycle is `&[Refresh::Cyclic]`).
+    ///
+    /// [`Plan::for_installation`] and the poller both build their devices here.
+    ///
+    /// ```
+    /// use modbus_devices::Catalogue;
+    /// use modbus_devices::catalogue::Refresh;
+    /// use modbus_devices::device::{BusKind, DeviceAddress, DeviceInstance, RtuSettings};
+    /// use modbus_devices::plan::{CostModel, PlanDevice};
+    ///
+    /// let catalogue = Catalogue::builtin().unwrap();
+    /// let ecr = catalogue.get("ECR380D").unwrap();
+    /// let bus = BusKind::Rtu(RtuSettings::new("/dev/ttyUSB0"));
+    /// let mut main = DeviceInstance::new("main", "ECR380D", "rs485", DeviceAddress::Unit(1));
+    /// let d = PlanDevice::for_instance(&main, &bus, ecr, &[Refresh::Cyclic]);
+    /// assert_eq!(d.cost, CostModel::Rtu { baud: 19_200 });
+    /// assert!(!d.services.unwrap().iter().any(|id| id == "vendor"));
+    /// main.services = Some(vec!["vendor".into()]);
+    /// let d = PlanDevice::for_instance(&main, &bus, ecr, &[Refresh::Cyclic]);
+    /// assert_eq!(d.services.unwrap(), ["vendor"]);
+    /// ```
+    pub fn for_instance(
+        instance: &DeviceInstance,
+        bus: &BusKind,
+        product: &'a Product,
+        classes: &[Refresh],
+    ) -> Self {
+        let cost = match bus {
+            BusKind::Rtu(s) => CostModel::Rtu { baud: s.baud },
+            // A serial line behind a gateway: its speed is unknown, take the default.
+            BusKind::RtuOverTcp(_) => CostModel::Rtu { baud: DEFAULT_BAUD },
+            BusKind::Tcp(_) | BusKind::Tls(_) => CostModel::FewestRequests,
+        };
+        let d = Self::new(instance.name.clone(), instance.address.unit_id(), product)
+            .on_bus(instance.bus.clone())
+            .with_cost(cost);
+        match &instance.services {
+            Some(ids) => d.with_services(ids.iter().cloned()),
+            None => d.with_refresh(classes),
+        }
     }
 
     /// Also read the signature.
@@ -1134,8 +1196,11 @@ impl<'a> Plan<'a> {
         })
     }
 
-    /// Plan the enabled devices of an installation: devices on an RTU bus are planned for
-    /// its baud rate, the others ([`CostModel::FewestRequests`]) for the fewest requests.
+    /// The plan of the poller's regular cycle for the enabled devices of an installation:
+    /// each device as [`PlanDevice::for_instance`] builds it for [`Refresh::Cyclic`] (its
+    /// explicit service list, or the services that change), devices on an RTU bus planned
+    /// for its baud rate, on a serial gateway for [`DEFAULT_BAUD`], the others
+    /// ([`CostModel::FewestRequests`]) for the fewest requests.
     ///
     /// ```
     /// use modbus_devices::Catalogue;
@@ -1152,6 +1217,7 @@ impl<'a> Plan<'a> {
     /// let plan = Plan::for_installation(&site, &catalogue).unwrap();
     /// assert_eq!(plan.devices().len(), 1);
     /// assert_eq!(plan.devices()[0].cost_model(), CostModel::Rtu { baud: 19_200 });
+    /// assert!(plan.devices()[0].services().all(|s| s.id != "vendor"));
     /// ```
     pub fn for_installation(
         installation: &Installation,
@@ -1161,15 +1227,12 @@ impl<'a> Plan<'a> {
         for d in installation.devices.iter().filter(|d| d.enabled) {
             let product = catalogue.require(&d.product)?;
             let bus = installation.bus(&d.bus)?;
-            let cost = match &bus.kind {
-                BusKind::Rtu(s) => CostModel::Rtu { baud: s.baud },
-                _ => CostModel::FewestRequests,
-            };
-            let mut p = PlanDevice::new(d.name.clone(), d.address.unit_id(), product)
-                .on_bus(d.bus.clone())
-                .with_cost(cost);
-            p.services = d.services.clone();
-            devices.push(p);
+            devices.push(PlanDevice::for_instance(
+                d,
+                &bus.kind,
+                product,
+                &[Refresh::Cyclic],
+            ));
         }
         Self::build(devices)
     }

@@ -27,6 +27,29 @@
 //!   answer: the device is there even if it refuses a register);
 //! - [`DeviceState::Disabled`] for disabled devices, which are not polled.
 //!
+//! # What a poll reads
+//! A device with an explicit service list ([`DeviceInstance::services`]) reads that list
+//! in every poll. By default (no list) each service is read according to its
+//! [`Refresh`](crate::catalogue::Refresh) class, derived from its catalogue category:
+//! - the services that change (measurements, energies, states, alarms:
+//!   [`Refresh::Cyclic`](crate::catalogue::Refresh::Cyclic)) in every poll;
+//! - the identification services (vendor, product code, versions, serial number) in the
+//!   first poll that reaches the device, again in the first poll after it was
+//!   [`DeviceState::NotCommunicating`] (it may have been replaced) or re-enabled;
+//! - the configuration read back from the device in the first poll, then every
+//!   [`Poller::with_config_refresh`] period (hourly by default, [`DEFAULT_CONFIG_REFRESH`])
+//!   and in the poll after a [`Poller::write_parameter`].
+//!
+//! A due refresh is merged into the poll's requests (the plans of the four combinations
+//! are built once, in [`Poller::new`]); it waits while the device does not answer, and is
+//! done once a poll that carried it got an answer. [`Poller::plan`] is the plan of the
+//! regular cycle, [`Poller::requests_per_cycle`] its number of requests per device.
+//!
+//! # Periodic polling
+//! [`Poller::run`] / [`Poller::spawn`] poll every period and send each cycle's readings
+//! together as one [`Cycle`] (with its start time); cycles never start less than one period
+//! apart (see [`Poller::run`]).
+//!
 //! # Readings
 //! A service reads a value with quality *good*; a value the device reports as "not
 //! available" reads as no value with quality *good*; a service whose request failed reads
@@ -73,6 +96,7 @@
 //! # Ok(()) }
 //! ```
 
+mod cycle;
 mod error;
 mod identify;
 mod read;
@@ -86,9 +110,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::Mutex;
 use tokio_modbus::{Request, Response};
 
+pub use cycle::{Cycle, DEFAULT_CONFIG_REFRESH};
 pub use error::{ModbusException, PollError};
 pub use identify::Identification;
 pub use stats::{BusStats, Counters, DeviceStats, Latency, PollStats};
@@ -98,9 +123,9 @@ use crate::catalogue::{Catalogue, Product};
 use crate::device::{BusKind, DeviceInstance, Installation};
 #[cfg(doc)]
 use crate::device::{RtuSettings, TcpSettings};
-use crate::plan::{CostModel, DEFAULT_BAUD, PlanDevice};
 use crate::value::{Reading, Value};
-use read::{Block, DevicePlan};
+use cycle::{RefreshPlans, RefreshState};
+use read::Block;
 use stats::Outcome;
 use transport::{Endpoint, Failure, Link, describe_request};
 
@@ -138,13 +163,15 @@ struct BusHandle {
 struct DeviceRuntime {
     enabled: bool,
     stats: DeviceStats,
+    refresh: RefreshState,
 }
 
 struct DeviceEntry {
     instance: DeviceInstance,
     bus: usize,
+    bus_kind: BusKind,
     product: Product,
-    plan: DevicePlan,
+    plans: RefreshPlans,
     runtime: StdMutex<DeviceRuntime>,
 }
 
@@ -177,6 +204,7 @@ pub struct Poller {
     buses: Vec<BusHandle>,
     devices: Vec<DeviceEntry>,
     catalogue: Arc<Catalogue>,
+    config_refresh: Duration,
 }
 
 impl std::fmt::Debug for Poller {
@@ -250,18 +278,8 @@ impl Poller {
                 .position(|b| b.name == d.bus)
                 .ok_or_else(|| crate::error::DeviceError::UnknownBus(d.bus.clone()))?;
             let product = catalogue.require(&d.product)?.clone();
-            let bus_kind = &installation.buses[bus].kind;
-            let cost = match bus_kind {
-                BusKind::Rtu(s) => CostModel::Rtu { baud: s.baud },
-                // A serial line behind a gateway: its speed is unknown, take the default.
-                BusKind::RtuOverTcp(_) => CostModel::Rtu { baud: DEFAULT_BAUD },
-                BusKind::Tcp(_) | BusKind::Tls(_) => CostModel::FewestRequests,
-            };
-            let mut want = PlanDevice::new(d.name.clone(), d.address.unit_id(), &product)
-                .on_bus(d.bus.clone())
-                .with_cost(cost);
-            want.services = d.services.clone();
-            let plan = DevicePlan::new(want)?;
+            let bus_kind = installation.buses[bus].kind.clone();
+            let plans = RefreshPlans::new(d, &bus_kind, &product)?;
             let state = if d.enabled {
                 DeviceState::Unknown
             } else {
@@ -280,11 +298,13 @@ impl Poller {
             devices.push(DeviceEntry {
                 instance: d.clone(),
                 bus,
+                bus_kind,
                 product,
-                plan,
+                plans,
                 runtime: StdMutex::new(DeviceRuntime {
                     enabled: d.enabled,
                     stats,
+                    refresh: RefreshState::default(),
                 }),
             });
         }
@@ -292,6 +312,7 @@ impl Poller {
             buses,
             devices,
             catalogue: Arc::new(catalogue.clone()),
+            config_refresh: DEFAULT_CONFIG_REFRESH,
         })
     }
 
@@ -306,9 +327,12 @@ impl Poller {
         d.runtime().is_some_and(|r| r.enabled)
     }
 
-    /// Number of requests one poll of the device makes (when every request is answered).
+    /// Number of requests of the device's first poll (when every request is answered):
+    /// its cyclic services with the identification and configuration refreshes, merged.
+    /// Regular cycles make [`Poller::requests_per_cycle`]; with an explicit service list
+    /// both are the same.
     pub fn requests_per_poll(&self, device: &str) -> Result<usize, PollError> {
-        Ok(self.entry(device)?.plan.blocks.len())
+        Ok(self.entry(device)?.plans.get(true, true).blocks.len())
     }
 
     /// Poll every enabled device once: buses in parallel, the devices of a bus one after
@@ -345,10 +369,12 @@ impl Poller {
     }
 
     async fn poll_entry(&self, link: &mut Link, bus: &BusHandle, d: &DeviceEntry) -> Vec<Reading> {
-        let mut answers = Vec::with_capacity(d.plan.blocks.len());
+        let due = self.due(d);
+        let plan = d.plans.get(due.identification, due.configuration);
+        let mut answers = Vec::with_capacity(plan.blocks.len());
         let mut answered = false;
         let mut silent: Option<PollError> = None;
-        for block in &d.plan.blocks {
+        for block in &plan.blocks {
             if silent.is_some() {
                 answers.push(None);
                 continue;
@@ -368,9 +394,10 @@ impl Poller {
                 }
             }
         }
-        let readings = d.plan.decode(&d.instance.name, &answers, Utc::now());
+        let readings = plan.decode(&d.instance.name, &answers, Utc::now());
         if let Some(mut rt) = d.runtime() {
-            if !d.plan.blocks.is_empty() {
+            if !plan.blocks.is_empty() {
+                rt.refresh.polled(due, answered);
                 rt.stats.polls += 1;
                 if answered {
                     rt.stats.state = DeviceState::Communicating;
@@ -530,7 +557,12 @@ impl Poller {
             })?;
         let bus = &self.buses[d.bus];
         let mut link = bus.link.lock().await;
-        self.write_on_link(&mut link, bus, d, p, value).await.map(|_| ())
+        self.write_on_link(&mut link, bus, d, p, value).await?;
+        // The next poll reads the configuration back.
+        if let Some(mut rt) = d.runtime() {
+            rt.refresh.configuration_read = None;
+        }
+        Ok(())
     }
 
     /// The state of a device.
@@ -557,6 +589,7 @@ impl Poller {
         if let Some(mut rt) = d.runtime() {
             if rt.enabled != enabled {
                 rt.enabled = enabled;
+                rt.refresh.identification_due = true;
                 rt.stats.state = if enabled {
                     DeviceState::Unknown
                 } else {
@@ -587,38 +620,6 @@ impl Poller {
     /// The product of a device.
     pub fn product(&self, device: &str) -> Result<&Product, PollError> {
         Ok(&self.entry(device)?.product)
-    }
-
-    /// Poll every `period` (the first poll at once) and send each reading to `tx`, until the
-    /// receiver is dropped. A cycle that takes longer than `period` delays the next one
-    /// rather than bunching them.
-    pub async fn run(&self, period: Duration, tx: mpsc::Sender<Reading>) {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = interval.tick() => {}
-                _ = tx.closed() => break,
-            }
-            for r in self.poll_once().await {
-                if tx.send(r).await.is_err() {
-                    break;
-                }
-            }
-            if tx.is_closed() {
-                break;
-            }
-        }
-        self.shutdown().await;
-    }
-
-    /// [`Poller::run`] on a new task.
-    pub fn spawn(
-        self: Arc<Self>,
-        period: Duration,
-        tx: mpsc::Sender<Reading>,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move { self.run(period, tx).await })
     }
 
     /// Close every connection.
