@@ -69,6 +69,15 @@
 //! chooses so that both ends of the parameter's write range fit its type. Unsupported
 //! function codes answer **01**.
 //!
+//! # Device identification
+//! FC43 / MEI type 14 (Read Device Identification) is answered, on Modbus/TCP and RTU, by
+//! devices whose product has a `product_code` in the catalogue (the Hager ECR/ECA meters of
+//! the built-in catalogue): basic objects 0x00 vendor, 0x01 product code, 0x02 the simulated
+//! firmware version `"1.0.0"`, conformity level 0x81, stream access (codes 01..03, with
+//! "more follows" when the objects do not fit one response) and individual access (code 04;
+//! exception **02** for another object). Products without a product code answer **01**.
+//! See the catalogue format's `product_code` section.
+//!
 //! # Values
 //! The physics model drives each service from its category, unit and the
 //! keywords of its id, quantity and name (`l1`..`l3`, `l1_l2`, `n`, `import` / `export`,
