@@ -2,4 +2,5 @@
 #![forbid(unsafe_code)]
 
 pub mod catalogue_json;
+pub mod pipeline;
 pub mod read_json;
