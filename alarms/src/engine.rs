@@ -120,9 +120,12 @@
 //! horizon) within which none of its alarms can change — between the thresholds while idle,
 //! beyond the threshold until the deadline while an activation delay runs, on the active
 //! side of `threshold - hysteresis` while active, and so on. A sample inside the band only
-//! updates the held value (a few comparisons on 32 bytes); the others take the full
-//! evaluation. Rate-of-change alarms evaluate every sample. Memory: one 64-byte cache line
-//! per alarm instance (thresholds, hysteresis and 17 bytes of mutable state), 52 bytes per
+//! updates the held time (and the held value while a delay is pending): a few comparisons
+//! on 24 bytes per point kept apart from everything else. The others take the full
+//! evaluation, which recomputes the band as it goes; where full evaluations are frequent, the
+//! cache lines they need are loaded ahead for a window of samples at a time, so the memory
+//! waits overlap. Rate-of-change alarms evaluate every sample. Memory: one 64-byte cache line
+//! per alarm instance (thresholds, hysteresis and 17 bytes of mutable state), 56 bytes per
 //! point, 16 bytes per rule, plus the rules themselves; no allocation while processing once
 //! the output vector has room. A tick is one pass over the instances' states.
 
@@ -353,31 +356,50 @@ struct Slot {
     rule: u32,
     mode: u8,
     flags: u8,
+    /// The rule's delays in [`Engine::timings`] (deduplicated, so the table stays in cache);
+    /// [`SHARED_TIMING_NONE`]: look them up by rule.
+    timing: u16,
 }
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 64);
+
+/// Samples per window of [`Engine::process`] (see `Engine::warm`).
+const WINDOW: usize = 256;
+
+/// Full evaluations in a window above which the next window is warmed.
+const WARM_AFTER: usize = 8;
+
+/// `Slot::timing` when the rule's delays are not in the deduplicated table.
+const SHARED_TIMING_NONE: u16 = u16::MAX;
 
 /// Bytes of an instance's slot that change (deadlines and detector states).
 const MUTABLE_BYTES: usize = 2 * std::mem::size_of::<Micros>() + 1;
 
-/// Per point, what the fast path reads and writes: the held value and time, the range of
-/// values and times within which none of the point's alarms can change, and where its
-/// instances are. 32 bytes.
+/// Per point, what the fast path reads (and never writes): the range of values and times
+/// within which none of the point's alarms can change. 16 bytes.
 #[derive(Debug, Clone, Copy)]
-struct PointHot {
-    last_time: Micros,
-    last_value: f64,
-    /// Samples before this time cannot make the device's offline alarm due (`i64::MAX`:
-    /// no offline watch).
+struct Quiet {
+    /// Values in `[lo, hi]` change nothing (empty while an alarm of the point needs every
+    /// value, e.g. rate of change). Stored as `f32` rounded inwards, so the band is never
+    /// wider than the exact one.
+    lo: f32,
+    hi: f32,
+    /// Samples at or after this time may change something: a pending delay runs out, or
+    /// the device's offline alarm becomes due (`i64::MAX`: nothing pending, no offline
+    /// watch). While it is `i64::MAX` the fast path does not write the held value: with no
+    /// delay pending and no device watch, no transition reports it and the band does not
+    /// depend on which value inside it is held.
     until: Micros,
-    /// Values in `[quiet_lo, quiet_hi]` change nothing (empty while an alarm of the point is
-    /// not idle or needs every value, e.g. rate of change). Stored as `f32` rounded inwards,
-    /// so the band is never wider than the exact one.
-    quiet_lo: f32,
-    quiet_hi: f32,
 }
 
-/// Per point, what the slow path needs: where its instances are and its device watch.
+/// Per point, what the slow path needs: the held value, where its instances are and its
+/// device watch.
 #[derive(Debug, Clone, Copy)]
-struct PointRange {
+struct PointCold {
+    /// The held value (NaN: unknown). Up to date while a delay is pending or the point has
+    /// a device watch (see [`Quiet::until`]); otherwise the last value the full evaluation
+    /// saw, inside the band, which is all the band and the next evaluation need.
+    last_value: f64,
     start: u32,
     end: u32,
     device: u32,
@@ -436,6 +458,9 @@ fn quiet_detector(
     h: f64,
     x: f64,
 ) -> (f64, f64, Micros) {
+    // A pending detector's horizon is below `i64::MAX` even if its deadline is not, so the
+    // fast path keeps the held value of a point with a pending delay (see `Quiet::until`).
+    let deadline = deadline.min(i64::MAX - 1);
     match bits {
         // Not beyond: lo <= x <= hi.
         IDLE => (lo, hi, i64::MAX),
@@ -454,6 +479,7 @@ fn quiet_detector(
 /// The closed range of values `[a, b]` within which a sample changes nothing in this
 /// instance, given the point's current value `v`, and until when. Empty for rate-of-change
 /// alarms (every value matters) and for unknown values.
+#[inline]
 fn quiet(st: &Slot, v: f64) -> (f64, f64, Micros) {
     let mode = st.mode & MODE_MASK;
     if mode == MODE_RATE {
@@ -551,6 +577,22 @@ impl<'a> RuleRef<'a> {
         }
     }
 
+    /// The rule of a slot, its delays from the deduplicated table when they are there.
+    #[inline]
+    fn of_slot(
+        rules: &'a [Compiled],
+        timing: &'a [Timing],
+        timings: &'a [Timing],
+        st: &Slot,
+    ) -> RuleRef<'a> {
+        let rule = st.rule as usize;
+        RuleRef {
+            timing: timings.get(usize::from(st.timing)).unwrap_or(&timing[rule]),
+            compiled: &rules[rule],
+            scheduled: st.mode & SCHEDULED != 0,
+        }
+    }
+
     fn schedule(&self) -> Option<&'a Schedule> {
         if self.scheduled {
             self.compiled.rule.schedule.as_ref()
@@ -585,8 +627,14 @@ struct OfflineSlot {
 pub struct Engine {
     rules: Vec<Compiled>,
     timing: Vec<Timing>,
-    points: Vec<PointHot>,
-    ranges: Vec<PointRange>,
+    /// The distinct delays of all rules (see [`Slot::timing`]).
+    timings: Vec<Timing>,
+    /// Per point: the quiet band and horizon (the fast path reads only this and
+    /// `last_time`).
+    quiet: Vec<Quiet>,
+    /// Per point: the time of its last sample.
+    last_time: Vec<Micros>,
+    points: Vec<PointCold>,
     /// Per point: the time of its last good sample before the current one.
     last_good: Vec<Micros>,
     point_names: Vec<String>,
@@ -606,6 +654,8 @@ pub struct Engine {
     #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     full_evaluations: u64,
     scratch: Vec<Transition>,
+    /// Where [`Engine::warm`] leaves what it loaded, so the loads are kept.
+    warm_sink: u32,
 }
 
 /// What an instance is: its rule and its target (a point name, or a device name for
@@ -724,8 +774,9 @@ impl Engine {
         }
         // Instances of a point are contiguous, in rule order.
         instances.sort_by_key(|(p, r, _)| (*p, *r));
-        let mut ranges: Vec<PointRange> = vec![
-            PointRange {
+        let mut ranges: Vec<PointCold> = vec![
+            PointCold {
+                last_value: f64::NAN,
                 start: 0,
                 end: 0,
                 device: NONE
@@ -783,29 +834,45 @@ impl Engine {
             device_points.extend(pts);
             devices[d].pend = device_points.len() as u32;
         }
-        let points = vec![
-            PointHot {
-                last_time: NEVER,
-                last_value: f64::NAN,
+        let quiet = vec![
+            Quiet {
+                lo: f32::INFINITY,
+                hi: f32::NEG_INFINITY,
                 until: NEVER,
-                quiet_lo: f32::INFINITY,
-                quiet_hi: f32::NEG_INFINITY
             };
             ranges.len()
         ];
-        let timing = compiled
+        let timing: Vec<Timing> = compiled
             .iter()
             .map(|c| Timing {
                 delay: c.delay,
                 clear_delay: c.clear_delay,
             })
             .collect();
+        // The distinct delays, so the slow path finds them in a table that stays in cache.
+        let mut timings: Vec<Timing> = Vec::new();
+        let mut shared: HashMap<(Micros, Micros), u16> = HashMap::new();
+        for st in &mut slots {
+            let t = timing[st.rule as usize];
+            st.timing = match shared.get(&(t.delay, t.clear_delay)) {
+                Some(&k) => k,
+                None if timings.len() < usize::from(SHARED_TIMING_NONE) => {
+                    let k = timings.len() as u16;
+                    timings.push(t);
+                    shared.insert((t.delay, t.clear_delay), k);
+                    k
+                }
+                None => SHARED_TIMING_NONE,
+            };
+        }
         let mut engine = Engine {
             rules: compiled,
             timing,
-            points,
+            timings,
+            quiet,
+            last_time: vec![NEVER; ranges.len()],
             last_good: vec![NEVER; ranges.len()],
-            ranges,
+            points: ranges,
             point_names: infos.into_iter().map(|p| p.name).collect(),
             by_name,
             slots,
@@ -821,6 +888,7 @@ impl Engine {
             stats: Stats::default(),
             full_evaluations: 0,
             scratch: Vec::new(),
+            warm_sink: 0,
         };
         for p in 0..engine.points.len() {
             engine.refresh_point(p);
@@ -830,8 +898,8 @@ impl Engine {
 
     /// Recompute a point's quiet band and offline horizon from its instances' states.
     fn refresh_point(&mut self, p: usize) {
-        let range = self.ranges[p];
-        let v = self.points[p].last_value;
+        let range = self.points[p];
+        let v = range.last_value;
         let (mut lo, mut hi, mut until) = (f64::NEG_INFINITY, f64::INFINITY, i64::MAX);
         for c in &self.slots[range.start as usize..range.end as usize] {
             let (a, b, u) = quiet(c, v);
@@ -855,19 +923,19 @@ impl Engine {
         if !self.fast {
             (lo, hi, until) = EMPTY;
         }
-        let h = &mut self.points[p];
-        h.quiet_lo = f32_at_least(lo);
-        h.quiet_hi = f32_at_most(hi);
-        h.until = until;
+        self.quiet[p] = Quiet {
+            lo: f32_at_least(lo),
+            hi: f32_at_most(hi),
+            until,
+        };
     }
 
     /// The time of a point's last good sample.
     fn point_last_good(&self, p: usize) -> Micros {
-        let h = &self.points[p];
-        if h.last_value.is_nan() {
+        if self.points[p].last_value.is_nan() {
             self.last_good[p]
         } else {
-            h.last_time
+            self.last_time[p]
         }
     }
 
@@ -999,10 +1067,11 @@ impl Engine {
     /// Bytes per alarm instance in all: thresholds, hysteresis, mode and the mutable state,
     /// in one cache line.
     pub const BYTES_PER_INSTANCE: usize = std::mem::size_of::<Slot>();
-    /// Bytes per point (held value and time, quiet band, instance range, device watch).
-    pub const BYTES_PER_POINT: usize = std::mem::size_of::<PointHot>()
-        + std::mem::size_of::<PointRange>()
-        + std::mem::size_of::<Micros>();
+    /// Bytes per point (quiet band and horizon, held time, held value, instance range, device
+    /// watch, last good time).
+    pub const BYTES_PER_POINT: usize = std::mem::size_of::<Quiet>()
+        + std::mem::size_of::<PointCold>()
+        + 2 * std::mem::size_of::<Micros>();
 
     /// Heap bytes held by the engine's per-instance and per-point tables (excluding rule
     /// texts and names).
@@ -1010,10 +1079,12 @@ impl Engine {
         use std::mem::size_of;
         self.slots.capacity() * size_of::<Slot>()
             + self.inst_point.capacity() * size_of::<u32>()
-            + self.points.capacity() * size_of::<PointHot>()
-            + self.ranges.capacity() * size_of::<PointRange>()
+            + self.quiet.capacity() * size_of::<Quiet>()
+            + self.last_time.capacity() * size_of::<Micros>()
+            + self.points.capacity() * size_of::<PointCold>()
             + self.last_good.capacity() * size_of::<Micros>()
             + self.timing.capacity() * size_of::<Timing>()
+            + self.timings.capacity() * size_of::<Timing>()
             + self.offline.capacity() * size_of::<OfflineSlot>()
             + self.devices.capacity() * size_of::<DeviceWatch>()
             + self.device_points.capacity() * size_of::<u32>()
@@ -1081,43 +1152,106 @@ impl Engine {
             }
         }
         self.stats.applied += samples.len() as u64;
-        // The fast path runs until a sample outside its point's quiet band (or rejected);
-        // that one takes the full evaluation, in order, then the fast path goes on.
+        // The batch goes in windows of `WINDOW` samples. A read-only look over a window finds
+        // the samples that look bound for the full evaluation and loads their instances'
+        // cache lines together, so those misses overlap instead of stalling the evaluation
+        // one after the other (a hint only: nothing is decided there). Then, in order, the
+        // fast path runs until a sample outside its point's quiet band (or rejected); that
+        // one takes the full evaluation, then the fast path goes on.
+        // Warming costs about as much as the fast path itself: it pays only where full
+        // evaluations are frequent, so a window is warmed when the one before had more
+        // than `WARM_AFTER` of them.
         let mut i = 0;
+        let mut slow_in_window = WARM_AFTER + 1;
         while i < samples.len() {
-            let watermark = self.watermark;
-            let points = &mut self.points[..];
-            while let Some(s) = samples.get(i) {
-                let Some(p) = points.get_mut(s.point as usize) else {
-                    break;
-                };
-                let (t, v) = (s.time, s.value);
-                // NaN (missing, bad) compares false.
-                if (t >= p.last_time)
-                    & (t >= watermark)
-                    & (t < p.until)
-                    & (v >= f64::from(p.quiet_lo))
-                    & (v <= f64::from(p.quiet_hi))
-                {
-                    p.last_time = t;
-                    p.last_value = v;
-                    i += 1;
-                } else {
-                    break;
-                }
-            }
-            let Some(s) = samples.get(i) else {
+            let window_end = samples.len().min(i + WINDOW);
+            let Some(window) = samples.get(i..window_end) else {
                 break;
             };
-            let pi = s.point as usize;
-            if pi < self.ranges.len() {
-                self.slow(pi, s, out);
-            } else {
-                self.stats.unknown_point += 1;
-                self.stats.applied -= 1;
+            if slow_in_window > WARM_AFTER {
+                self.warm(window);
             }
-            i += 1;
+            slow_in_window = 0;
+            while i < window_end {
+                let watermark = self.watermark;
+                let n = self.quiet.len();
+                let quiet = &self.quiet[..n];
+                let times = &mut self.last_time[..n];
+                let held = &mut self.points[..n];
+                while let Some(s) = samples.get(i).filter(|_| i < window_end) {
+                    let p = s.point as usize;
+                    let Some(q) = quiet.get(p) else {
+                        break;
+                    };
+                    let (t, v) = (s.time, s.value);
+                    // NaN (missing, bad) compares false.
+                    if (t >= times[p])
+                        & (t >= watermark)
+                        & (t < q.until)
+                        & (v >= f64::from(q.lo))
+                        & (v <= f64::from(q.hi))
+                    {
+                        times[p] = t;
+                        if q.until != i64::MAX {
+                            held[p].last_value = v;
+                        }
+                        i += 1;
+                    } else {
+                        break;
+                    }
+                }
+                let Some(s) = samples.get(i).filter(|_| i < window_end) else {
+                    break;
+                };
+                let pi = s.point as usize;
+                slow_in_window += 1;
+                if pi < n {
+                    self.slow(pi, s, out);
+                } else {
+                    self.stats.unknown_point += 1;
+                    self.stats.applied -= 1;
+                }
+                i += 1;
+            }
         }
+    }
+
+    /// Load the cache lines the full evaluations of a window of samples will need (the
+    /// point's cold half and its first instance), for the samples outside their point's
+    /// quiet band as it stands. Reads only: a prefetch done with loads that do not depend
+    /// on each other, so the memory system serves them together.
+    #[inline(never)]
+    fn warm(&mut self, window: &[Sample]) {
+        let n = self.quiet.len();
+        if n == 0 {
+            return;
+        }
+        let watermark = self.watermark;
+        let quiet = &self.quiet[..n];
+        let times = &self.last_time[..n];
+        let mut found = [0u32; WINDOW];
+        let mut k = 0;
+        for (s, slot) in window.iter().zip(0..WINDOW) {
+            let p = (s.point as usize).min(n - 1);
+            let q = quiet[p];
+            let (t, v) = (s.time, s.value);
+            let fast = (t >= times[p])
+                & (t >= watermark)
+                & (t < q.until)
+                & (v >= f64::from(q.lo))
+                & (v <= f64::from(q.hi));
+            found[k.min(slot)] = p as u32;
+            k += usize::from(!fast);
+        }
+        let mut touched = 0u32;
+        for &p in &found[..k.min(WINDOW)] {
+            let start = self.points[p as usize].start;
+            touched ^= self
+                .slots
+                .get(start as usize)
+                .map_or(0, |st| u32::from(st.flags));
+        }
+        self.warm_sink = std::hint::black_box(touched);
     }
 
     /// Apply one sample; the report says whether it was applied or why not (as
@@ -1126,29 +1260,33 @@ impl Engine {
         self.process(std::slice::from_ref(&sample), out)
     }
 
+    /// The full evaluation of one sample: every instance of the point sees it, and the
+    /// point's quiet band is recomputed from the instances' new states on the way.
     #[inline(never)]
     fn slow(&mut self, pi: usize, s: &Sample, out: &mut Vec<Transition>) {
         let (t, v) = (s.time, s.value);
         self.full_evaluations += 1;
-        let held = self.points[pi];
-        if t < held.last_time || t < self.watermark {
+        let held_time = self.last_time[pi];
+        if t < held_time || t < self.watermark {
             self.stats.out_of_order += 1;
             self.stats.before_tick += u64::from(t < self.watermark);
             self.stats.applied -= 1;
             return;
         }
-        // Points without an offline watch never read their cold half.
-        let range = self.ranges[pi];
-        let device = range.device;
+        let cold = self.points[pi];
+        let held_value = cold.last_value;
+        let device = cold.device;
         let prev_comm = (device != NONE).then(|| self.device_last_comm(device as usize));
-        if device != NONE && !held.last_value.is_nan() && held.last_time != NEVER {
-            self.last_good[pi] = held.last_time;
+        if device != NONE && !held_value.is_nan() && held_time != NEVER {
+            self.last_good[pi] = held_time;
         }
-        self.points[pi].last_time = t;
+        self.last_time[pi] = t;
         self.points[pi].last_value = v;
-        let (start, end) = (range.start as usize, range.end as usize);
+        let (start, end) = (cold.start as usize, cold.end as usize);
+        let (mut lo, mut hi, mut until) = (f64::NEG_INFINITY, f64::INFINITY, i64::MAX);
         if let Some(slots) = self.slots.get_mut(start..end) {
             for (k, st) in slots.iter_mut().enumerate() {
+                // An idle value alarm inside its thresholds cannot change.
                 if (st.flags != 0)
                     | (st.mode & MODE_MASK != MODE_VALUE)
                     | (v < st.lo)
@@ -1156,7 +1294,7 @@ impl Engine {
                     | (v < st.pre_lo)
                     | (v > st.pre_hi)
                 {
-                    let rule = RuleRef::new(&self.rules, &self.timing, st.rule, st.mode);
+                    let rule = RuleRef::of_slot(&self.rules, &self.timing, &self.timings, st);
                     evaluate(
                         st,
                         rule,
@@ -1164,16 +1302,31 @@ impl Engine {
                         t,
                         s.quality,
                         v,
-                        held.last_time,
-                        held.last_value,
+                        held_time,
+                        held_value,
                         out,
                     );
                 }
+                let (a, b, u) = quiet(st, v);
+                lo = lo.max(a);
+                hi = hi.min(b);
+                until = until.min(u);
             }
         }
         match prev_comm {
             Some(prev) if s.quality == GOOD => self.communicated(device as usize, prev, t, out),
-            _ => self.refresh_point(pi),
+            Some(_) => self.refresh_point(pi),
+            None => {
+                // No device watch: the band is the instances' (as `refresh_point` finds it).
+                if !self.fast {
+                    (lo, hi, until) = EMPTY;
+                }
+                self.quiet[pi] = Quiet {
+                    lo: f32_at_least(lo),
+                    hi: f32_at_most(hi),
+                    until,
+                };
+            }
         }
     }
 
@@ -1224,9 +1377,9 @@ impl Engine {
         scratch.clear();
         for (i, st) in self.slots.iter_mut().enumerate() {
             if st.flags & 0b0101 != 0 {
-                let held = &self.points[self.inst_point[i] as usize];
-                let rule = RuleRef::new(&self.rules, &self.timing, st.rule, st.mode);
-                advance(st, rule, i as u32, now, held.last_value, &mut scratch);
+                let held = self.points[self.inst_point[i] as usize].last_value;
+                let rule = RuleRef::of_slot(&self.rules, &self.timing, &self.timings, st);
+                advance(st, rule, i as u32, now, held, &mut scratch);
             }
         }
         let n = self.slots.len() as u32;
@@ -1281,6 +1434,7 @@ fn hot_config(rule: &Rule, r: u32) -> Slot {
         rule: r,
         mode: MODE_VALUE,
         flags: 0,
+        timing: SHARED_TIMING_NONE,
     };
     match &rule.kind {
         Kind::High {
