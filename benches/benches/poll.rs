@@ -41,26 +41,30 @@ use tokio_modbus::client::Reader;
 const FIRST: u16 = 0xB000;
 const LAST: u16 = 0xB030;
 const COUNT: u16 = LAST - FIRST + 1;
+/// The response timeout of the poller's bus, and of the like-for-like tokio-modbus client.
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(2_000);
 /// Round trips per run of the printed table.
-const ROUND_TRIPS: u64 = 2_000;
+const ROUND_TRIPS: u64 = 5_000;
 /// Runs per client in the printed table (alternating clients).
-const RUNS: usize = 5;
+const RUNS: usize = 7;
 
-/// Wall-clock and client CPU time of `n` round trips.
+/// Wall-clock and client CPU time of `n` round trips; `sys` is the part of `cpu` spent in
+/// the kernel (on loopback that includes the TCP stack's work for both ends of a send).
 #[derive(Clone, Copy)]
 struct Timing {
     wall: Duration,
     cpu: Duration,
+    sys: Duration,
 }
 
-/// CPU time (user + system) of the calling thread.
-fn thread_cpu() -> Duration {
+/// CPU time of the calling thread: (user + system, system).
+fn thread_cpu() -> (Duration, Duration) {
     use nix::sys::resource::{UsageWho, getrusage};
     let u = getrusage(UsageWho::RUSAGE_THREAD).expect("getrusage");
     let tv = |t: nix::sys::time::TimeVal| {
         Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
     };
-    tv(u.user_time()) + tv(u.system_time())
+    (tv(u.user_time()) + tv(u.system_time()), tv(u.system_time()))
 }
 
 /// A client running in a thread of its own on a current-thread runtime; `run(n)` performs
@@ -74,7 +78,7 @@ struct ThreadClient<R> {
 impl<R: Default + Send + 'static> ThreadClient<R> {
     /// `make` builds the client inside the thread's runtime; `round_trip` performs one read
     /// and returns its result (only the last round trip's is kept).
-    fn start<C, Make, MakeFut, Trip>(make: Make, mut round_trip: Trip) -> Self
+    fn start<C, Make, MakeFut, Trip>(name: &str, make: Make, mut round_trip: Trip) -> Self
     where
         C: 'static,
         Make: FnOnce() -> MakeFut + Send + 'static,
@@ -83,30 +87,36 @@ impl<R: Default + Send + 'static> ThreadClient<R> {
     {
         let (tx, cmd) = mpsc::channel::<u64>();
         let (out, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let mut client = make().await;
-                while let Ok(n) = cmd.recv() {
-                    let mut last = R::default();
-                    let cpu0 = thread_cpu();
-                    let start = Instant::now();
-                    for _ in 0..n {
-                        last = round_trip(&mut client).await;
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let mut client = make().await;
+                    while let Ok(n) = cmd.recv() {
+                        let mut last = R::default();
+                        let cpu0 = thread_cpu();
+                        let start = Instant::now();
+                        for _ in 0..n {
+                            last = round_trip(&mut client).await;
+                        }
+                        let wall = start.elapsed();
+                        let cpu1 = thread_cpu();
+                        let timing = Timing {
+                            wall,
+                            cpu: cpu1.0 - cpu0.0,
+                            sys: cpu1.1 - cpu0.1,
+                        };
+                        if out.send((timing, last)).is_err() {
+                            break;
+                        }
                     }
-                    let timing = Timing {
-                        wall: start.elapsed(),
-                        cpu: thread_cpu() - cpu0,
-                    };
-                    if out.send((timing, last)).is_err() {
-                        break;
-                    }
-                }
-            });
-        });
+                });
+            })
+            .expect("client thread starts");
         ThreadClient {
             tx: Some(tx),
             rx,
@@ -183,6 +193,7 @@ impl Peer {
         let timing = Timing {
             wall: ns(),
             cpu: ns(),
+            sys: ns(),
         };
         let regs = parts
             .next()
@@ -247,7 +258,7 @@ fn setup(server_rt: &tokio::runtime::Runtime) -> Setup {
         .expect("simulator");
     let mut installation = Installation::default();
     let mut tcp = TcpSettings::new("127.0.0.1", addr.port());
-    tcp.timeout_ms = 2_000;
+    tcp.timeout_ms = RESPONSE_TIMEOUT.as_millis() as u64;
     installation
         .add_bus(Bus {
             name: "lan".into(),
@@ -267,45 +278,60 @@ fn setup(server_rt: &tokio::runtime::Runtime) -> Setup {
     }
 }
 
-fn emkit_client(s: &Setup) -> ThreadClient<Vec<Option<Value>>> {
+fn emkit_client(s: &Setup) -> ThreadClient<Vec<modbus_devices::Reading>> {
     let poller = Poller::new(&s.installation, &s.catalogue).expect("poller");
     assert_eq!(
         poller.requests_per_poll("ecr").unwrap(),
         1,
         "one request per poll"
     );
-    let order = s.services.clone();
     ThreadClient::start(
-        move || async move { (poller, order) },
-        async |(poller, order): &mut (Poller, Vec<String>)| {
-            let readings = poller.poll_device("ecr").await.expect("poll");
-            assert!(readings.iter().all(|r| r.quality == Quality::Good));
-            order
-                .iter()
-                .map(|id| {
-                    readings
-                        .iter()
-                        .find(|r| &r.service == id)
-                        .and_then(|r| r.value.clone())
-                })
-                .collect()
-        },
+        "emkit-client",
+        move || async move { poller },
+        async |poller: &mut Poller| poller.poll_device("ecr").await.expect("poll"),
     )
 }
 
-fn tokio_modbus_client(s: &Setup) -> ThreadClient<Vec<u16>> {
+/// The poller's values in the order of `services` (checked outside the timed loop).
+fn values_in_order(
+    readings: &[modbus_devices::Reading],
+    services: &[String],
+) -> Vec<Option<Value>> {
+    assert!(readings.iter().all(|r| r.quality == Quality::Good));
+    services
+        .iter()
+        .map(|id| {
+            readings
+                .iter()
+                .find(|r| &r.service == id)
+                .and_then(|r| r.value.clone())
+        })
+        .collect()
+}
+
+/// The raw tokio-modbus client; with `timeout`, each request is guarded by it as the
+/// poller guards its requests (the like-for-like peer); without, it is a floor (a client
+/// that would wait forever for a silent device).
+fn tokio_modbus_client(s: &Setup, timeout: Option<Duration>) -> ThreadClient<Vec<u16>> {
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], s.port).into();
     ThreadClient::start(
+        if timeout.is_some() {
+            "tokio-modbus-timeout"
+        } else {
+            "tokio-modbus-client"
+        },
         move || async move {
             tokio_modbus::client::tcp::connect_slave(addr, tokio_modbus::Slave(1))
                 .await
                 .expect("connect")
         },
-        async |ctx: &mut tokio_modbus::client::Context| {
-            ctx.read_holding_registers(FIRST, COUNT)
-                .await
-                .expect("transport")
-                .expect("no exception")
+        async move |ctx: &mut tokio_modbus::client::Context| {
+            let read = ctx.read_holding_registers(FIRST, COUNT);
+            let answer = match timeout {
+                Some(t) => tokio::time::timeout(t, read).await.expect("in time"),
+                None => read.await,
+            };
+            answer.expect("transport").expect("no exception")
         },
     )
 }
@@ -330,19 +356,22 @@ fn poll(c: &mut Criterion) {
         .unwrap();
     let s = setup(&server_rt);
     let mut ours = emkit_client(&s);
-    let mut raw = tokio_modbus_client(&s);
+    let mut raw = tokio_modbus_client(&s, Some(RESPONSE_TIMEOUT));
+    let mut floor = tokio_modbus_client(&s, None);
     let mut peer = Peer::start(s.port);
 
     // Same work: every side's result decodes to our poller's values.
-    let (_, expected) = ours.run(1);
+    let expected = values_in_order(&ours.run(1).1, &s.services);
     assert_eq!(expected.len(), s.services.len());
     assert!(expected.iter().all(Option::is_some), "the block has values");
-    let (_, raw_regs) = raw.run(1);
-    assert_eq!(
-        decode_block(&s.product, &s.services, &raw_regs),
-        expected,
-        "tokio-modbus registers decode to the poller's values"
-    );
+    for client in [&mut raw, &mut floor] {
+        let (_, raw_regs) = client.run(1);
+        assert_eq!(
+            decode_block(&s.product, &s.services, &raw_regs),
+            expected,
+            "tokio-modbus registers decode to the poller's values"
+        );
+    }
     if let Some(p) = peer.as_mut() {
         let (_, regs) = p.run(1);
         assert_eq!(
@@ -355,27 +384,32 @@ fn poll(c: &mut Criterion) {
     // Warm up, then alternate the clients over RUNS runs of ROUND_TRIPS each.
     ours.run(300);
     raw.run(300);
+    floor.run(300);
     if let Some(p) = peer.as_mut() {
         p.run(300);
     }
     let names = [
         "emkit poller",
-        "tokio-modbus client (raw transport)",
+        "tokio-modbus client, same timeout",
         "pymodbus client",
+        "floor: tokio-modbus, no timeout",
     ];
-    let mut wall: [Vec<f64>; 3] = Default::default();
-    let mut cpu: [Vec<f64>; 3] = Default::default();
+    let mut wall: [Vec<f64>; 4] = Default::default();
+    let mut cpu: [Vec<f64>; 4] = Default::default();
+    let mut sys: [Vec<f64>; 4] = Default::default();
     let per_trip = |d: Duration| d.as_secs_f64() * 1e6 / ROUND_TRIPS as f64;
     for _ in 0..RUNS {
         let mut record = |i: usize, t: Timing| {
             wall[i].push(per_trip(t.wall));
             cpu[i].push(per_trip(t.cpu));
+            sys[i].push(per_trip(t.sys));
         };
         record(0, ours.run(ROUND_TRIPS).0);
         record(1, raw.run(ROUND_TRIPS).0);
         if let Some(p) = peer.as_mut() {
             record(2, p.run(ROUND_TRIPS).0);
         }
+        record(3, floor.run(ROUND_TRIPS).0);
     }
     println!();
     println!(
@@ -385,47 +419,60 @@ fn poll(c: &mut Criterion) {
         "{RUNS} alternating runs of {ROUND_TRIPS} round trips per client; median [min..max] per round trip:"
     );
     println!(
-        "  {:<38} {:>24} {:>24}",
-        "client", "client CPU µs", "wall µs"
+        "  {:<38} {:>24} {:>14} {:>24}",
+        "client", "client CPU µs", "of it kernel", "wall µs"
     );
-    for i in 0..3 {
+    for i in 0..4 {
         if cpu[i].is_empty() {
             continue;
         }
         let (clo, chi) = spread(&cpu[i]);
         let (wlo, whi) = spread(&wall[i]);
         println!(
-            "  {:<38} {:>8.2} [{:>5.2}..{:>5.2}] {:>8.2} [{:>5.2}..{:>5.2}]",
+            "  {:<38} {:>8.2} [{:>5.2}..{:>5.2}] {:>14.2} {:>8.2} [{:>5.2}..{:>5.2}]",
             names[i],
             median(cpu[i].clone()),
             clo,
             chi,
+            median(sys[i].clone()),
             median(wall[i].clone()),
             wlo,
             whi
         );
     }
+    let user =
+        |i: usize| -> f64 { median(cpu[i].iter().zip(&sys[i]).map(|(c, k)| c - k).collect()) };
     let (c0, c1) = (median(cpu[0].clone()), median(cpu[1].clone()));
     println!(
-        "  CPU per read: emkit / tokio-modbus = {:.2} (target <= 1.25)",
-        c0 / c1
+        "  CPU per read: emkit / tokio-modbus with the same timeout = {:.2} (target <= 1.25); user space only: {:.2}",
+        c0 / c1,
+        user(0) / user(1)
+    );
+    println!(
+        "  CPU per read: emkit / floor (tokio-modbus without timeout) = {:.2}; user space only: {:.2}",
+        c0 / median(cpu[3].clone()),
+        user(0) / user(3)
     );
     if !cpu[2].is_empty() {
         let c2 = median(cpu[2].clone());
         let w2 = median(wall[2].clone());
         println!(
-            "  CPU per read: pymodbus / emkit = {:.2} (target >= 4); wall: pymodbus / emkit = {:.2}",
+            "  CPU per read: pymodbus / emkit = {:.2} (target >= 4); user space only: {:.2}; wall: {:.2}",
             c2 / c0,
+            user(2) / user(0),
             w2 / median(wall[0].clone())
         );
     }
+    println!(
+        "  (kernel time includes the loopback TCP work both ends' sends cause; the user/kernel split is the kernel's tick-sampled estimate)"
+    );
     println!();
 
     let mut g = c.benchmark_group("poll_roundtrip_wall");
     g.throughput(Throughput::Elements(1));
     g.measurement_time(Duration::from_secs(4));
     g.bench_function("emkit_poller", |b| b.iter_custom(|n| ours.run(n).0.wall));
-    g.bench_function("tokio_modbus_client", |b| {
+    g.bench_function("tokio_modbus_client_same_timeout", |b| {
         b.iter_custom(|n| raw.run(n).0.wall)
     });
     if let Some(p) = peer.as_mut() {
@@ -437,7 +484,7 @@ fn poll(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.measurement_time(Duration::from_secs(4));
     g.bench_function("emkit_poller", |b| b.iter_custom(|n| ours.run(n).0.cpu));
-    g.bench_function("tokio_modbus_client", |b| {
+    g.bench_function("tokio_modbus_client_same_timeout", |b| {
         b.iter_custom(|n| raw.run(n).0.cpu)
     });
     if let Some(p) = peer.as_mut() {

@@ -2,13 +2,14 @@
 
 Protocol on stdin/stdout, one line each:
   "<iterations> <unit> <function_code> <address> <count>"
-      ->  "<elapsed wall nanoseconds> <process CPU nanoseconds> <first register values, comma-separated>"
+      ->  "<wall ns> <process CPU ns> <of which system ns> <last answer's registers, comma-separated>"
 The client connects once (host and port from argv) and keeps the connection, so a bench
 iteration measures request/response round trips only, as for our poller. The keyword that
 names the unit (`device_id` since pymodbus 3.10, `slave` before) is chosen once at start-up,
 outside the timed loop. The CPU figure is the whole client process's (user + system).
 """
 import inspect
+import os
 import sys
 import time
 
@@ -31,6 +32,7 @@ def main() -> int:
         read = client.read_holding_registers if fc == 3 else client.read_input_registers
         kwargs = {"count": count, unit_kw: unit}
         rr = None
+        sys0 = os.times().system
         cpu0 = time.process_time_ns()
         start = time.perf_counter_ns()
         for _ in range(iters):
@@ -40,8 +42,9 @@ def main() -> int:
                 return 1
         wall = time.perf_counter_ns() - start
         cpu = time.process_time_ns() - cpu0
+        sys_ns = int((os.times().system - sys0) * 1e9)
         regs = ",".join(str(r) for r in rr.registers) if rr is not None else ""
-        print(wall, cpu, regs, flush=True)
+        print(wall, cpu, sys_ns, regs, flush=True)
     client.close()
     return 0
 

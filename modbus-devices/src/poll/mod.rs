@@ -421,7 +421,8 @@ impl Poller {
         block: &Block,
     ) -> Result<Vec<u16>, PollError> {
         let request = block.request();
-        let what = describe_request(&request);
+        // The request's description is built only for an error (not on the hot path).
+        let what = || describe_request(&block.request());
         let response = self.transact(link, bus, d, request).await?;
         let words: Vec<u16> = match response {
             Response::ReadHoldingRegisters(w) | Response::ReadInputRegisters(w) => w,
@@ -431,7 +432,7 @@ impl Poller {
             other => {
                 return Err(PollError::Protocol {
                     device: d.instance.name.clone(),
-                    request: what,
+                    request: what(),
                     message: format!("expected a read answer, found {other:?}"),
                 });
             }
@@ -440,11 +441,13 @@ impl Poller {
         if words.len() < want || (!block.function_code.is_bit_table() && words.len() != want) {
             return Err(PollError::Protocol {
                 device: d.instance.name.clone(),
-                request: what,
+                request: what(),
                 message: format!("expected {want} values, found {}", words.len()),
             });
         }
-        Ok(words[..want].to_vec())
+        let mut words = words;
+        words.truncate(want);
+        Ok(words)
     }
 
     /// One request with its retries, counted in the device's and the bus's statistics.
@@ -457,8 +460,9 @@ impl Poller {
     ) -> Result<Response, PollError> {
         let tries = 1 + u32::from(link.endpoint.retries());
         let timeout_ms = link.endpoint.timeout().as_millis() as u64;
-        let what = describe_request(&request);
-        let device = d.instance.name.clone();
+        // The device name and the request's description are built only for an error.
+        let what = || describe_request(&request);
+        let device = || d.instance.name.clone();
         let mut last = Failure::Timeout;
         for _ in 0..tries {
             let (result, elapsed) = link.try_once(d.unit(), request.clone()).await;
@@ -480,8 +484,8 @@ impl Poller {
             let err = match result {
                 Ok(r) => return Ok(r),
                 Err(Failure::Exception(exception)) => PollError::Exception {
-                    device,
-                    request: what,
+                    device: device(),
+                    request: what(),
                     exception,
                 },
                 Err(Failure::NotConnected(message)) => PollError::Connect {
@@ -497,25 +501,26 @@ impl Poller {
             self.note_error(d, &err);
             return Err(err);
         }
+        let (device, request) = (device(), what());
         let err = match last {
             Failure::Crc => PollError::Crc {
                 device,
-                request: what,
+                request,
                 tries,
             },
             Failure::Transport(message) => PollError::Transport {
                 device,
-                request: what,
+                request,
                 message,
             },
             Failure::Protocol(message) => PollError::Protocol {
                 device,
-                request: what,
+                request,
                 message,
             },
             _ => PollError::Timeout {
                 device,
-                request: what,
+                request,
                 timeout_ms,
                 tries,
             },

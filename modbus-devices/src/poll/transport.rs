@@ -1,7 +1,10 @@
 //! Connections of the four bus kinds, one transaction at a time, with reconnect back-off.
 //!
-//! Every connection is wrapped in a [`Tap`]: it records the bytes received during the
-//! current transaction and discards stale bytes before a new request is sent. The recorded
+//! Every connection with RTU framing (serial line, RTU over TCP) is wrapped in a [`Tap`]: it
+//! records the bytes received during the current transaction and discards stale bytes
+//! before a new request is sent. Modbus/TCP and TLS connections need neither (no CRC; a
+//! connection whose answer timed out is closed, so a late answer cannot be taken for the
+//! next one) and go to tokio-modbus unwrapped. The recorded
 //! bytes tell a CRC error from a silent device: tokio-modbus' RTU decoder has no typed CRC
 //! error (it drops bytes looking for a valid frame and keeps waiting, or gives up with an
 //! untyped `InvalidData` error), so on RTU framings the classification is ours alone: when
@@ -230,13 +233,9 @@ impl Endpoint {
         };
         let slave = Slave(0);
         Ok(match self {
-            Endpoint::Tcp(t) => tokio_modbus::client::tcp::attach_slave(
-                Tap {
-                    inner: tcp(t).await?,
-                    state,
-                },
-                slave,
-            ),
+            // Modbus/TCP has no CRC and a timed-out connection is reopened, so no tap: the
+            // stream goes to tokio-modbus as it is (no copy, no lock per read).
+            Endpoint::Tcp(t) => tokio_modbus::client::tcp::attach_slave(tcp(t).await?, slave),
             Endpoint::RtuOverTcp(t) => tokio_modbus::client::rtu::attach_slave(
                 Tap {
                     inner: tcp(t).await?,
@@ -258,7 +257,7 @@ impl Endpoint {
                             format!("no TLS handshake within {} ms", connect_timeout.as_millis())
                         })?
                         .map_err(|e| format!("TLS handshake failed: {e}"))?;
-                tokio_modbus::client::tcp::attach_slave(Tap { inner: tls, state }, slave)
+                tokio_modbus::client::tcp::attach_slave(tls, slave)
             }
             Endpoint::Rtu(s) => {
                 use tokio_serial::SerialPortBuilderExt;
@@ -433,7 +432,7 @@ impl Link {
         }
         let timeout = self.endpoint.timeout();
         let rtu_framing = self.endpoint.rtu_framing();
-        if let Ok(mut s) = self.tap.lock() {
+        if rtu_framing && let Ok(mut s) = self.tap.lock() {
             s.rx.clear();
             s.drain = true;
         }
