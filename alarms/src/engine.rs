@@ -366,8 +366,11 @@ const _: () = assert!(std::mem::size_of::<Slot>() == 64);
 /// Samples per window of [`Engine::process`] (see `Engine::warm`).
 const WINDOW: usize = 256;
 
-/// Full evaluations in a window above which the next window is warmed.
+/// Full evaluations in a window from which the next window is warmed...
 const WARM_AFTER: usize = 8;
+/// ... and up to which (where most samples take it, their accesses are dense enough for
+/// the hardware prefetcher).
+const WARM_UNTIL: usize = 64;
 
 /// `Slot::timing` when the rule's delays are not in the deduplicated table.
 const SHARED_TIMING_NONE: u16 = u16::MAX;
@@ -1159,16 +1162,16 @@ impl Engine {
         // fast path runs until a sample outside its point's quiet band (or rejected); that
         // one takes the full evaluation, then the fast path goes on.
         // Warming costs about as much as the fast path itself: it pays only where full
-        // evaluations are frequent, so a window is warmed when the one before had more
-        // than `WARM_AFTER` of them.
+        // evaluations are frequent but sparse, so a window is warmed when the one before had
+        // from `WARM_AFTER` to `WARM_UNTIL` of them.
         let mut i = 0;
-        let mut slow_in_window = WARM_AFTER + 1;
+        let mut slow_in_window = WARM_AFTER;
         while i < samples.len() {
             let window_end = samples.len().min(i + WINDOW);
             let Some(window) = samples.get(i..window_end) else {
                 break;
             };
-            if slow_in_window > WARM_AFTER {
+            if (WARM_AFTER..WARM_UNTIL).contains(&slow_in_window) {
                 self.warm(window);
             }
             slow_in_window = 0;
