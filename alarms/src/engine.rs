@@ -121,7 +121,7 @@
 //! beyond the threshold until the deadline while an activation delay runs, on the active
 //! side of `threshold - hysteresis` while active, and so on. A sample inside the band only
 //! updates the held time (and the held value while a delay is pending): a few comparisons
-//! on 24 bytes per point kept apart from everything else. The others take the full
+//! on 32 bytes per point kept apart from everything else. The others take the full
 //! evaluation, which recomputes the band as it goes; where full evaluations are frequent, the
 //! cache lines they need are loaded ahead for a window of samples at a time, so the memory
 //! waits overlap. Rate-of-change alarms evaluate every sample. Memory: one 64-byte cache line
@@ -379,7 +379,9 @@ const SHARED_TIMING_NONE: u16 = u16::MAX;
 const MUTABLE_BYTES: usize = 2 * std::mem::size_of::<Micros>() + 1;
 
 /// Per point, what the fast path reads (and never writes): the range of values and times
-/// within which none of the point's alarms can change. 16 bytes.
+/// within which none of the point's alarms can change, and where the point's instances are,
+/// so a sample outside the band finds its instances' cache line without first loading
+/// [`PointCold`] (the two loads go out together). 24 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Quiet {
     /// Values in `[lo, hi]` change nothing (empty while an alarm of the point needs every
@@ -393,18 +395,19 @@ struct Quiet {
     /// delay pending and no device watch, no transition reports it and the band does not
     /// depend on which value inside it is held.
     until: Micros,
+    /// The point's instances, `slots[start..end]` (fixed when the engine is built).
+    start: u32,
+    end: u32,
 }
 
-/// Per point, what the slow path needs: the held value, where its instances are and its
-/// device watch.
+/// Per point, what the slow path needs besides [`Quiet`]: the held value and its device
+/// watch.
 #[derive(Debug, Clone, Copy)]
 struct PointCold {
     /// The held value (NaN: unknown). Up to date while a delay is pending or the point has
     /// a device watch (see [`Quiet::until`]); otherwise the last value the full evaluation
     /// saw, inside the band, which is all the band and the next evaluation need.
     last_value: f64,
-    start: u32,
-    end: u32,
     device: u32,
 }
 
@@ -780,16 +783,25 @@ impl Engine {
         let mut ranges: Vec<PointCold> = vec![
             PointCold {
                 last_value: f64::NAN,
+                device: NONE
+            };
+            infos.len()
+        ];
+        // Per point: its instances (start, end), in the quiet band entries.
+        let mut quiet = vec![
+            Quiet {
+                lo: f32::INFINITY,
+                hi: f32::NEG_INFINITY,
+                until: NEVER,
                 start: 0,
                 end: 0,
-                device: NONE
             };
             infos.len()
         ];
         let mut slots = Vec::with_capacity(instances.len());
         let mut inst_point = Vec::with_capacity(instances.len());
         for (i, (p, _, h)) in instances.iter().enumerate() {
-            let r = &mut ranges[*p as usize];
+            let r = &mut quiet[*p as usize];
             if r.end == 0 || r.end as usize != i {
                 r.start = i as u32;
             }
@@ -837,14 +849,6 @@ impl Engine {
             device_points.extend(pts);
             devices[d].pend = device_points.len() as u32;
         }
-        let quiet = vec![
-            Quiet {
-                lo: f32::INFINITY,
-                hi: f32::NEG_INFINITY,
-                until: NEVER,
-            };
-            ranges.len()
-        ];
         let timing: Vec<Timing> = compiled
             .iter()
             .map(|c| Timing {
@@ -902,9 +906,10 @@ impl Engine {
     /// Recompute a point's quiet band and offline horizon from its instances' states.
     fn refresh_point(&mut self, p: usize) {
         let range = self.points[p];
+        let Quiet { start, end, .. } = self.quiet[p];
         let v = range.last_value;
         let (mut lo, mut hi, mut until) = (f64::NEG_INFINITY, f64::INFINITY, i64::MAX);
-        for c in &self.slots[range.start as usize..range.end as usize] {
+        for c in &self.slots[start as usize..end as usize] {
             let (a, b, u) = quiet(c, v);
             lo = lo.max(a);
             hi = hi.min(b);
@@ -930,6 +935,8 @@ impl Engine {
             lo: f32_at_least(lo),
             hi: f32_at_most(hi),
             until,
+            start,
+            end,
         };
     }
 
@@ -1243,12 +1250,11 @@ impl Engine {
                 & (t < q.until)
                 & (v >= f64::from(q.lo))
                 & (v <= f64::from(q.hi));
-            found[k.min(slot)] = p as u32;
+            found[k.min(slot)] = q.start;
             k += usize::from(!fast);
         }
         let mut touched = 0u32;
-        for &p in &found[..k.min(WINDOW)] {
-            let start = self.points[p as usize].start;
+        for &start in &found[..k.min(WINDOW)] {
             touched ^= self
                 .slots
                 .get(start as usize)
@@ -1276,6 +1282,10 @@ impl Engine {
             self.stats.applied -= 1;
             return;
         }
+        // The instances' range comes with the band (already loaded by the fast path's check),
+        // so the loads of the held value and of the instances' cache line go out together.
+        let Quiet { start, end, .. } = self.quiet[pi];
+        let (start, end) = (start as usize, end as usize);
         let cold = self.points[pi];
         let held_value = cold.last_value;
         let device = cold.device;
@@ -1285,7 +1295,6 @@ impl Engine {
         }
         self.last_time[pi] = t;
         self.points[pi].last_value = v;
-        let (start, end) = (cold.start as usize, cold.end as usize);
         let (mut lo, mut hi, mut until) = (f64::NEG_INFINITY, f64::INFINITY, i64::MAX);
         if let Some(slots) = self.slots.get_mut(start..end) {
             for (k, st) in slots.iter_mut().enumerate() {
@@ -1328,6 +1337,8 @@ impl Engine {
                     lo: f32_at_least(lo),
                     hi: f32_at_most(hi),
                     until,
+                    start: start as u32,
+                    end: end as u32,
                 };
             }
         }
