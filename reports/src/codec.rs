@@ -1,9 +1,11 @@
 //! Compressed chunk encoding of one channel's readings.
 //!
-//! A chunk holds readings `(t, v)` with `t` in Unix seconds, strictly increasing. Layout:
+//! A chunk holds readings `(t, v)` with `t` in Unix seconds, strictly increasing. New chunks are
+//! written in layout version 3 (codes chosen per chunk: grid-coded poll times and Rice-coded
+//! value residuals, see the `v3` module); versions 1 and 2 are still read. Version 2 layout:
 //!
 //! ```text
-//! byte     version (2; version 1 is still read)
+//! byte     version (2)
 //! varint   count
 //! zvarint  first timestamp
 //! byte     value mode: 0..=9 = decimal scale k (values are integers / 10^k), 0xFF = XOR floats
@@ -21,7 +23,7 @@
 //!
 //! Version 1 (written before) differs only in the code tables: times `0`, `10`+7, `110`+12,
 //! `1110`+20, `1111`+64 bits; residuals `0`, `10`+4, `110`+8, `1110`+16, `11110`+32, `11111`+64
-//! bits. Both are read; new chunks are written as version 2.
+//! bits. Both are read.
 //!
 //! The encoding is lossless: a value is stored as a scaled integer only when dividing the
 //! integer by `10^k` gives back the very same `f64` bits; otherwise the chunk uses XOR mode.
@@ -48,8 +50,12 @@ impl Sample {
     }
 }
 
+mod v3;
+
 /// The version written.
-const VERSION: u8 = 2;
+const VERSION: u8 = v3::VERSION;
+/// The second layout, still read.
+const VERSION_2: u8 = 2;
 /// The first layout, still read.
 const VERSION_1: u8 = 1;
 const XOR_MODE: u8 = 0xFF;
@@ -256,7 +262,7 @@ const INT: PrefixCode = PrefixCode(&[0, 4, 8, 12, 16, 32, 64]);
 /// The code tables of a chunk version.
 fn tables(version: u8) -> Option<(&'static PrefixCode, &'static PrefixCode)> {
     match version {
-        VERSION => Some((&DOD, &INT)),
+        VERSION | VERSION_2 => Some((&DOD, &INT)),
         VERSION_1 => Some((&DOD_V1, &INT_V1)),
         _ => None,
     }
@@ -310,16 +316,19 @@ impl PrefixCode {
     }
 }
 
+#[cfg(test)]
 #[inline]
 fn put_dod(w: &mut BitWriter, d: i64) {
     DOD.put(w, d);
 }
 
+#[cfg(test)]
 #[inline]
 fn int_cost(d: i64) -> u64 {
     INT.cost(d)
 }
 
+#[cfg(test)]
 #[inline]
 fn put_int(w: &mut BitWriter, d: i64) {
     INT.put(w, d);
@@ -358,9 +367,15 @@ fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<(u8, Vec<i
 /// assert_eq!(decode(&bytes).unwrap(), s);
 /// ```
 pub fn encode(samples: &[Sample]) -> Result<Vec<u8>, Error> {
-    let first = samples
-        .first()
-        .ok_or_else(|| Error::invalid("chunk", "at least one reading", "none"))?;
+    check_times(samples)?;
+    Ok(v3::encode(samples))
+}
+
+/// At least one reading, times strictly increasing.
+fn check_times(samples: &[Sample]) -> Result<(), Error> {
+    if samples.is_empty() {
+        return Err(Error::invalid("chunk", "at least one reading", "none"));
+    }
     if let Some(w) = samples.windows(2).find(|w| w[1].t <= w[0].t) {
         return Err(Error::invalid(
             "chunk times",
@@ -368,8 +383,46 @@ pub fn encode(samples: &[Sample]) -> Result<Vec<u8>, Error> {
             format!("{} then {}", w[0].t, w[1].t),
         ));
     }
+    Ok(())
+}
+
+/// Gorilla XOR codes of readings 1..n (version 2 and 3).
+fn put_xor(w: &mut BitWriter, samples: &[Sample]) {
+    let mut prev = samples[0].v.to_bits();
+    let (mut lead, mut trail) = (u32::MAX, 0u32);
+    for s in &samples[1..] {
+        let bits = s.v.to_bits();
+        let x = bits ^ prev;
+        prev = bits;
+        if x == 0 {
+            w.put(0, 1);
+            continue;
+        }
+        let l = x.leading_zeros().min(31);
+        let t = x.trailing_zeros();
+        if lead != u32::MAX && l >= lead && t >= trail {
+            w.put(0b10, 2);
+            let len = 64 - lead - trail;
+            put_bits(w, x >> trail, len);
+        } else {
+            lead = l;
+            trail = t;
+            let len = 64 - l - t; // 1..=64
+            w.put(0b11, 2);
+            w.put(u64::from(l), 5);
+            w.put(u64::from(len - 1), 6);
+            put_bits(w, x >> t, len);
+        }
+    }
+}
+
+/// The version 2 writer (kept to test that version 2 chunks still read).
+#[cfg(test)]
+fn encode_v2(samples: &[Sample]) -> Result<Vec<u8>, Error> {
+    check_times(samples)?;
+    let first = samples[0];
     let mut head = Vec::with_capacity(16 + samples.len() * 2);
-    head.push(VERSION);
+    head.push(VERSION_2);
     put_varint(&mut head, samples.len() as u64);
     put_varint(&mut head, zz(first.t));
     let scaled = decimal_scale(samples.iter().map(|s| s.v));
@@ -418,34 +471,7 @@ pub fn encode(samples: &[Sample]) -> Result<Vec<u8>, Error> {
                 }
             }
         }
-        None => {
-            let mut prev = first.v.to_bits();
-            let (mut lead, mut trail) = (u32::MAX, 0u32);
-            for s in &samples[1..] {
-                let bits = s.v.to_bits();
-                let x = bits ^ prev;
-                prev = bits;
-                if x == 0 {
-                    w.put(0, 1);
-                    continue;
-                }
-                let l = x.leading_zeros().min(31);
-                let t = x.trailing_zeros();
-                if lead != u32::MAX && l >= lead && t >= trail {
-                    w.put(0b10, 2);
-                    let len = 64 - lead - trail;
-                    put_bits(&mut w, x >> trail, len);
-                } else {
-                    lead = l;
-                    trail = t;
-                    let len = 64 - l - t; // 1..=64
-                    w.put(0b11, 2);
-                    w.put(u64::from(l), 5);
-                    w.put(u64::from(len - 1), 6);
-                    put_bits(&mut w, x >> t, len);
-                }
-            }
-        }
+        None => put_xor(&mut w, samples),
     }
     Ok(w.finish())
 }
@@ -508,10 +534,21 @@ pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), Error> {
         t,
         v: rd.first_value(),
     });
-    for _ in 1..rd.n {
-        delta = delta.wrapping_add(rd.dod.get(&mut rd.r)?);
-        t = t.wrapping_add(delta);
-        out.push(Sample { t, v: 0.0 });
+    match rd.grid {
+        Some(g) => {
+            let mut grid = g.grid0;
+            for _ in 1..rd.n {
+                g.next(&mut rd.r, &mut t, &mut grid)?;
+                out.push(Sample { t, v: 0.0 });
+            }
+        }
+        None => {
+            for _ in 1..rd.n {
+                delta = delta.wrapping_add(rd.dod.get(&mut rd.r)?);
+                t = t.wrapping_add(delta);
+                out.push(Sample { t, v: 0.0 });
+            }
+        }
     }
     let mut slots = out[base + 1..].iter_mut();
     rd.fold_values(|v| {
@@ -536,6 +573,7 @@ pub(crate) struct Times {
 #[derive(Debug, Clone, Copy)]
 enum Vals {
     Int { p: f64, order: u8, first: i64 },
+    Rice { p: f64, first: i64, code: v3::Rice },
     Xor(u64),
 }
 
@@ -549,7 +587,12 @@ pub(crate) struct ChunkReader<'a> {
     n: usize,
     t0: i64,
     vals: Vals,
+    /// The time stream (version 3), or times and then values (versions 1 and 2).
     r: BitReader<'a>,
+    /// Version 3: the grid time code, when the chunk uses it.
+    grid: Option<v3::Grid>,
+    /// Version 3: the value stream, apart from the times.
+    rv: Option<BitReader<'a>>,
 }
 
 impl<'a> ChunkReader<'a> {
@@ -557,7 +600,7 @@ impl<'a> ChunkReader<'a> {
     pub(crate) fn new(data: &'a [u8]) -> Result<Self, Error> {
         let Some((dod, int)) = data.first().and_then(|&v| tables(v)) else {
             return Err(Error::Decode(format!(
-                "expected chunk version {VERSION_1} or {VERSION}, found {:?}",
+                "expected chunk version {VERSION_1}..={VERSION}, found {:?}",
                 data.first()
             )));
         };
@@ -570,6 +613,30 @@ impl<'a> ChunkReader<'a> {
             )));
         }
         let t0 = unzz(get_varint(data, &mut pos)?);
+        if data[0] == VERSION {
+            let h = v3::header(data, pos, t0)?;
+            let vals = match (h.rice, h.xor_first) {
+                (Some((p, first, code)), _) => Vals::Rice { p, first, code },
+                (None, Some(bits)) => Vals::Xor(bits),
+                (None, None) => return Err(Error::Decode("no value mode".into())),
+            };
+            return Ok(ChunkReader {
+                dod,
+                int,
+                n,
+                t0,
+                vals,
+                r: BitReader {
+                    data: h.times,
+                    pos: 0,
+                },
+                grid: h.grid,
+                rv: Some(BitReader {
+                    data: h.values,
+                    pos: 0,
+                }),
+            });
+        }
         let mode = *data
             .get(pos)
             .ok_or_else(|| Error::Decode("header ends before value mode".into()))?;
@@ -613,7 +680,19 @@ impl<'a> ChunkReader<'a> {
                 data: &data[pos..],
                 pos: 0,
             },
+            grid: None,
+            rv: None,
         })
+    }
+
+    /// Whether the chunk is of layout version 3 (times and values in streams of their own).
+    pub(crate) fn is_v3(&self) -> bool {
+        self.rv.is_some()
+    }
+
+    /// Whether the chunk's times use the grid code (version 3).
+    pub(crate) fn has_grid(&self) -> bool {
+        self.grid.is_some()
     }
 
     /// Number of readings.
@@ -629,7 +708,7 @@ impl<'a> ChunkReader<'a> {
     /// Value of the first reading.
     pub(crate) fn first_value(&self) -> f64 {
         match self.vals {
-            Vals::Int { p, first, .. } => first as f64 / p,
+            Vals::Int { p, first, .. } | Vals::Rice { p, first, .. } => first as f64 / p,
             Vals::Xor(bits) => f64::from_bits(bits),
         }
     }
@@ -640,6 +719,20 @@ impl<'a> ChunkReader<'a> {
     ///
     /// Regular data is a run of `0` codes (same step), skipped up to 56 at a time.
     pub(crate) fn skip_times(&mut self) -> Result<Option<Times>, Error> {
+        if let Some(g) = self.grid {
+            let (mut t, mut grid) = (self.t0, g.grid0);
+            let (mut ok, mut first_dt, mut even) = (true, None, true);
+            for _ in 1..self.n {
+                let prev = t;
+                let dt = g.next(&mut self.r, &mut t, &mut grid)?;
+                ok &= t > prev;
+                even &= *first_dt.get_or_insert(dt) == dt;
+            }
+            return Ok(ok.then_some(Times {
+                last: t,
+                step: first_dt.filter(|_| even),
+            }));
+        }
         let mut t = self.t0;
         let mut delta = 0i64;
         let mut ok = true;
@@ -687,6 +780,13 @@ impl<'a> ChunkReader<'a> {
     pub(crate) fn read_intervals(&mut self, out: &mut Vec<i64>) -> Result<(), Error> {
         let mut delta = 0i64;
         out.reserve(self.n - 1);
+        if let Some(g) = self.grid {
+            let (mut t, mut grid) = (self.t0, g.grid0);
+            for _ in 1..self.n {
+                out.push(g.next(&mut self.r, &mut t, &mut grid)?);
+            }
+            return Ok(());
+        }
         for _ in 1..self.n {
             delta = delta.wrapping_add(self.dod.get(&mut self.r)?);
             out.push(delta);
@@ -699,9 +799,16 @@ impl<'a> ChunkReader<'a> {
     /// whether every value was fed.
     #[inline(always)]
     pub(crate) fn fold_values(&mut self, mut f: impl FnMut(f64) -> bool) -> Result<bool, Error> {
-        let r = &mut self.r;
         let int = self.int;
+        let r = match self.rv.as_mut() {
+            Some(rv) => rv,
+            None => &mut self.r,
+        };
         match self.vals {
+            Vals::Rice { p, first, code } => {
+                let mut st = v3::RiceState::new(code, first, p);
+                return st.run(r, self.n - 1, f);
+            }
             Vals::Int { p, order, first } => {
                 let mut x = first;
                 let mut d = 0i64;
@@ -806,6 +913,93 @@ impl<'a> ChunkReader<'a> {
             }
         }
         Ok(true)
+    }
+}
+
+impl ChunkReader<'_> {
+    /// Version 3 only (`None` otherwise, nothing read): feed readings 1..n to `f` as their value
+    /// and their interval since the previous reading, decoding times and values side by side
+    /// in one pass. `Some(None)` when `f` stopped or an interval is not positive (never for a
+    /// chunk [`encode`] wrote); `Some(Some(t))` with the last time when every reading was fed.
+    #[inline(always)]
+    pub(crate) fn fold_timed(
+        &mut self,
+        mut f: impl FnMut(f64, i64) -> bool,
+    ) -> Result<Option<Option<i64>>, Error> {
+        let Some(rv) = self.rv.as_mut() else {
+            return Ok(None);
+        };
+        let r = &mut self.r;
+        let mut t = self.t0;
+        let (mut grid, mut delta) = (self.grid.map_or(0, |g| g.grid0), 0i64);
+        let grid_code = self.grid;
+        let dod = self.dod;
+        let mut next_dt = move |r: &mut BitReader<'_>| -> Result<i64, Error> {
+            match &grid_code {
+                Some(g) => g.next(r, &mut t, &mut grid),
+                None => {
+                    delta = delta.wrapping_add(dod.get(r)?);
+                    Ok(delta)
+                }
+            }
+        };
+        let mut last = self.t0;
+        match self.vals {
+            Vals::Rice { p, first, code } => {
+                // Blocks of intervals, then the block's values.
+                let mut st = v3::RiceState::new(code, first, p);
+                let mut dts = [0i64; 64];
+                let mut left = self.n - 1;
+                while left > 0 {
+                    let m = left.min(dts.len());
+                    let mut ok = true;
+                    match &grid_code {
+                        Some(g) => g.block(r, &mut t, &mut grid, &mut dts[..m])?,
+                        None => {
+                            for dt in &mut dts[..m] {
+                                *dt = next_dt(r)?;
+                            }
+                        }
+                    }
+                    for dt in &dts[..m] {
+                        ok &= *dt > 0;
+                        last = last.wrapping_add(*dt);
+                    }
+                    if !ok {
+                        return Ok(Some(None));
+                    }
+                    let mut k = 0;
+                    let all = st.run(rv, m, |v| {
+                        let dt = dts.get(k).copied().unwrap_or(1);
+                        k += 1;
+                        f(v, dt)
+                    })?;
+                    if !all {
+                        return Ok(Some(None));
+                    }
+                    left -= m;
+                }
+            }
+            _ => {
+                let mut dts = Vec::with_capacity(self.n - 1);
+                for _ in 1..self.n {
+                    dts.push(next_dt(r)?);
+                }
+                let mut k = 0;
+                let mut ok = true;
+                let all = self.fold_values(|v| {
+                    let dt = dts.get(k).copied().unwrap_or(0);
+                    k += 1;
+                    last = last.wrapping_add(dt);
+                    ok &= dt > 0;
+                    ok && f(v, dt)
+                })?;
+                if !all {
+                    return Ok(Some(None));
+                }
+            }
+        }
+        Ok(Some(Some(last)))
     }
 }
 
@@ -920,8 +1114,7 @@ mod tests {
                 vals.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
                 want_bits
             );
-            // New chunks of the same readings are version 2 (the jittered one smaller; a
-            // first step of 60 s now takes one bit more).
+            // New chunks of the same readings are version 3 (the jittered one smaller).
             let v2 = encode(want).unwrap();
             assert_eq!(v2[0], VERSION);
             assert_eq!(decode(&v2).unwrap().len(), want.len());
@@ -978,6 +1171,8 @@ mod tests {
             .map(|i| Sample::new(i * 10, (i as f64).sin() * 230.0))
             .collect();
         let b = encode(&s).unwrap();
+        assert!(matches!(ChunkReader::new(&b).unwrap().vals, Vals::Xor(_)));
+        let b = encode_v2(&s).unwrap();
         let mut pos = 1;
         get_varint(&b, &mut pos).unwrap();
         get_varint(&b, &mut pos).unwrap();
@@ -1056,14 +1251,17 @@ mod tests {
         let mut w = BitWriter::new(Vec::new());
         put_dod(&mut w, i64::MAX);
         put_dod(&mut w, 0);
-        let mut data = vec![VERSION];
+        let mut data = vec![VERSION_2];
         put_varint(&mut data, 3);
         put_varint(&mut data, zz(0));
         data.extend_from_slice(&[0, 1, 0]);
         data.extend_from_slice(&w.finish());
         let mut rd = ChunkReader::new(&data).unwrap();
         assert_eq!(rd.skip_times().unwrap(), None);
-        // A truncated time stream is an error, as in a full decode.
+        // A truncated time stream is an error, as in a full decode (version 3 knows the
+        // stream's length from its header).
+        assert!(ChunkReader::new(&b[..b.len() / 2]).is_err());
+        let b = encode_v2(&s).unwrap();
         let mut rd = ChunkReader::new(&b[..b.len() / 2]).unwrap();
         assert!(
             rd.skip_times()
@@ -1096,13 +1294,23 @@ mod tests {
                 let v = if scaled { (v % 1e6 * 100.0).round() / 100.0 } else { v };
                 Sample::new(t, v)
             }).collect();
+            // Version 2 chunks (still read) decode to the same readings, in full and streamed.
+            let b2 = encode_v2(&s).unwrap();
+            let d2 = decode(&b2).unwrap();
+            let (_, last2, got2) = stream_read(&b2);
             let b = encode(&s).unwrap();
             let d = decode(&b).unwrap();
             prop_assert_eq!(d.len(), s.len());
-            for (a, b) in d.iter().zip(&s) {
+            for ((a, b), c) in d.iter().zip(&s).zip(&d2) {
                 prop_assert_eq!(a.v.to_bits(), b.v.to_bits());
+                prop_assert_eq!((a.t, a.v.to_bits()), (c.t, c.v.to_bits()));
             }
             let (t0, last, got) = stream_read(&b);
+            prop_assert_eq!(last2, last);
+            prop_assert_eq!(
+                got2.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                got.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
             prop_assert_eq!(t0, d[0].t);
             let steps: std::collections::BTreeSet<i64> = d.windows(2).map(|w| w[1].t - w[0].t).collect();
             let step = (steps.len() == 1).then(|| *steps.iter().next().unwrap());

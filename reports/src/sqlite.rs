@@ -425,6 +425,39 @@ fn fold_chunk(
     let mut rd = ChunkReader::new(data).map_err(|e| chunk.corrupt(e))?;
     let t0 = rd.first_time();
     chunk.check_header(t0, rd.len(), None)?;
+    if rd.has_grid() {
+        // Grid times (version 3): one pass over times and values side by side; the row's last
+        // time places the chunk and is checked against the data's before the fold is applied.
+        let t_end = chunk.t_last;
+        if t0 < from || t_end >= to {
+            return Ok(false);
+        }
+        let Some(i) = agg.bin_of_span(t0, t_end) else {
+            return Ok(false);
+        };
+        let first = Sample::new(t0, rd.first_value());
+        agg.push(&[first]);
+        if let Some(mut f) = agg.fold_begin(i, first, t_end, None) {
+            let last = rd
+                .fold_timed(|v, dt| f.add_timed(v, dt))
+                .map_err(|e| chunk.corrupt(e))?
+                .flatten();
+            if let Some(t) = last {
+                chunk.check_header(t0, rd.len(), Some(t))?;
+                agg.fold_commit(f);
+                return Ok(true);
+            }
+        }
+        buf.clear();
+        codec::decode_into(data, buf).map_err(|e| chunk.corrupt(e))?;
+        if let Some(l) = buf.last() {
+            chunk.check_header(t0, buf.len(), Some(l.t))?;
+        }
+        if rd.len() > 1 {
+            agg.push(&buf[1..]);
+        }
+        return Ok(true);
+    }
     let Some(times) = rd.skip_times().map_err(|e| chunk.corrupt(e))? else {
         return Ok(false);
     };
@@ -442,6 +475,11 @@ fn fold_chunk(
         // The fold's state lives in locals of this function (registers once inlined).
         let folded = if times.step.is_some() {
             rd.fold_values(|v| f.add(v))
+        } else if rd.is_v3() {
+            // Version 3: the time stream is read again beside the values (its own stream).
+            let mut rt = ChunkReader::new(data).map_err(|e| chunk.corrupt(e))?;
+            rt.fold_timed(|v, dt| f.add_timed(v, dt))
+                .map(|r| r.flatten().is_some())
         } else {
             // Uneven times (a jittering poll): the intervals are read again for the drops.
             intervals.clear();
@@ -1096,6 +1134,46 @@ mod tests {
         }
     }
 
+    /// A jittering poll (grid-coded times, version 3) with a counter drop and a falling
+    /// temperature-like stretch is folded in one pass, equal to pushing every reading.
+    #[test]
+    fn grid_coded_chunk_fold_equals_reading_by_reading() {
+        let (mut s, id) = store();
+        let mut b = Vec::new();
+        let mut v = 500.0;
+        for i in 0..600i64 {
+            if i % 50 == 17 {
+                continue;
+            }
+            v = if i == 300 {
+                3.0
+            } else if (400..450).contains(&i) {
+                v - 0.25
+            } else {
+                v + 0.5
+            };
+            b.push((id, Sample::new(i * 900 + 3 + (i * 7919) % 5, v)));
+        }
+        s.write(&b).unwrap();
+        let data: Vec<u8> = s
+            .connection()
+            .query_row("SELECT data FROM chunk WHERE window=0", [], |r| r.get(0))
+            .unwrap();
+        assert!(ChunkReader::new(&data).unwrap().has_grid());
+        for rule in [
+            CounterRule::default(),
+            CounterRule {
+                rollover: Some(1e4),
+            },
+        ] {
+            let edges = vec![0, 7 * 86_400];
+            assert_eq!(
+                folded(&s, id, &edges, rule, -1800, 7 * 86_400 + 1801),
+                reference(&s, id, &edges, rule, -1800, 7 * 86_400 + 1801),
+            );
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn chunk_fold_equals_reading_by_reading_for_any_series(
@@ -1117,14 +1195,15 @@ mod tests {
                 .ensure_channel(&ChannelSpec::new("m", "e", "kWh", Kind::Counter))
                 .unwrap()
                 .id;
-            // Mostly regular 15-minute steps, some gaps and odd seconds; counter-like values
+            // Mostly 15-minute steps (on the grid or a few seconds off it: grid-coded times),
+            // some gaps and odd seconds; counter-like values
             // with drops (negative increments, sign flips), runs of equal values, scaled decimals or
             // arbitrary floats.
             let (mut t, mut v) = (1_767_225_600i64, 500.0f64);
             let mut all = Vec::new();
             for (k, inc) in steps {
                 let inc = if k >= 14 { 0.0 } else { inc }; // runs of equal values
-                t += match k { 0 => 3 * 3600, 1 => 7, 2 => 86_400 + 900, _ => 900 };
+                t += match k { 0 => 3 * 3600, 1 => 7, 2 => 86_400 + 900, 4 => 897, 5 => 902, 6 => 1800 + 3, _ => 900 };
                 v = if float_values { v + inc * 1.000_000_1 } else { ((v + inc) * 100.0).round() / 100.0 };
                 if k == 3 { v = -v; }
                 all.push((id, Sample::new(t, v)));
