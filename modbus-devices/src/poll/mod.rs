@@ -108,7 +108,7 @@ mod write;
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tokio_modbus::{Request, Response};
@@ -379,10 +379,10 @@ impl Poller {
                 answers.push(None);
                 continue;
             }
-            match self.read_block(link, bus, d, block).await {
-                Ok(words) => {
+            match self.read_block_at(link, bus, d, block).await {
+                Ok(answer) => {
                     answered = true;
-                    answers.push(Some((words, Utc::now())));
+                    answers.push(Some(answer));
                 }
                 Err(e) => {
                     if e.is_no_answer() {
@@ -394,7 +394,7 @@ impl Poller {
                 }
             }
         }
-        let readings = plan.decode(&d.instance.name, &answers, Utc::now());
+        let readings = plan.decode(&d.instance.name, &answers, Utc::now);
         if let Some(mut rt) = d.runtime() {
             if !plan.blocks.is_empty() {
                 rt.refresh.polled(due, answered);
@@ -420,10 +420,21 @@ impl Poller {
         d: &DeviceEntry,
         block: &Block,
     ) -> Result<Vec<u16>, PollError> {
+        Ok(self.read_block_at(link, bus, d, block).await?.0)
+    }
+
+    /// [`Poller::read_block`] with the time the answer arrived.
+    async fn read_block_at(
+        &self,
+        link: &mut Link,
+        bus: &BusHandle,
+        d: &DeviceEntry,
+        block: &Block,
+    ) -> Result<(Vec<u16>, DateTime<Utc>), PollError> {
         let request = block.request();
         // The request's description is built only for an error (not on the hot path).
         let what = || describe_request(&block.request());
-        let response = self.transact(link, bus, d, request).await?;
+        let (response, at) = self.transact_at(link, bus, d, request).await?;
         let words: Vec<u16> = match response {
             Response::ReadHoldingRegisters(w) | Response::ReadInputRegisters(w) => w,
             Response::ReadCoils(bits) | Response::ReadDiscreteInputs(bits) => {
@@ -447,7 +458,7 @@ impl Poller {
         }
         let mut words = words;
         words.truncate(want);
-        Ok(words)
+        Ok((words, at))
     }
 
     /// One request with its retries, counted in the device's and the bus's statistics.
@@ -458,6 +469,17 @@ impl Poller {
         d: &DeviceEntry,
         request: Request<'static>,
     ) -> Result<Response, PollError> {
+        Ok(self.transact_at(link, bus, d, request).await?.0)
+    }
+
+    /// [`Poller::transact`] with the time the answer arrived (the device's last answer).
+    async fn transact_at(
+        &self,
+        link: &mut Link,
+        bus: &BusHandle,
+        d: &DeviceEntry,
+        request: Request<'static>,
+    ) -> Result<(Response, DateTime<Utc>), PollError> {
         let tries = 1 + u32::from(link.endpoint.retries());
         let timeout_ms = link.endpoint.timeout().as_millis() as u64;
         // The device name and the request's description are built only for an error.
@@ -470,19 +492,22 @@ impl Poller {
                 Ok(_) => Some(Outcome::Response),
                 Err(f) => f.outcome(),
             };
+            // One clock reading per answer: the device's last answer and the answer's time.
+            let answered_at =
+                matches!(outcome, Some(Outcome::Response | Outcome::Exception)).then(Utc::now);
             if let Some(o) = outcome {
                 if let Some(mut s) = lock(&bus.stats) {
                     s.counters.record(o, elapsed);
                 }
                 if let Some(mut rt) = d.runtime() {
                     rt.stats.counters.record(o, elapsed);
-                    if matches!(o, Outcome::Response | Outcome::Exception) {
-                        rt.stats.last_answer = Some(Utc::now());
+                    if answered_at.is_some() {
+                        rt.stats.last_answer = answered_at;
                     }
                 }
             }
             let err = match result {
-                Ok(r) => return Ok(r),
+                Ok(r) => return Ok((r, answered_at.unwrap_or_else(Utc::now))),
                 Err(Failure::Exception(exception)) => PollError::Exception {
                     device: device(),
                     request: what(),
