@@ -444,8 +444,14 @@ impl Link {
         };
         ctx.set_slave(Slave(unit));
         let function = request.function_code().value();
-        let start = Instant::now();
-        let result = tokio::time::timeout(timeout, ctx.call(request)).await;
+        // One clock reading for both the deadline and the latency (`timeout` would read it
+        // again); tokio's `Instant` is the standard one unless a test pauses time.
+        let start = tokio::time::Instant::now();
+        let call = ctx.call(request);
+        let result = match start.checked_add(timeout) {
+            Some(deadline) => tokio::time::timeout_at(deadline, call).await,
+            None => tokio::time::timeout(timeout, call).await,
+        };
         let elapsed = start.elapsed();
         // Judged from the bytes received, never from tokio-modbus' error text.
         let received_bad_crc = || {
