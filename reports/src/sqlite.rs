@@ -26,7 +26,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::Error;
-use crate::aggregate::Aggregator;
+use crate::aggregate::{Aggregator, ValueFold};
 use crate::codec::{self, ChunkReader, Sample};
 use crate::store::{
     Channel, ChannelId, ChannelSpec, Kind, RecordingInterval, Retention, Store, StoreStats,
@@ -408,6 +408,41 @@ fn merge(
     changed.then_some(out)
 }
 
+/// [`ChunkReader::fold_timed_other`] into `f`, out of line: in a function this small the fold's
+/// closures are inlined and its state (copied to a local) stays in registers, where inside
+/// [`fold_chunk`] the closure was called per reading with the state in memory.
+/// The Rice-coded chunks (most of them) and the others go through functions of their own, so
+/// the others' value loop (which calls the fold out of line) does not pin the state to memory.
+fn fold_timed(rd: &mut ChunkReader<'_>, f: &mut ValueFold) -> Result<Option<Option<i64>>, Error> {
+    if rd.is_rice() {
+        fold_timed_rice(rd, f)
+    } else {
+        fold_timed_other(rd, f)
+    }
+}
+
+#[inline(never)]
+fn fold_timed_rice(
+    rd: &mut ChunkReader<'_>,
+    f: &mut ValueFold,
+) -> Result<Option<Option<i64>>, Error> {
+    let mut g = f.clone();
+    let r = rd.fold_timed_rice(|v, dt| g.add_timed(v, dt));
+    *f = g;
+    r
+}
+
+#[inline(never)]
+fn fold_timed_other(
+    rd: &mut ChunkReader<'_>,
+    f: &mut ValueFold,
+) -> Result<Option<Option<i64>>, Error> {
+    let mut g = f.clone();
+    let r = rd.fold_timed_other(|v, dt| g.add_timed(v, dt));
+    *f = g;
+    r
+}
+
 /// Feed a chunk lying inside one bin of `agg` and inside `[from, to)` to it: the first reading is
 /// pushed, the times of the others are skipped (only the last is needed) and their values folded
 /// straight from the bit stream ([`crate::aggregate::ValueFold`]); when the fold cannot proceed
@@ -438,8 +473,7 @@ fn fold_chunk(
         let first = Sample::new(t0, rd.first_value());
         agg.push(&[first]);
         if let Some(mut f) = agg.fold_begin(i, first, t_end, None) {
-            let last = rd
-                .fold_timed(|v, dt| f.add_timed(v, dt))
+            let last = fold_timed(&mut rd, &mut f)
                 .map_err(|e| chunk.corrupt(e))?
                 .flatten();
             if let Some(t) = last {
@@ -478,8 +512,7 @@ fn fold_chunk(
         } else if rd.is_v3() {
             // Version 3: the time stream is read again beside the values (its own stream).
             let mut rt = ChunkReader::new(data).map_err(|e| chunk.corrupt(e))?;
-            rt.fold_timed(|v, dt| f.add_timed(v, dt))
-                .map(|r| r.flatten().is_some())
+            fold_timed(&mut rt, &mut f).map(|r| r.flatten().is_some())
         } else {
             // Uneven times (a jittering poll): the intervals are read again for the drops.
             intervals.clear();
