@@ -81,16 +81,6 @@ enum NumberKind {
     F64,
 }
 
-/// The decimal scales recognised as exact powers of ten, as in the codec: (10^k, 10^-k).
-const DECIMAL_SCALES: [(f64, f64); 6] = [
-    (10.0, 0.1),
-    (100.0, 0.01),
-    (1e3, 0.001),
-    (1e4, 0.0001),
-    (1e5, 0.00001),
-    (1e6, 0.000001),
-];
-
 impl Linear {
     fn new(def: &RegisterDef) -> Option<Self> {
         if def.function_code.is_bit_table() || def.scale_register.is_some() {
@@ -105,25 +95,8 @@ impl Linear {
             DataType::F64 => NumberKind::F64,
             DataType::Bit | DataType::Bcd | DataType::String | DataType::Flags => return None,
         };
-        // The codec's `decimal_parts`: a scale that is an exact power of ten joins pow10.
-        let s = def.scale;
-        let (mult, e) = if s == 1.0 {
-            (1.0, def.pow10)
-        } else {
-            DECIMAL_SCALES
-                .iter()
-                .zip(1i32..)
-                .find_map(|((up, down), k)| {
-                    if s == *up {
-                        Some((1.0, def.pow10 + k))
-                    } else if s == *down {
-                        Some((1.0, def.pow10 - k))
-                    } else {
-                        None
-                    }
-                })
-                .unwrap_or((s, def.pow10))
-        };
+        // The codec's split of the scale: a scale that is an exact power of ten joins pow10.
+        let (mult, e) = def.decimal_parts();
         let divide = e < 0;
         Some(Self {
             kind,

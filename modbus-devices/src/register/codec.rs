@@ -313,7 +313,7 @@ impl RegisterDef {
     /// 231.92000000000002 in floating point, 23192 / 100 gives 231.92. Cheap: compares the
     /// scale with the exact decimal constants instead of taking a logarithm.
     #[inline]
-    fn decimal_parts(&self) -> (f64, i32) {
+    pub(crate) fn decimal_parts(&self) -> (f64, i32) {
         let s = self.scale;
         if s == 1.0 {
             return (1.0, self.pow10);
