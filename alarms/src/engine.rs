@@ -1156,10 +1156,10 @@ impl Engine {
     }
 
     fn process_batch(&mut self, samples: &[Sample], out: &mut Vec<Transition>) {
-        if !self.started {
-            if let Some(first) = samples.first() {
-                self.start(first.time);
-            }
+        if !self.started
+            && let Some(first) = samples.first()
+        {
+            self.start(first.time);
         }
         self.stats.applied += samples.len() as u64;
         // The batch goes in windows of `WINDOW` samples. A read-only look over a window finds
@@ -1688,11 +1688,11 @@ fn step(
             let delay = rule.timing.delay;
             *deadline = t.saturating_add(delay);
             *bits = RAISING;
-            if delay == 0 {
-                if let Some((b, time, raised)) = fire(RAISING, deadline, rule, t) {
-                    *bits = b;
-                    return Some((time, raised));
-                }
+            if delay == 0
+                && let Some((b, time, raised)) = fire(RAISING, deadline, rule, t)
+            {
+                *bits = b;
+                return Some((time, raised));
             }
             None
         }
@@ -1741,16 +1741,16 @@ fn advance_offline(
         o.flags = RAISING;
         o.deadline = due;
     }
-    if o.flags == RAISING {
-        if let Some((bits, time, _)) = fire(RAISING, &mut o.deadline, rule, now) {
-            o.flags = bits;
-            out.push(Transition {
-                time,
-                value: f64::NAN,
-                instance: inst,
-                kind: TransitionKind::Raised,
-            });
-        }
+    if o.flags == RAISING
+        && let Some((bits, time, _)) = fire(RAISING, &mut o.deadline, rule, now)
+    {
+        o.flags = bits;
+        out.push(Transition {
+            time,
+            value: f64::NAN,
+            instance: inst,
+            kind: TransitionKind::Raised,
+        });
     }
 }
 

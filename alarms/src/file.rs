@@ -205,13 +205,12 @@ impl Source<'_> {
         let mut at = 0usize;
         for line in body.split_inclusive('\n') {
             let trimmed = line.trim_start();
-            if let Some(rest) = trimmed.strip_prefix(key) {
-                if rest.trim_start().starts_with('=')
+            if let Some(rest) = trimmed.strip_prefix(key)
+                && (rest.trim_start().starts_with('=')
                     || rest.starts_with('.')
-                    || rest.starts_with(']')
-                {
-                    return start + at + (line.len() - trimmed.len());
-                }
+                    || rest.starts_with(']'))
+            {
+                return start + at + (line.len() - trimmed.len());
             }
             at += line.len();
         }

@@ -414,15 +414,15 @@ impl Rule {
                         );
                     }
                 }
-                if let (Some(lp), Some(hp)) = (low_pre_alarm, high_pre_alarm) {
-                    if lp + h >= hp - h {
-                        return err(
-                            "low_pre_alarm",
-                            format!(
-                                "expected low_pre_alarm + hysteresis below high_pre_alarm - hysteresis, found {lp} + {h} >= {hp} - {h}"
-                            ),
-                        );
-                    }
+                if let (Some(lp), Some(hp)) = (low_pre_alarm, high_pre_alarm)
+                    && lp + h >= hp - h
+                {
+                    return err(
+                        "low_pre_alarm",
+                        format!(
+                            "expected low_pre_alarm + hysteresis below high_pre_alarm - hysteresis, found {lp} + {h} >= {hp} - {h}"
+                        ),
+                    );
                 }
             }
             Kind::Binary { .. } => no_hysteresis("binary")?,

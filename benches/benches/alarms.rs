@@ -81,7 +81,7 @@ fn value(i: usize, k: i64, share: i64) -> f64 {
     } else {
         50.0 + ((h % 17) as f64)
     };
-    if i % 2 == 0 { v } else { 100.0 - v }
+    if i.is_multiple_of(2) { v } else { 100.0 - v }
 }
 
 struct Workload {

@@ -47,7 +47,7 @@ impl Image {
 
 fn sample(d: &RegisterDef, k: usize) -> Value {
     match d.data_type {
-        DataType::Bit => Value::Bool(k % 2 == 0),
+        DataType::Bit => Value::Bool(k.is_multiple_of(2)),
         DataType::String => Value::Text("Hager".into()),
         DataType::Flags => Value::Flags(0x0203),
         _ => Value::Number(d.offset + d.factor() * (k as f64 + 17.0)),

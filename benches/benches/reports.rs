@@ -61,10 +61,10 @@ const PER_YEAR: i64 = 365 * 96;
 const DAY: i64 = 86_400;
 
 fn meters() -> u64 {
-    if let Ok(n) = std::env::var("EMKIT_BENCH_METERS") {
-        if let Ok(n) = n.parse() {
-            return n;
-        }
+    if let Ok(n) = std::env::var("EMKIT_BENCH_METERS")
+        && let Ok(n) = n.parse()
+    {
+        return n;
     }
     if std::env::var("EMKIT_BENCH_FULL").is_ok_and(|v| v == "1") {
         1000

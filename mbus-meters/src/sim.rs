@@ -80,10 +80,10 @@ impl SimMeter {
         let mut encoded = Vec::with_capacity(n);
         let mut secondary = None;
         for (i, (header, mut records)) in telegrams.into_iter().enumerate() {
-            if let HeaderSpec::Long(h) = &header {
-                if secondary.is_none() {
-                    secondary = Some(h.secondary_address());
-                }
+            if let HeaderSpec::Long(h) = &header
+                && secondary.is_none()
+            {
+                secondary = Some(h.secondary_address());
             }
             if i + 1 < n {
                 records.push(RecordSpec::manufacturer(Vec::new(), true));

@@ -129,10 +129,10 @@ impl RtuSettings {
                 format!("must be 7 or 8, found {}", self.data_bits),
             ));
         }
-        if let Some(s) = self.stop_bits {
-            if !(1..=2).contains(&s) {
-                return Err(invalid("stop_bits", format!("must be 1 or 2, found {s}")));
-            }
+        if let Some(s) = self.stop_bits
+            && !(1..=2).contains(&s)
+        {
+            return Err(invalid("stop_bits", format!("must be 1 or 2, found {s}")));
         }
         if !(10..=10_000).contains(&self.response_timeout_ms) {
             return Err(invalid(

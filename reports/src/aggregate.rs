@@ -315,17 +315,17 @@ impl Aggregator {
             } else {
                 None
             };
-            if let Some(p) = self.prev {
-                if s.t > p.t {
-                    match idx {
-                        // Fast path: both readings in the same bin and the counter did not drop.
-                        Some(i) if self.prev_idx == Some(i) && s.v >= p.v => {
-                            let b = &mut self.bins[i];
-                            b.consumption += s.v - p.v;
-                            b.covered_secs += (s.t - p.t) as f64;
-                        }
-                        _ => self.counter_interval(p, s),
+            if let Some(p) = self.prev
+                && s.t > p.t
+            {
+                match idx {
+                    // Fast path: both readings in the same bin and the counter did not drop.
+                    Some(i) if self.prev_idx == Some(i) && s.v >= p.v => {
+                        let b = &mut self.bins[i];
+                        b.consumption += s.v - p.v;
+                        b.covered_secs += (s.t - p.t) as f64;
                     }
+                    _ => self.counter_interval(p, s),
                 }
             }
             self.prev = Some(s);

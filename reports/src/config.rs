@@ -41,10 +41,10 @@ pub(crate) fn key_offset(text: &str, header: &str, n: usize, key: &str) -> usize
     let mut at = start;
     for line in text[start..].split_inclusive('\n') {
         let t = line.trim_start();
-        if let Some(rest) = t.strip_prefix(key) {
-            if rest.trim_start().starts_with('=') {
-                return at + (line.len() - t.len());
-            }
+        if let Some(rest) = t.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return at + (line.len() - t.len());
         }
         at += line.len();
     }

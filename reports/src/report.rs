@@ -423,15 +423,15 @@ pub fn consumption_intervals(
     let mut prev: Option<crate::Sample> = None;
     store.scan(channel.id, from.timestamp(), to.timestamp() + 1, &mut |s| {
         for &r in s {
-            if let Some(p) = prev {
-                if r.v >= p.v {
-                    out.push(Consumption {
-                        start: p.time(),
-                        end: r.time(),
-                        source: source.to_string(),
-                        quantity: r.v - p.v,
-                    });
-                }
+            if let Some(p) = prev
+                && r.v >= p.v
+            {
+                out.push(Consumption {
+                    start: p.time(),
+                    end: r.time(),
+                    source: source.to_string(),
+                    quantity: r.v - p.v,
+                });
             }
             prev = Some(r);
         }

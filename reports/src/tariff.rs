@@ -452,14 +452,14 @@ impl Tariffs {
                 }
             }
             let price_unit = s.price_unit.clone().unwrap_or_else(|| s.unit.clone());
-            if let Some(f) = s.conversion_factor {
-                if !(f > 0.0 && f.is_finite()) {
-                    return Err(at(
-                        "conversion_factor",
-                        format!("source[{si}].conversion_factor"),
-                        format!("expected kWh per m3 > 0, found {f}"),
-                    ));
-                }
+            if let Some(f) = s.conversion_factor
+                && !(f > 0.0 && f.is_finite())
+            {
+                return Err(at(
+                    "conversion_factor",
+                    format!("source[{si}].conversion_factor"),
+                    format!("expected kWh per m3 > 0, found {f}"),
+                ));
             }
             let factor = conversion(&s.unit, &price_unit, s.conversion_factor).map_err(|m| {
                 at(

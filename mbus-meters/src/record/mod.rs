@@ -876,13 +876,14 @@ impl<'a> Iterator for Records<'a> {
                         let err = f.into_error(input, at);
                         // lenient: a record that only breaks the extension limit can still
                         // be delimited; report it and go on after it
-                        if lenient && delimitable {
-                            if let Ok(Some(r)) = record(input, *order, true, usize::MAX) {
-                                let len = r.bytes.len();
-                                *offset += len;
-                                *rest = &input[len..];
-                                return Some(Err(err));
-                            }
+                        if lenient
+                            && delimitable
+                            && let Ok(Some(r)) = record(input, *order, true, usize::MAX)
+                        {
+                            let len = r.bytes.len();
+                            *offset += len;
+                            *rest = &input[len..];
+                            return Some(Err(err));
                         }
                         self.inner = Inner::Empty;
                         return Some(Err(err));

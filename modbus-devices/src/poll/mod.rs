@@ -395,19 +395,19 @@ impl Poller {
             }
         }
         let readings = plan.decode(&d.instance.name, &answers, Utc::now);
-        if let Some(mut rt) = d.runtime() {
-            if !plan.blocks.is_empty() {
-                rt.refresh.polled(due, answered);
-                rt.stats.polls += 1;
-                if answered {
-                    rt.stats.state = DeviceState::Communicating;
-                } else {
-                    rt.stats.failed_polls += 1;
-                    if rt.stats.state != DeviceState::NotCommunicating {
-                        tracing::warn!(device = %d.instance.name, error = ?silent.as_ref().map(ToString::to_string), "device not communicating");
-                    }
-                    rt.stats.state = DeviceState::NotCommunicating;
+        if let Some(mut rt) = d.runtime()
+            && !plan.blocks.is_empty()
+        {
+            rt.refresh.polled(due, answered);
+            rt.stats.polls += 1;
+            if answered {
+                rt.stats.state = DeviceState::Communicating;
+            } else {
+                rt.stats.failed_polls += 1;
+                if rt.stats.state != DeviceState::NotCommunicating {
+                    tracing::warn!(device = %d.instance.name, error = ?silent.as_ref().map(ToString::to_string), "device not communicating");
                 }
+                rt.stats.state = DeviceState::NotCommunicating;
             }
         }
         readings
@@ -616,16 +616,16 @@ impl Poller {
     /// [`DeviceState::Disabled`]; enabling it makes it [`DeviceState::Unknown`] until polled.
     pub fn set_enabled(&self, device: &str, enabled: bool) -> Result<(), PollError> {
         let d = self.entry(device)?;
-        if let Some(mut rt) = d.runtime() {
-            if rt.enabled != enabled {
-                rt.enabled = enabled;
-                rt.refresh.identification_due = true;
-                rt.stats.state = if enabled {
-                    DeviceState::Unknown
-                } else {
-                    DeviceState::Disabled
-                };
-            }
+        if let Some(mut rt) = d.runtime()
+            && rt.enabled != enabled
+        {
+            rt.enabled = enabled;
+            rt.refresh.identification_due = true;
+            rt.stats.state = if enabled {
+                DeviceState::Unknown
+            } else {
+                DeviceState::Disabled
+            };
         }
         Ok(())
     }

@@ -64,14 +64,14 @@ fn check_value(def: &RegisterDef, value: &Value) -> Result<(), CodecError> {
             address: def.address,
         });
     }
-    if let (Some(range), Value::Number(v)) = (def.write_range, value) {
-        if !(range.min..=range.max).contains(v) {
-            return Err(CodecError::OutOfRange {
-                value: *v,
-                min: range.min,
-                max: range.max,
-            });
-        }
+    if let (Some(range), Value::Number(v)) = (def.write_range, value)
+        && !(range.min..=range.max).contains(v)
+    {
+        return Err(CodecError::OutOfRange {
+            value: *v,
+            min: range.min,
+            max: range.max,
+        });
     }
     Ok(())
 }

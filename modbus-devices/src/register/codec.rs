@@ -167,14 +167,14 @@ impl RegisterDef {
                 address: self.address,
             });
         }
-        if let (Some(range), Value::Number(v)) = (self.write_range, value) {
-            if !(range.min..=range.max).contains(v) {
-                return Err(CodecError::OutOfRange {
-                    value: *v,
-                    min: range.min,
-                    max: range.max,
-                });
-            }
+        if let (Some(range), Value::Number(v)) = (self.write_range, value)
+            && !(range.min..=range.max).contains(v)
+        {
+            return Err(CodecError::OutOfRange {
+                value: *v,
+                min: range.min,
+                max: range.max,
+            });
         }
         self.encode(value)
     }

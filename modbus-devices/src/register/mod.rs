@@ -405,10 +405,10 @@ impl RegisterDef {
         if self.data_type == DataType::Bit && !bit_table && self.bit.is_none() {
             return Err("bit: a \"bit\" value on a register table needs `bit` (0..15)".into());
         }
-        if let Some(b) = self.bit {
-            if b > 15 {
-                return Err(format!("bit: must be 0..15, found {b}"));
-            }
+        if let Some(b) = self.bit
+            && b > 15
+        {
+            return Err(format!("bit: must be 0..15, found {b}"));
         }
         if self.data_type.has_length() {
             match self.length {
@@ -454,13 +454,13 @@ impl RegisterDef {
         if !self.offset.is_finite() {
             return Err("offset: must be finite".into());
         }
-        if let Some(r) = self.write_range {
-            if !(r.min.is_finite() && r.max.is_finite()) || r.min > r.max {
-                return Err(format!(
-                    "write_range: min must be <= max and both finite, found {}..{}",
-                    r.min, r.max
-                ));
-            }
+        if let Some(r) = self.write_range
+            && (!(r.min.is_finite() && r.max.is_finite()) || r.min > r.max)
+        {
+            return Err(format!(
+                "write_range: min must be <= max and both finite, found {}..{}",
+                r.min, r.max
+            ));
         }
         if self.access != Access::Read && !self.function_code.is_writable_table() {
             return Err(format!(

@@ -307,11 +307,11 @@ impl SimDevice {
                 .collect();
             // A parameter scaled by the register must hold both ends of its write range.
             for p in &self.params {
-                if Self::scale_key(&p.def).is_some_and(|(k, _)| k == key) {
-                    if let Some(r) = p.def.write_range {
-                        users.push((&p.def, r.min));
-                        users.push((&p.def, r.max));
-                    }
+                if Self::scale_key(&p.def).is_some_and(|(k, _)| k == key)
+                    && let Some(r) = p.def.write_range
+                {
+                    users.push((&p.def, r.min));
+                    users.push((&p.def, r.max));
                 }
             }
             let exponent = (-4i16..=9)
@@ -356,10 +356,10 @@ impl SimDevice {
             (_, DataType::Flags) => Value::Flags(number.max(0.0) as u64),
             _ => Value::Number(number),
         };
-        if measure.is_counter() {
-            if let Value::Number(v) = value {
-                value = Value::Number(self.counter_value(def, v, scale));
-            }
+        if measure.is_counter()
+            && let Value::Number(v) = value
+        {
+            value = Value::Number(self.counter_value(def, v, scale));
         }
         self.encode_or_fallback(def, &value, scale)
     }
@@ -573,10 +573,10 @@ impl SimDevice {
                 Ok(Some(v)) => v,
                 _ => return Err(ExceptionCode::IllegalDataValue),
             };
-            if let (Some(r), Value::Number(v)) = (p.def.write_range, &value) {
-                if !(r.min..=r.max).contains(v) {
-                    return Err(ExceptionCode::IllegalDataValue);
-                }
+            if let (Some(r), Value::Number(v)) = (p.def.write_range, &value)
+                && !(r.min..=r.max).contains(v)
+            {
+                return Err(ExceptionCode::IllegalDataValue);
             }
             updates.push((i, w.to_vec(), value));
         }

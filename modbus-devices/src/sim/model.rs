@@ -552,12 +552,12 @@ fn numbered(tokens: &[String], prefixes: &[&str]) -> Option<u32> {
                 if !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_digit()) {
                     return rest.parse().ok();
                 }
-                if rest.is_empty() {
-                    if let Some(next) = tokens.get(n + 1) {
-                        if !next.is_empty() && next.bytes().all(|c| c.is_ascii_digit()) {
-                            return next.parse().ok();
-                        }
-                    }
+                if rest.is_empty()
+                    && let Some(next) = tokens.get(n + 1)
+                    && !next.is_empty()
+                    && next.bytes().all(|c| c.is_ascii_digit())
+                {
+                    return next.parse().ok();
                 }
             }
         }
@@ -791,7 +791,7 @@ fn harmonic_percent(order: u32, thd: f64, current: bool) -> f64 {
     if order <= 1 {
         return 100.0;
     }
-    if order % 2 == 0 {
+    if order.is_multiple_of(2) {
         return thd * 0.03;
     }
     // Odd orders fall off roughly as 1/h; triplens are strong in currents (neutral loads).
