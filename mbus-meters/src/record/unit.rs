@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// Every value is scaled to one of these, whatever the VIF's decimal exponent or time unit was:
 /// energy in Wh (electrical and heat VIFs in Wh) or J (VIFs in J, GJ, MCal), volume in m3,
 /// durations in seconds, and so on. The symbols are those of the workspace convention
-/// (`shared/design.md`); [`Unit::None`] (`""`) is used for dimensionless values, for values the
+/// (listed in the repository's ARCHITECTURE.md); [`Unit::None`] (`""`) is used for dimensionless values, for values the
 /// convention has no symbol for (the quantity's documentation names their implied unit) and for
 /// dates, text and manufacturer data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
