@@ -1,2 +1,0 @@
-//! Helpers shared by the criterion benches in `benches/benches/`.
-#![forbid(unsafe_code)]
