@@ -435,7 +435,7 @@ fn compare(d: &Set, dir: &Path, hourly: &[i64], with_duck: bool) {
         .channels
         .iter()
         .zip(&ours)
-        .filter(|(c, _)| c.spec.kind == reports::Kind::Counter)
+        .filter(|(c, _)| c.spec.kind == reports::ChannelKind::Counter)
         .map(|(_, b)| b[0].resets)
         .sum();
     let ss = best(3, || value_sum(d, &bins_store(d, &standard)));

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use alarms::{Engine, ProcessReport, Transition};
 use modbus_devices::poll::Cycle;
 use modbus_devices::{Quality, Reading, Value};
-use reports::{ChannelId, ChannelSpec, Kind as ChannelKind, Store, WriteReport};
+use reports::{ChannelId, ChannelKind, ChannelSpec, Store, WriteReport};
 
 /// Readings of a cycle that did not become store samples, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

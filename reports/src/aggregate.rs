@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::codec::Sample;
-use crate::store::{Channel, Kind, Store};
+use crate::store::{Channel, ChannelKind, Store};
 
 /// Bin size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -70,10 +70,10 @@ pub enum Aggregation {
 
 impl Aggregation {
     /// The natural function for a channel kind: `delta` for counters, `mean` otherwise.
-    pub fn default_for(kind: Kind) -> Self {
+    pub fn default_for(kind: ChannelKind) -> Self {
         match kind {
-            Kind::Counter => Aggregation::Delta,
-            Kind::Instantaneous => Aggregation::Mean,
+            ChannelKind::Counter => Aggregation::Delta,
+            ChannelKind::Instantaneous => Aggregation::Mean,
         }
     }
 }
@@ -566,9 +566,9 @@ impl ValueFold {
 /// ```
 /// use chrono::{TimeZone, Utc};
 /// use reports::aggregate::{aggregate_channel, parse_tz, Aggregation, CounterRule, Granularity};
-/// use reports::{ChannelSpec, Kind, Sample, SqliteStore, Store, StoreOptions};
+/// use reports::{ChannelSpec, ChannelKind, Sample, SqliteStore, Store, StoreOptions};
 /// let mut store = SqliteStore::open_in_memory(StoreOptions::default()).unwrap();
-/// let ch = store.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", Kind::Counter)).unwrap();
+/// let ch = store.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", ChannelKind::Counter)).unwrap();
 /// let t0 = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap().timestamp();
 /// let b: Vec<_> = (0..=96).map(|i| (ch.id, Sample::new(t0 + i * 900, i as f64))).collect();
 /// store.write(&b).unwrap();
@@ -599,9 +599,9 @@ pub fn aggregate_channel(
 ///
 /// ```
 /// use reports::aggregate::{aggregate_edges, CounterRule};
-/// use reports::{ChannelSpec, Kind, SqliteStore, Store, StoreOptions};
+/// use reports::{ChannelSpec, ChannelKind, SqliteStore, Store, StoreOptions};
 /// let mut store = SqliteStore::open_in_memory(StoreOptions::default()).unwrap();
-/// let ch = store.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", Kind::Counter)).unwrap();
+/// let ch = store.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", ChannelKind::Counter)).unwrap();
 /// assert_eq!(aggregate_edges(&store, &ch, vec![0, 3600], CounterRule::default()).unwrap().len(), 1);
 /// assert!(aggregate_edges(&store, &ch, vec![], CounterRule::default()).is_err());
 /// ```
@@ -813,7 +813,12 @@ mod tests {
     fn bad_edges_are_a_typed_error_not_a_panic() {
         let mut store = crate::SqliteStore::open_in_memory(Default::default()).unwrap();
         let ch = store
-            .ensure_channel(&crate::ChannelSpec::new("m", "e", "kWh", Kind::Counter))
+            .ensure_channel(&crate::ChannelSpec::new(
+                "m",
+                "e",
+                "kWh",
+                ChannelKind::Counter,
+            ))
             .unwrap();
         for (edges, found) in [
             (vec![], "none"),

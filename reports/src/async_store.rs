@@ -7,10 +7,10 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), reports::Error> {
 //! use reports::{AsyncStore, Sample, SqliteStore, StoreOptions};
-//! use reports::store::{ChannelSpec, Kind};
+//! use reports::store::{ChannelSpec, ChannelKind};
 //!
 //! let store = AsyncStore::new(SqliteStore::open_in_memory(StoreOptions::default())?);
-//! let ch = store.ensure_channel(ChannelSpec::new("meter1", "energy", "kWh", Kind::Counter)).await?;
+//! let ch = store.ensure_channel(ChannelSpec::new("meter1", "energy", "kWh", ChannelKind::Counter)).await?;
 //! store.write(vec![(ch.id, Sample::new(0, 10.0)), (ch.id, Sample::new(900, 10.5))]).await?;
 //! assert_eq!(store.read(ch.id, 0, 1000).await?.len(), 2);
 //! # Ok(()) }
@@ -85,7 +85,7 @@ impl<S: Store + Send + 'static> AsyncStore<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Kind;
+    use crate::store::ChannelKind;
     use crate::{SqliteStore, StoreOptions};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +95,12 @@ mod tests {
             SqliteStore::open(dir.path().join("a.db"), StoreOptions::default()).unwrap(),
         );
         let ch = store
-            .ensure_channel(ChannelSpec::new("m", "t", "degC", Kind::Instantaneous))
+            .ensure_channel(ChannelSpec::new(
+                "m",
+                "t",
+                "degC",
+                ChannelKind::Instantaneous,
+            ))
             .await
             .unwrap();
         let tasks: Vec<_> = (0..8i64)

@@ -37,6 +37,6 @@ pub use error::Error;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStore, StoreOptions};
 pub use store::{
-    Channel, ChannelId, ChannelSpec, Kind, RecordingInterval, Retention, Store, StoreStats,
+    Channel, ChannelId, ChannelKind, ChannelSpec, RecordingInterval, Retention, Store, StoreStats,
     WriteReport,
 };

@@ -21,7 +21,7 @@ use crate::Error;
 use crate::aggregate::{
     Aggregation, CounterRule, Granularity, aggregate_edges, bin_edges, bin_start,
 };
-use crate::store::{Channel, Kind, Store};
+use crate::store::{Channel, ChannelKind, Store};
 use crate::tariff::{Consumption, PeriodCost, Tariffs};
 
 /// A report period, resolved against "now" in a time zone.
@@ -396,7 +396,7 @@ pub fn energy_report(
     let mut points = Vec::new();
     for ch in store.channels()? {
         if devices.contains(&ch.spec.device.as_str())
-            && ch.spec.kind == Kind::Counter
+            && ch.spec.kind == ChannelKind::Counter
             && UNITS.contains(&ch.spec.unit.as_str())
         {
             points.push(Point::new(&ch.spec.name(), Some(Aggregation::Delta)));

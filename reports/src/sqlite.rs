@@ -29,7 +29,7 @@ use crate::Error;
 use crate::aggregate::{Aggregator, ValueFold};
 use crate::codec::{self, ChunkReader, Sample};
 use crate::store::{
-    Channel, ChannelId, ChannelSpec, Kind, RecordingInterval, Retention, Store, StoreStats,
+    Channel, ChannelId, ChannelKind, ChannelSpec, RecordingInterval, Retention, Store, StoreStats,
     WriteReport,
 };
 
@@ -91,10 +91,10 @@ impl SqliteStore {
     /// [`Error::Sqlite`] when the file cannot be opened or is not a store.
     ///
     /// ```
-    /// use reports::{SqliteStore, StoreOptions, Store, ChannelSpec, Kind, Sample};
+    /// use reports::{SqliteStore, StoreOptions, Store, ChannelSpec, ChannelKind, Sample};
     /// let dir = tempfile::tempdir().unwrap();
     /// let mut store = SqliteStore::open(dir.path().join("emkit.db"), StoreOptions::default()).unwrap();
-    /// let ch = store.ensure_channel(&ChannelSpec::new("meter1", "energy", "kWh", Kind::Counter)).unwrap();
+    /// let ch = store.ensure_channel(&ChannelSpec::new("meter1", "energy", "kWh", ChannelKind::Counter)).unwrap();
     /// store.write(&[(ch.id, Sample::new(0, 10.0)), (ch.id, Sample::new(900, 10.5))]).unwrap();
     /// assert_eq!(store.read(ch.id, 0, 1000).unwrap().len(), 2);
     /// ```
@@ -303,7 +303,7 @@ fn row_to_channel(
 fn to_channel(row: (i64, String, String, String, String, u32)) -> Result<Channel, Error> {
     let (id, device, service, unit, kind, interval) = row;
     let what = |field: &str| format!("stored {field} of channel #{id} {device}/{service}");
-    let kind = Kind::parse(&kind).map_err(|_| {
+    let kind = ChannelKind::parse(&kind).map_err(|_| {
         Error::invalid(
             what("kind"),
             "counter or instantaneous",
@@ -950,7 +950,12 @@ mod tests {
         })
         .unwrap();
         let ch = s
-            .ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", Kind::Counter))
+            .ensure_channel(&ChannelSpec::new(
+                "m1",
+                "energy",
+                "kWh",
+                ChannelKind::Counter,
+            ))
             .unwrap();
         (s, ch.id)
     }
@@ -989,7 +994,12 @@ mod tests {
     fn write_reports_stored_late_replaced_and_duplicates() {
         let (mut s, id) = store();
         let other = s
-            .ensure_channel(&ChannelSpec::new("m2", "energy", "kWh", Kind::Counter))
+            .ensure_channel(&ChannelSpec::new(
+                "m2",
+                "energy",
+                "kWh",
+                ChannelKind::Counter,
+            ))
             .unwrap()
             .id;
         // Fresh readings on two channels: all stored, none late.
@@ -1225,7 +1235,7 @@ mod tests {
             })
             .unwrap();
             let id = s
-                .ensure_channel(&ChannelSpec::new("m", "e", "kWh", Kind::Counter))
+                .ensure_channel(&ChannelSpec::new("m", "e", "kWh", ChannelKind::Counter))
                 .unwrap()
                 .id;
             // Mostly 15-minute steps (on the grid or a few seconds off it: grid-coded times),
@@ -1277,13 +1287,23 @@ mod tests {
     fn channel_identity_and_mismatch() {
         let (mut s, id) = store();
         assert_eq!(
-            s.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", Kind::Counter))
-                .unwrap()
-                .id,
+            s.ensure_channel(&ChannelSpec::new(
+                "m1",
+                "energy",
+                "kWh",
+                ChannelKind::Counter
+            ))
+            .unwrap()
+            .id,
             id
         );
         let e = s
-            .ensure_channel(&ChannelSpec::new("m1", "energy", "MWh", Kind::Counter))
+            .ensure_channel(&ChannelSpec::new(
+                "m1",
+                "energy",
+                "MWh",
+                ChannelKind::Counter,
+            ))
             .unwrap_err();
         assert!(e.to_string().contains("MWh"), "{e}");
         assert!(matches!(

@@ -11,25 +11,25 @@ use crate::codec::Sample;
 /// Whether a channel's values are a running total or a momentary measurement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum ChannelKind {
     /// A cumulative counter (an index: energy, volume); consumption is its increase.
     Counter,
     /// An instantaneous value (temperature, power, voltage).
     Instantaneous,
 }
 
-impl Kind {
+impl ChannelKind {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Counter => "counter",
-            Kind::Instantaneous => "instantaneous",
+            ChannelKind::Counter => "counter",
+            ChannelKind::Instantaneous => "instantaneous",
         }
     }
     pub(crate) fn parse(s: &str) -> Result<Self, Error> {
         match s {
-            "counter" => Ok(Kind::Counter),
-            "instantaneous" => Ok(Kind::Instantaneous),
+            "counter" => Ok(ChannelKind::Counter),
+            "instantaneous" => Ok(ChannelKind::Instantaneous),
             other => Err(Error::invalid(
                 "channel kind",
                 "counter or instantaneous",
@@ -105,7 +105,7 @@ pub struct ChannelSpec {
     /// Unit symbol (`kWh`, `degC`, ...).
     pub unit: String,
     /// Counter or instantaneous.
-    pub kind: Kind,
+    pub kind: ChannelKind,
     /// Recording interval.
     #[serde(default)]
     pub interval: RecordingInterval,
@@ -113,7 +113,7 @@ pub struct ChannelSpec {
 
 impl ChannelSpec {
     /// A spec with the default 15-minute interval.
-    pub fn new(device: &str, service: &str, unit: &str, kind: Kind) -> Self {
+    pub fn new(device: &str, service: &str, unit: &str, kind: ChannelKind) -> Self {
         ChannelSpec {
             device: device.into(),
             service: service.into(),
@@ -185,9 +185,9 @@ impl StoreStats {
 /// the same second); the earlier value is gone.
 ///
 /// ```
-/// use reports::{ChannelSpec, Kind, Sample, SqliteStore, Store, StoreOptions};
+/// use reports::{ChannelSpec, ChannelKind, Sample, SqliteStore, Store, StoreOptions};
 /// let mut s = SqliteStore::open_in_memory(StoreOptions::default()).unwrap();
-/// let id = s.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", Kind::Counter)).unwrap().id;
+/// let id = s.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", ChannelKind::Counter)).unwrap().id;
 /// let r = s.write(&[(id, Sample::new(900, 2.0)), (id, Sample::new(1800, 3.0))]).unwrap();
 /// assert_eq!((r.stored, r.late, r.replaced, r.duplicates), (2, 0, 0, 0));
 /// // A late reading, the same value again, and another value for the same second.

@@ -6,7 +6,7 @@
 //! (sporadic draws), and a room temperature in degC with 0.1 degC resolution.
 
 use crate::codec::Sample;
-use crate::store::{ChannelSpec, Kind};
+use crate::store::{ChannelKind, ChannelSpec};
 
 /// The four profiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,11 +33,11 @@ impl Profile {
     /// The channel spec for `device`.
     pub fn spec(self, device: &str) -> ChannelSpec {
         match self {
-            Profile::Electricity => ChannelSpec::new(device, "energy", "kWh", Kind::Counter),
-            Profile::Heat => ChannelSpec::new(device, "heat", "kWh", Kind::Counter),
-            Profile::Water => ChannelSpec::new(device, "volume", "m3", Kind::Counter),
+            Profile::Electricity => ChannelSpec::new(device, "energy", "kWh", ChannelKind::Counter),
+            Profile::Heat => ChannelSpec::new(device, "heat", "kWh", ChannelKind::Counter),
+            Profile::Water => ChannelSpec::new(device, "volume", "m3", ChannelKind::Counter),
             Profile::Temperature => {
-                ChannelSpec::new(device, "temperature", "degC", Kind::Instantaneous)
+                ChannelSpec::new(device, "temperature", "degC", ChannelKind::Instantaneous)
             }
         }
     }

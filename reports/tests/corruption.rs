@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use reports::aggregate::{CounterRule, aggregate_edges};
-use reports::{Channel, ChannelSpec, Error, Kind, Sample, SqliteStore, Store, StoreOptions};
+use reports::{Channel, ChannelKind, ChannelSpec, Error, Sample, SqliteStore, Store, StoreOptions};
 
 const DAY: i64 = 86_400;
 
@@ -22,10 +22,20 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf, Channel) {
     )
     .unwrap();
     let a = s
-        .ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", Kind::Counter))
+        .ensure_channel(&ChannelSpec::new(
+            "m1",
+            "energy",
+            "kWh",
+            ChannelKind::Counter,
+        ))
         .unwrap();
     let b = s
-        .ensure_channel(&ChannelSpec::new("m2", "energy", "kWh", Kind::Counter))
+        .ensure_channel(&ChannelSpec::new(
+            "m2",
+            "energy",
+            "kWh",
+            ChannelKind::Counter,
+        ))
         .unwrap();
     let mut batch = Vec::new();
     for i in 0..3 * 96 {

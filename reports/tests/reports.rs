@@ -9,7 +9,7 @@ use reports::report::{
 };
 use reports::synthetic::{Generator, Profile};
 use reports::tariff::Tariffs;
-use reports::{ChannelSpec, Kind, Sample, SqliteStore, Store, StoreOptions};
+use reports::{ChannelKind, ChannelSpec, Sample, SqliteStore, Store, StoreOptions};
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -21,14 +21,14 @@ fn store() -> SqliteStore {
     let t0 = utc("2026-03-01T00:00:00Z").timestamp();
     for (m, temp) in [("m1", 20.0), ("m2", 21.0)] {
         let e = s
-            .ensure_channel(&ChannelSpec::new(m, "energy", "kWh", Kind::Counter))
+            .ensure_channel(&ChannelSpec::new(m, "energy", "kWh", ChannelKind::Counter))
             .unwrap();
         let t = s
             .ensure_channel(&ChannelSpec::new(
                 m,
                 "temperature",
                 "degC",
-                Kind::Instantaneous,
+                ChannelKind::Instantaneous,
             ))
             .unwrap();
         let mut b = Vec::new();
