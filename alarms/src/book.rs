@@ -193,10 +193,10 @@ impl Book {
     /// A book for `rules` keeping at most `log_capacity` entries in memory.
     ///
     /// ```
-    /// use alarms::{AlarmEvent, Book, Kind, Priority, Rule, RuleSet, TransitionKind};
+    /// use alarms::{AlarmEvent, Book, Condition, Priority, Rule, RuleSet, TransitionKind};
     /// use chrono::{TimeZone, Utc};
     /// let mut rules = RuleSet::new();
-    /// rules.add(Rule::new("pump", Kind::Controller, Priority::Major, &["p1/fault"]))?;
+    /// rules.add(Rule::new("pump", Condition::Controller, Priority::Major, &["p1/fault"]))?;
     /// let mut book = Book::new(&rules, 10_000);
     /// let t = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
     /// book.apply(&AlarmEvent { time: t, alarm: "pump".into(), target: "p1/fault".into(), kind: TransitionKind::Raised, value: Some(1.0) })?;

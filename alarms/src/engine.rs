@@ -1,6 +1,6 @@
 //! The deterministic, clock-free alarm engine.
 //!
-//! The caller feeds [`Sample`]s (point, time, reading) and ticks (time); the engine returns
+//! The caller feeds [`AlarmSample`]s (point, time, reading) and ticks (time); the engine returns
 //! the [`Transition`]s that happened. It never reads a clock.
 //!
 //! # Semantics
@@ -51,7 +51,7 @@
 //! returned [`ProcessReport`] says how many, so check it.
 //!
 //! ```
-//! use alarms::{Engine, ProcessReport, Reading, RuleSet, Sample, TransitionKind};
+//! use alarms::{Engine, ProcessReport, SampleValue, RuleSet, AlarmSample, TransitionKind};
 //! use chrono::{DateTime, Duration, TimeZone, Utc};
 //!
 //! /// What the poller delivers once per cycle.
@@ -90,8 +90,8 @@
 //!     samples.clear();
 //!     for (point, time, value) in &cycle.readings {
 //!         let Some(p) = engine.point_id(point) else { continue }; // no rule watches it
-//!         let reading = value.map_or(Reading::Missing, Reading::Number);
-//!         samples.push(Sample::new(p, *time, reading));
+//!         let reading = value.map_or(SampleValue::NoAnswer, SampleValue::Number);
+//!         samples.push(AlarmSample::new(p, *time, reading));
 //!     }
 //!     let report = engine.process(&samples, &mut out);
 //!     assert!(report.all_accepted(), "samples lost: {report:?}");
@@ -109,7 +109,7 @@
 //! // report says so.
 //! let p = engine.point_id("sub/flow").unwrap();
 //! engine.tick(t0 + Duration::seconds(100), &mut out);
-//! let late = Sample::new(p, t0 + Duration::milliseconds(90_200), Reading::Number(50.0));
+//! let late = AlarmSample::new(p, t0 + Duration::milliseconds(90_200), SampleValue::Number(50.0));
 //! let report = engine.process(&[late], &mut out);
 //! assert_eq!((report.accepted, report.rejected_stale), (0, 1));
 //! # Ok::<(), alarms::Error>(())
@@ -135,9 +135,9 @@ use chrono::{DateTime, Utc};
 
 use crate::Error;
 use crate::point::{PointInfo, device_of};
-use crate::rule::{AppliesTo, Direction, Kind, Priority, Rule};
+use crate::rule::{AppliesTo, Condition, Direction, Priority, Rule};
 use crate::ruleset::RuleSet;
-use crate::sample::{GOOD, PointId, Sample};
+use crate::sample::{AlarmSample, PointId, Quality};
 use crate::schedule::Schedule;
 use crate::time::{Micros, duration_micros, from_micros, to_micros};
 
@@ -409,6 +409,18 @@ struct PointCold {
     /// saw, inside the band, which is all the band and the next evaluation need.
     last_value: f64,
     device: u32,
+    /// The last sample that took the full evaluation was a communication without a value
+    /// ([`SampleValue::NotAvailable`](crate::SampleValue::NotAvailable)). With a value that
+    /// is not NaN, it says whether the point's last sample was a successful communication.
+    answered_without_value: bool,
+}
+
+impl PointCold {
+    /// Whether the point's last sample was a successful communication (a value, or the
+    /// device's "not available"). Samples on the fast path always carry a value.
+    fn last_communicated(&self) -> bool {
+        !self.last_value.is_nan() || self.answered_without_value
+    }
 }
 
 /// The smallest `f32` at or above `x` (NaN for NaN).
@@ -680,7 +692,7 @@ impl Engine {
     /// evaluated here (see [`crate::Book`]).
     ///
     /// ```
-    /// use alarms::{Engine, PointInfo, Reading, RuleSet, Sample};
+    /// use alarms::{Engine, PointInfo, SampleValue, RuleSet, AlarmSample};
     /// use chrono::{TimeZone, Utc};
     /// let rules = RuleSet::from_toml("r.toml", r#"
     /// [[rule]]
@@ -696,7 +708,7 @@ impl Engine {
     /// let p = engine.point_id("sub/flow").unwrap();
     /// let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
     /// let mut out = Vec::new();
-    /// engine.process(&[Sample::new(p, t0, Reading::Number(95.0))], &mut out);
+    /// engine.process(&[AlarmSample::new(p, t0, SampleValue::Number(95.0))], &mut out);
     /// assert!(out.is_empty()); // waiting for the 5 minute delay
     /// engine.tick(t0 + chrono::Duration::minutes(5), &mut out);
     /// assert_eq!(out[0].kind(), alarms::TransitionKind::Raised);
@@ -716,15 +728,15 @@ impl Engine {
         let mut instances: Vec<(u32, u32, Slot)> = Vec::new();
         let mut offline_targets: Vec<(String, u32)> = Vec::new();
         for rule in rules.rules() {
-            if !rule.enabled || matches!(rule.kind, Kind::Group) {
+            if !rule.enabled || matches!(rule.kind, Condition::Group) {
                 continue;
             }
             let r = compiled.len() as u32;
             let delay = duration_micros(rule.delay)?;
             let clear_delay = duration_micros(rule.clear_delay)?;
             let (per, timeout) = match &rule.kind {
-                Kind::Rate { per, .. } => (duration_micros(*per)?, 0),
-                Kind::Offline { timeout } => (0, duration_micros(*timeout)?),
+                Condition::Rate { per, .. } => (duration_micros(*per)?, 0),
+                Condition::Offline { timeout } => (0, duration_micros(*timeout)?),
                 _ => (0, 0),
             };
             compiled.push(Compiled {
@@ -763,7 +775,7 @@ impl Engine {
                 }
                 AppliesTo::Children => {}
             }
-            if let Kind::Offline { .. } = rule.kind {
+            if let Condition::Offline { .. } = rule.kind {
                 for t in targets {
                     let dev = device_of(&infos[t as usize].name).to_string();
                     if !offline_targets.iter().any(|(d, rr)| *d == dev && *rr == r) {
@@ -783,7 +795,8 @@ impl Engine {
         let mut ranges: Vec<PointCold> = vec![
             PointCold {
                 last_value: f64::NAN,
-                device: NONE
+                device: NONE,
+                answered_without_value: false,
             };
             infos.len()
         ];
@@ -942,10 +955,10 @@ impl Engine {
 
     /// The time of a point's last good sample.
     fn point_last_good(&self, p: usize) -> Micros {
-        if self.points[p].last_value.is_nan() {
-            self.last_good[p]
-        } else {
+        if self.points[p].last_communicated() {
             self.last_time[p]
+        } else {
+            self.last_good[p]
         }
     }
 
@@ -1127,7 +1140,7 @@ impl Engine {
     /// cycle's start, then process its readings) is in the [module docs](crate::engine).
     ///
     /// ```
-    /// use alarms::{Engine, PointInfo, Reading, RuleSet, Sample};
+    /// use alarms::{Engine, PointInfo, SampleValue, RuleSet, AlarmSample};
     /// let rules = RuleSet::from_toml("r.toml", r#"
     /// [[rule]]
     /// id = "hot"
@@ -1141,21 +1154,21 @@ impl Engine {
     /// let mut out = Vec::new();
     /// engine.tick_micros(20_000_000, &mut out);
     /// let report = engine.process(&[
-    ///     Sample::from_unix_micros(p, 10_000_000, Reading::Number(95.0)), // before the tick
-    ///     Sample::from_unix_micros(p, 30_000_000, Reading::Number(95.0)),
-    ///     Sample::from_unix_micros(p, 25_000_000, Reading::Number(50.0)), // older than the last
+    ///     AlarmSample::from_unix_micros(p, 10_000_000, SampleValue::Number(95.0)), // before the tick
+    ///     AlarmSample::from_unix_micros(p, 30_000_000, SampleValue::Number(95.0)),
+    ///     AlarmSample::from_unix_micros(p, 25_000_000, SampleValue::Number(50.0)), // older than the last
     /// ], &mut out);
     /// assert_eq!((report.accepted, report.rejected_stale, report.rejected_out_of_order), (1, 1, 1));
     /// assert_eq!(out.len(), 1); // raised at 30 s
     /// # Ok::<(), alarms::Error>(())
     /// ```
-    pub fn process(&mut self, samples: &[Sample], out: &mut Vec<Transition>) -> ProcessReport {
+    pub fn process(&mut self, samples: &[AlarmSample], out: &mut Vec<Transition>) -> ProcessReport {
         let before = self.stats;
         self.process_batch(samples, out);
         ProcessReport::between(before, self.stats)
     }
 
-    fn process_batch(&mut self, samples: &[Sample], out: &mut Vec<Transition>) {
+    fn process_batch(&mut self, samples: &[AlarmSample], out: &mut Vec<Transition>) {
         if !self.started
             && let Some(first) = samples.first()
         {
@@ -1231,7 +1244,7 @@ impl Engine {
     /// quiet band as it stands. Reads only: a prefetch done with loads that do not depend
     /// on each other, so the memory system serves them together.
     #[inline(never)]
-    fn warm(&mut self, window: &[Sample]) {
+    fn warm(&mut self, window: &[AlarmSample]) {
         let n = self.quiet.len();
         if n == 0 {
             return;
@@ -1265,14 +1278,14 @@ impl Engine {
 
     /// Apply one sample; the report says whether it was applied or why not (as
     /// [`Engine::process`]).
-    pub fn process_one(&mut self, sample: Sample, out: &mut Vec<Transition>) -> ProcessReport {
+    pub fn process_one(&mut self, sample: AlarmSample, out: &mut Vec<Transition>) -> ProcessReport {
         self.process(std::slice::from_ref(&sample), out)
     }
 
     /// The full evaluation of one sample: every instance of the point sees it, and the
     /// point's quiet band is recomputed from the instances' new states on the way.
     #[inline(never)]
-    fn slow(&mut self, pi: usize, s: &Sample, out: &mut Vec<Transition>) {
+    fn slow(&mut self, pi: usize, s: &AlarmSample, out: &mut Vec<Transition>) {
         let (t, v) = (s.time, s.value);
         self.full_evaluations += 1;
         let held_time = self.last_time[pi];
@@ -1290,11 +1303,12 @@ impl Engine {
         let held_value = cold.last_value;
         let device = cold.device;
         let prev_comm = (device != NONE).then(|| self.device_last_comm(device as usize));
-        if device != NONE && !held_value.is_nan() && held_time != NEVER {
+        if device != NONE && cold.last_communicated() && held_time != NEVER {
             self.last_good[pi] = held_time;
         }
         self.last_time[pi] = t;
         self.points[pi].last_value = v;
+        self.points[pi].answered_without_value = s.quality == Quality::NotAvailable;
         let (mut lo, mut hi, mut until) = (f64::NEG_INFINITY, f64::INFINITY, i64::MAX);
         if let Some(slots) = self.slots.get_mut(start..end) {
             for (k, st) in slots.iter_mut().enumerate() {
@@ -1326,7 +1340,9 @@ impl Engine {
             }
         }
         match prev_comm {
-            Some(prev) if s.quality == GOOD => self.communicated(device as usize, prev, t, out),
+            Some(prev) if s.quality.communicates() => {
+                self.communicated(device as usize, prev, t, out)
+            }
             Some(_) => self.refresh_point(pi),
             None => {
                 // No device watch: the band is the instances' (as `refresh_point` finds it).
@@ -1451,7 +1467,7 @@ fn hot_config(rule: &Rule, r: u32) -> Slot {
         timing: SHARED_TIMING_NONE,
     };
     match &rule.kind {
-        Kind::High {
+        Condition::High {
             threshold,
             pre_alarm,
         } => Slot {
@@ -1459,7 +1475,7 @@ fn hot_config(rule: &Rule, r: u32) -> Slot {
             pre_hi: pre_alarm.unwrap_or(inf),
             ..base
         },
-        Kind::Low {
+        Condition::Low {
             threshold,
             pre_alarm,
         } => Slot {
@@ -1467,7 +1483,7 @@ fn hot_config(rule: &Rule, r: u32) -> Slot {
             pre_lo: pre_alarm.unwrap_or(-inf),
             ..base
         },
-        Kind::Band {
+        Condition::Band {
             low,
             high,
             low_pre_alarm,
@@ -1479,19 +1495,19 @@ fn hot_config(rule: &Rule, r: u32) -> Slot {
             pre_hi: high_pre_alarm.unwrap_or(inf),
             ..base
         },
-        Kind::Binary { raise_on } => Slot {
+        Condition::Binary { raise_on } => Slot {
             hi: 0.5,
             hyst: 0.0,
             mode: if *raise_on { MODE_NONZERO } else { MODE_ZERO },
             ..base
         },
-        Kind::Controller => Slot {
+        Condition::Controller => Slot {
             hi: 0.5,
             hyst: 0.0,
             mode: MODE_NONZERO,
             ..base
         },
-        Kind::Rate {
+        Condition::Rate {
             limit,
             direction,
             pre_alarm,
@@ -1517,7 +1533,7 @@ fn hot_config(rule: &Rule, r: u32) -> Slot {
                 ..base
             }
         }
-        Kind::Offline { .. } | Kind::Group => base,
+        Condition::Offline { .. } | Condition::Group => base,
     }
 }
 
@@ -1623,7 +1639,7 @@ fn evaluate(
     rule: RuleRef<'_>,
     inst: u32,
     t: Micros,
-    quality: u8,
+    quality: Quality,
     v: f64,
     held_time: Micros,
     held_value: f64,
@@ -1632,7 +1648,7 @@ fn evaluate(
     if st.flags & 0b0101 != 0 {
         advance(st, rule, inst, t, held_value, out);
     }
-    if quality != GOOD {
+    if quality != Quality::Good {
         // Unknown value: abandon pending raises and clears.
         for shift in [0, PRE_SHIFT] {
             match (st.flags >> shift) & 3 {

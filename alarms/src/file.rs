@@ -44,7 +44,7 @@ use toml::Spanned;
 
 use crate::Error;
 use crate::point::Selection;
-use crate::rule::{AppliesTo, DigestConfig, Direction, Kind, Priority, Recipient, Rule};
+use crate::rule::{AppliesTo, Condition, DigestConfig, Direction, Priority, Recipient, Rule};
 use crate::ruleset::RuleSet;
 use crate::schedule::{Schedule, Window};
 
@@ -400,21 +400,21 @@ fn convert(s: &RuleSpec) -> Result<Rule, FieldError> {
         })
     };
     let kind = match kind_name {
-        "high" => Kind::High {
+        "high" => Condition::High {
             threshold: need("threshold", s.threshold)?,
             pre_alarm: s.pre_alarm,
         },
-        "low" => Kind::Low {
+        "low" => Condition::Low {
             threshold: need("threshold", s.threshold)?,
             pre_alarm: s.pre_alarm,
         },
-        "band" => Kind::Band {
+        "band" => Condition::Band {
             low: need("low", s.low)?,
             high: need("high", s.high)?,
             low_pre_alarm: s.low_pre_alarm,
             high_pre_alarm: s.high_pre_alarm,
         },
-        "binary" => Kind::Binary {
+        "binary" => Condition::Binary {
             raise_on: s.raise_on.unwrap_or(true),
         },
         "offline" => {
@@ -425,9 +425,9 @@ fn convert(s: &RuleSpec) -> Result<Rule, FieldError> {
                     "offline alarms need a timeout such as \"15m\", found none".into(),
                 ));
             }
-            Kind::Offline { timeout }
+            Condition::Offline { timeout }
         }
-        "controller" => Kind::Controller,
+        "controller" => Condition::Controller,
         "rate" => {
             if s.per.is_none() {
                 return Err(fe(
@@ -436,18 +436,18 @@ fn convert(s: &RuleSpec) -> Result<Rule, FieldError> {
                         .into(),
                 ));
             }
-            Kind::Rate {
+            Condition::Rate {
                 limit: need("threshold", s.threshold)?,
                 per: duration("per", &s.per)?,
                 direction: s.direction.unwrap_or(Direction::Both),
                 pre_alarm: s.pre_alarm,
             }
         }
-        _ => Kind::Group,
+        _ => Condition::Group,
     };
     let applies_to = match (&s.points, &s.select, &kind) {
-        (None, None, Kind::Group) => AppliesTo::Children,
-        (Some(_), _, Kind::Group) | (_, Some(_), Kind::Group) => {
+        (None, None, Condition::Group) => AppliesTo::Children,
+        (Some(_), _, Condition::Group) | (_, Some(_), Condition::Group) => {
             return Err(fe(
                 "points",
                 "group alarms apply to their children, not to points".into(),

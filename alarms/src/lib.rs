@@ -8,7 +8,7 @@
 //!
 //! 1. [`RuleSet`] — rules loaded from TOML ([`RuleSet::from_toml`], format in [`file`]) or
 //!    built in code, validated; the group hierarchy, recipients and digest time.
-//! 2. [`Engine`] — deterministic and clock-free: [`Sample`]s and ticks in, [`Transition`]s
+//! 2. [`Engine`] — deterministic and clock-free: [`AlarmSample`]s and ticks in, [`Transition`]s
 //!    out (semantics in [`engine`]).
 //! 3. [`Book`] — occurrences (new → read → acknowledged, active → cleared), group alarms,
 //!    and the [`EventLog`], mirrored to an [`EventSink`] such as [`JsonLinesSink`] and
@@ -44,9 +44,11 @@ pub use error::Error;
 pub use log::{Action, EventLog, EventType, LogEntry, LogQuery, Origin};
 pub use notify::{DigestItem, Notification, Router, TestTransport, Transport};
 pub use point::{PointInfo, Selection};
-pub use rule::{AlarmKind, AppliesTo, DigestConfig, Direction, Kind, Priority, Recipient, Rule};
+pub use rule::{
+    AlarmKind, AppliesTo, Condition, DigestConfig, Direction, Priority, Recipient, Rule,
+};
 pub use ruleset::RuleSet;
-pub use sample::{PointId, Reading, Sample};
+pub use sample::{AlarmSample, PointId, SampleValue};
 pub use schedule::{Schedule, Window};
 pub use sink::{EventSink, JsonLinesSink, MemorySink};
 pub use texts::{SystemEvent, SystemText, SystemTexts};

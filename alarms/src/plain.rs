@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use alarms::plain::PlainEngine;
-//! use alarms::{PointInfo, Reading, RuleSet, Sample, TransitionKind};
+//! use alarms::{PointInfo, SampleValue, RuleSet, AlarmSample, TransitionKind};
 //! let rules = RuleSet::from_toml("r.toml", r#"
 //! [[rule]]
 //! id = "hot"
@@ -26,7 +26,7 @@
 //! let mut plain = PlainEngine::new(&rules, &[PointInfo::named("sub/flow")])?;
 //! let p = plain.point_id("sub/flow").unwrap();
 //! let mut out = Vec::new();
-//! plain.process(&[Sample::from_unix_micros(p, 0, Reading::Number(95.0))], &mut out);
+//! plain.process(&[AlarmSample::from_unix_micros(p, 0, SampleValue::Number(95.0))], &mut out);
 //! plain.tick_micros(60_000_000, &mut out);
 //! assert_eq!(out[0].kind(), TransitionKind::Raised);
 //! # Ok::<(), alarms::Error>(())
@@ -35,9 +35,9 @@
 use std::collections::HashMap;
 
 use crate::engine::{ProcessReport, Stats, Transition, TransitionKind};
-use crate::rule::{AppliesTo, Kind, Rule};
+use crate::rule::{AppliesTo, Condition, Rule};
 use crate::time::duration_micros;
-use crate::{Error, InstanceId, InstanceInfo, PointId, PointInfo, RuleSet, Sample};
+use crate::{AlarmSample, Error, InstanceId, InstanceInfo, PointId, PointInfo, RuleSet};
 
 /// The state of one detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,14 +204,14 @@ impl PlainEngine {
         let mut kept = Vec::new();
         let mut instances = Vec::new();
         for rule in rules.rules() {
-            if !rule.enabled || matches!(rule.kind, Kind::Group) {
+            if !rule.enabled || matches!(rule.kind, Condition::Group) {
                 continue;
             }
             if rule.schedule.is_some() {
                 return Err(refuse(rule, "a schedule"));
             }
             let (input, alarm, pre) = match &rule.kind {
-                Kind::High {
+                Condition::High {
                     threshold,
                     pre_alarm,
                 } => (
@@ -219,7 +219,7 @@ impl PlainEngine {
                     Detector::new(None, Some(*threshold)),
                     Detector::new(None, *pre_alarm),
                 ),
-                Kind::Low {
+                Condition::Low {
                     threshold,
                     pre_alarm,
                 } => (
@@ -227,7 +227,7 @@ impl PlainEngine {
                     Detector::new(Some(*threshold), None),
                     Detector::new(*pre_alarm, None),
                 ),
-                Kind::Band {
+                Condition::Band {
                     low,
                     high,
                     low_pre_alarm,
@@ -237,7 +237,7 @@ impl PlainEngine {
                     Detector::new(Some(*low), Some(*high)),
                     Detector::new(*low_pre_alarm, *high_pre_alarm),
                 ),
-                Kind::Binary { raise_on } => (
+                Condition::Binary { raise_on } => (
                     if *raise_on {
                         Input::NonZero
                     } else {
@@ -246,17 +246,17 @@ impl PlainEngine {
                     Detector::new(None, Some(0.5)),
                     Detector::new(None, None),
                 ),
-                Kind::Controller => (
+                Condition::Controller => (
                     Input::NonZero,
                     Detector::new(None, Some(0.5)),
                     Detector::new(None, None),
                 ),
-                Kind::Rate { .. } => return Err(refuse(rule, "a rate-of-change rule")),
-                Kind::Offline { .. } => return Err(refuse(rule, "an offline rule")),
-                Kind::Group => continue,
+                Condition::Rate { .. } => return Err(refuse(rule, "a rate-of-change rule")),
+                Condition::Offline { .. } => return Err(refuse(rule, "an offline rule")),
+                Condition::Group => continue,
             };
             let hysteresis = match rule.kind {
-                Kind::Binary { .. } | Kind::Controller => 0.0,
+                Condition::Binary { .. } | Condition::Controller => 0.0,
                 _ => rule.hysteresis,
             };
             let timing = Timing {
@@ -351,7 +351,7 @@ impl PlainEngine {
     }
 
     /// Apply samples one after the other.
-    pub fn process(&mut self, samples: &[Sample], out: &mut Vec<Transition>) -> ProcessReport {
+    pub fn process(&mut self, samples: &[AlarmSample], out: &mut Vec<Transition>) -> ProcessReport {
         let mut report = ProcessReport::default();
         for s in samples {
             report += self.process_one(s, out);
@@ -360,7 +360,7 @@ impl PlainEngine {
     }
 
     /// Apply one sample.
-    pub fn process_one(&mut self, s: &Sample, out: &mut Vec<Transition>) -> ProcessReport {
+    pub fn process_one(&mut self, s: &AlarmSample, out: &mut Vec<Transition>) -> ProcessReport {
         let mut report = ProcessReport::default();
         let t = s.time_micros();
         let Some(point) = self.points.get(s.point().index()).copied() else {

@@ -78,7 +78,7 @@ pub enum Direction {
 
 /// What decides the alarm, with its thresholds.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Kind {
+pub enum Condition {
     /// Active above `threshold`, inactive below `threshold - hysteresis`.
     High {
         /// trigger threshold
@@ -173,18 +173,18 @@ impl AlarmKind {
     }
 }
 
-impl Kind {
+impl Condition {
     /// The kind's name.
     pub fn alarm_kind(&self) -> AlarmKind {
         match self {
-            Kind::High { .. } => AlarmKind::High,
-            Kind::Low { .. } => AlarmKind::Low,
-            Kind::Band { .. } => AlarmKind::Band,
-            Kind::Binary { .. } => AlarmKind::Binary,
-            Kind::Offline { .. } => AlarmKind::Offline,
-            Kind::Controller => AlarmKind::Controller,
-            Kind::Rate { .. } => AlarmKind::Rate,
-            Kind::Group => AlarmKind::Group,
+            Condition::High { .. } => AlarmKind::High,
+            Condition::Low { .. } => AlarmKind::Low,
+            Condition::Band { .. } => AlarmKind::Band,
+            Condition::Binary { .. } => AlarmKind::Binary,
+            Condition::Offline { .. } => AlarmKind::Offline,
+            Condition::Controller => AlarmKind::Controller,
+            Condition::Rate { .. } => AlarmKind::Rate,
+            Condition::Group => AlarmKind::Group,
         }
     }
 }
@@ -220,7 +220,7 @@ pub struct Rule {
     /// Outside the schedule the rule does not raise.
     pub schedule: Option<Schedule>,
     /// The decision and its thresholds.
-    pub kind: Kind,
+    pub kind: Condition,
     /// Hysteresis in value units (0 for none).
     pub hysteresis: f64,
     /// Activation delay: a crossing raises only once it has lasted at least this long.
@@ -235,14 +235,14 @@ impl Rule {
     /// A rule with defaults (text = id, enabled, no delays, no hysteresis) on explicit points.
     ///
     /// ```
-    /// use alarms::{Kind, Priority, Rule};
-    /// let mut r = Rule::new("supply-high", Kind::High { threshold: 90.0, pre_alarm: Some(85.0) }, Priority::Major, &["sub-1/flow_temperature"]);
+    /// use alarms::{Condition, Priority, Rule};
+    /// let mut r = Rule::new("supply-high", Condition::High { threshold: 90.0, pre_alarm: Some(85.0) }, Priority::Major, &["sub-1/flow_temperature"]);
     /// r.hysteresis = 2.0;
     /// r.delay = std::time::Duration::from_secs(300);
     /// assert!(r.validate().is_ok());
     /// ```
-    pub fn new(id: &str, kind: Kind, priority: Priority, points: &[&str]) -> Rule {
-        let applies_to = if matches!(kind, Kind::Group) {
+    pub fn new(id: &str, kind: Condition, priority: Priority, points: &[&str]) -> Rule {
+        let applies_to = if matches!(kind, Condition::Group) {
             AppliesTo::Children
         } else {
             AppliesTo::Points(points.iter().map(|p| p.to_string()).collect())
@@ -313,7 +313,7 @@ impl Rule {
                 );
             }
             AppliesTo::Select(_) => {}
-            AppliesTo::Children if !matches!(self.kind, Kind::Group) => {
+            AppliesTo::Children if !matches!(self.kind, Condition::Group) => {
                 return err(
                     "points",
                     "expected points or a selection, found neither".into(),
@@ -335,7 +335,7 @@ impl Rule {
             Ok(())
         };
         match &self.kind {
-            Kind::High {
+            Condition::High {
                 threshold,
                 pre_alarm,
             } => {
@@ -352,7 +352,7 @@ impl Rule {
                     }
                 }
             }
-            Kind::Low {
+            Condition::Low {
                 threshold,
                 pre_alarm,
             } => {
@@ -369,7 +369,7 @@ impl Rule {
                     }
                 }
             }
-            Kind::Band {
+            Condition::Band {
                 low,
                 high,
                 low_pre_alarm,
@@ -425,9 +425,9 @@ impl Rule {
                     );
                 }
             }
-            Kind::Binary { .. } => no_hysteresis("binary")?,
-            Kind::Controller => no_hysteresis("controller")?,
-            Kind::Offline { timeout } => {
+            Condition::Binary { .. } => no_hysteresis("binary")?,
+            Condition::Controller => no_hysteresis("controller")?,
+            Condition::Offline { timeout } => {
                 no_hysteresis("offline")?;
                 if timeout.is_zero() {
                     return err("timeout", "expected a timeout above 0s, found 0s".into());
@@ -441,7 +441,7 @@ impl Rule {
                     );
                 }
             }
-            Kind::Rate {
+            Condition::Rate {
                 limit,
                 per,
                 pre_alarm,
@@ -467,7 +467,7 @@ impl Rule {
                     }
                 }
             }
-            Kind::Group => {
+            Condition::Group => {
                 no_hysteresis("group")?;
                 if !matches!(self.applies_to, AppliesTo::Children) {
                     return err(

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::Error;
-use crate::rule::{DigestConfig, Kind, Recipient, Rule};
+use crate::rule::{Condition, DigestConfig, Recipient, Rule};
 
 /// Rules by id, the group hierarchy (each alarm has at most one parent, no cycles), the
 /// recipients and the digest time.
@@ -67,10 +67,10 @@ impl RuleSet {
     /// Add a rule after validating it (unique id, known recipients).
     ///
     /// ```
-    /// use alarms::{Kind, Priority, Rule, RuleSet};
+    /// use alarms::{Condition, Priority, Rule, RuleSet};
     /// let mut set = RuleSet::new();
-    /// set.add(Rule::new("a", Kind::Binary { raise_on: true }, Priority::Minor, &["d/x"]))?;
-    /// assert!(set.add(Rule::new("a", Kind::Controller, Priority::Minor, &["d/y"])).is_err());
+    /// set.add(Rule::new("a", Condition::Binary { raise_on: true }, Priority::Minor, &["d/x"]))?;
+    /// assert!(set.add(Rule::new("a", Condition::Controller, Priority::Minor, &["d/y"])).is_err());
     /// # Ok::<(), alarms::Error>(())
     /// ```
     pub fn add(&mut self, rule: Rule) -> Result<(), Error> {
@@ -101,10 +101,10 @@ impl RuleSet {
     /// Delete a rule. An alarm inside a hierarchy (with a parent or children) is refused.
     ///
     /// ```
-    /// use alarms::{Kind, Priority, Rule, RuleSet};
+    /// use alarms::{Condition, Priority, Rule, RuleSet};
     /// let mut set = RuleSet::new();
-    /// set.add(Rule::new("building", Kind::Group, Priority::Major, &[]))?;
-    /// set.add(Rule::new("pump", Kind::Controller, Priority::Minor, &["p/alarm"]))?;
+    /// set.add(Rule::new("building", Condition::Group, Priority::Major, &[]))?;
+    /// set.add(Rule::new("pump", Condition::Controller, Priority::Minor, &["p/alarm"]))?;
     /// set.add_child("building", "pump")?;
     /// assert!(set.remove("pump").is_err());
     /// set.remove_child("pump")?;
@@ -146,7 +146,7 @@ impl RuleSet {
         let p = self
             .get(parent)
             .ok_or_else(|| Error::UnknownAlarm(parent.to_string()))?;
-        if !matches!(p.kind, Kind::Group) {
+        if !matches!(p.kind, Condition::Group) {
             return Err(Error::NotAGroup(parent.to_string()));
         }
         if self.get(child).is_none() {

@@ -15,57 +15,84 @@ impl PointId {
     }
 }
 
-/// What a sample carries: a value or a quality.
+/// What a sample carries: a value or why there is none (the workspace's quality words, see
+/// ARCHITECTURE.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Reading {
-    /// A measured value. A non-finite number counts as [`Reading::Bad`].
+pub enum SampleValue {
+    /// A measured value. A non-finite number counts as [`SampleValue::Invalid`].
     Number(f64),
     /// A binary value (`true` is 1, `false` is 0).
     Bool(bool),
-    /// No value this time (a poll that got no answer, an empty CSV cell).
-    Missing,
-    /// The device answered but flagged the value bad.
-    Bad,
+    /// The device answered and says it has no value (its "not available" sentinel). The value
+    /// is unknown, as with [`SampleValue::Invalid`], but the communication succeeded: offline
+    /// alarms count it as an answer.
+    NotAvailable,
+    /// No answer this time (timeout, connection failure, frame or CRC error; an empty CSV
+    /// cell). The value is unknown and the communication failed.
+    NoAnswer,
+    /// The device answered but the value cannot be used (exception response, a value that
+    /// does not decode or is flagged invalid, a non-finite number). The value is unknown and,
+    /// for offline alarms, this is not a successful communication.
+    Invalid,
 }
 
-pub(crate) const GOOD: u8 = 0;
-pub(crate) const MISSING: u8 = 1;
-pub(crate) const BAD: u8 = 2;
+/// The quality of a stored sample (one byte of [`AlarmSample`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Quality {
+    /// A value was read.
+    Good = 0,
+    /// No answer.
+    NoAnswer = 1,
+    /// Answered, value unusable.
+    Invalid = 2,
+    /// Answered without a value.
+    NotAvailable = 3,
+}
+
+impl Quality {
+    /// Whether the sample is a successful communication for offline detection.
+    #[inline]
+    pub(crate) fn communicates(self) -> bool {
+        matches!(self, Quality::Good | Quality::NotAvailable)
+    }
+}
 
 /// One sample: a point, a UTC time and a reading. 24 bytes, `Copy`, so batches are plain
 /// slices.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sample {
+pub struct AlarmSample {
     pub(crate) time: Micros,
     /// NaN unless the quality is good.
     pub(crate) value: f64,
     pub(crate) point: u32,
-    pub(crate) quality: u8,
+    pub(crate) quality: Quality,
 }
 
-impl Sample {
+impl AlarmSample {
     /// A sample at `time` (truncated to the microsecond).
     ///
     /// ```
-    /// use alarms::{PointId, Reading, Sample};
+    /// use alarms::{AlarmSample, PointId, SampleValue};
     /// # fn demo(p: PointId) {
-    /// let s = Sample::new(p, chrono::Utc::now(), Reading::Number(21.5));
+    /// let s = AlarmSample::new(p, chrono::Utc::now(), SampleValue::Number(21.5));
     /// assert_eq!(s.value(), Some(21.5));
     /// # }
     /// ```
-    pub fn new(point: PointId, time: DateTime<Utc>, reading: Reading) -> Sample {
-        Sample::from_unix_micros(point, to_micros(time), reading)
+    pub fn new(point: PointId, time: DateTime<Utc>, reading: SampleValue) -> AlarmSample {
+        AlarmSample::from_unix_micros(point, to_micros(time), reading)
     }
 
     /// A sample at `micros` microseconds after the Unix epoch.
-    pub fn from_unix_micros(point: PointId, micros: i64, reading: Reading) -> Sample {
+    pub fn from_unix_micros(point: PointId, micros: i64, reading: SampleValue) -> AlarmSample {
         let (value, quality) = match reading {
-            Reading::Number(v) if v.is_finite() => (v, GOOD),
-            Reading::Number(_) | Reading::Bad => (f64::NAN, BAD),
-            Reading::Bool(b) => (if b { 1.0 } else { 0.0 }, GOOD),
-            Reading::Missing => (f64::NAN, MISSING),
+            SampleValue::Number(v) if v.is_finite() => (v, Quality::Good),
+            SampleValue::Number(_) | SampleValue::Invalid => (f64::NAN, Quality::Invalid),
+            SampleValue::Bool(b) => (if b { 1.0 } else { 0.0 }, Quality::Good),
+            SampleValue::NotAvailable => (f64::NAN, Quality::NotAvailable),
+            SampleValue::NoAnswer => (f64::NAN, Quality::NoAnswer),
         };
-        Sample {
+        AlarmSample {
             time: micros,
             value,
             point: point.0,
@@ -91,22 +118,29 @@ impl Sample {
     /// The value if the quality is good.
     #[inline]
     pub fn value(&self) -> Option<f64> {
-        (self.quality == GOOD).then_some(self.value)
+        (self.quality == Quality::Good).then_some(self.value)
     }
 
-    /// The value, NaN when missing or bad (for tight loops).
+    /// The value, NaN when there is none (for tight loops).
     #[inline]
     pub fn raw_value(&self) -> f64 {
         self.value
     }
 
-    /// Whether the sample carries a good value (a successful communication).
+    /// Whether the sample carries a value ([`SampleValue::Number`] or [`SampleValue::Bool`]).
     pub fn is_good(&self) -> bool {
-        self.quality == GOOD
+        self.quality == Quality::Good
     }
 
-    /// Whether the value is missing (as opposed to bad).
-    pub fn is_missing(&self) -> bool {
-        self.quality == MISSING
+    /// Whether the sample is a successful communication: a value or
+    /// [`SampleValue::NotAvailable`]. This is what offline alarms count.
+    pub fn is_communication(&self) -> bool {
+        self.quality.communicates()
+    }
+
+    /// Whether the sample is [`SampleValue::NoAnswer`] (as opposed to a value that is not
+    /// available or invalid).
+    pub fn is_no_answer(&self) -> bool {
+        self.quality == Quality::NoAnswer
     }
 }

@@ -5,7 +5,7 @@
 use std::alloc::System;
 use std::time::Duration;
 
-use alarms::{Engine, Kind, PointInfo, Priority, Reading, Rule, RuleSet, Sample};
+use alarms::{AlarmSample, Condition, Engine, PointInfo, Priority, Rule, RuleSet, SampleValue};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -19,12 +19,12 @@ fn processing_and_ticking_do_not_allocate() {
     for i in 0..N {
         let name = format!("d{i}/x");
         let kind = if i % 2 == 0 {
-            Kind::High {
+            Condition::High {
                 threshold: 90.0,
                 pre_alarm: Some(85.0),
             }
         } else {
-            Kind::Low {
+            Condition::Low {
                 threshold: 10.0,
                 pre_alarm: None,
             }
@@ -41,9 +41,9 @@ fn processing_and_ticking_do_not_allocate() {
         .iter()
         .map(|p| engine.point_id(&p.name).unwrap())
         .collect();
-    let mut batch: Vec<Sample> = Vec::with_capacity(N);
+    let mut batch: Vec<AlarmSample> = Vec::with_capacity(N);
     let mut out = Vec::with_capacity(8 * N);
-    let fill = |batch: &mut Vec<Sample>, k: i64| {
+    let fill = |batch: &mut Vec<AlarmSample>, k: i64| {
         batch.clear();
         for (i, &p) in ids.iter().enumerate() {
             let beyond = (i as i64 + k) % 13 < 4;
@@ -53,11 +53,11 @@ fn processing_and_ticking_do_not_allocate() {
                 _ => 50.0,
             };
             let r = if (i as i64 + k) % 29 == 0 {
-                Reading::Missing
+                SampleValue::NoAnswer
             } else {
-                Reading::Number(v)
+                SampleValue::Number(v)
             };
-            batch.push(Sample::from_unix_micros(p, k * 10_000_000, r));
+            batch.push(AlarmSample::from_unix_micros(p, k * 10_000_000, r));
         }
     };
     // Warm up: the engine's tick scratch buffer reaches its size.

@@ -4,9 +4,9 @@
 mod common;
 
 use alarms::{
-    AckState, Action, AlarmEvent, AlarmKind, Book, Engine, Error, EventType, JsonLinesSink, Kind,
-    LogQuery, MemorySink, Origin, PointInfo, Priority, Reading, Rule, RuleSet, Sample, Status,
-    SystemTexts, TransitionKind,
+    AckState, Action, AlarmEvent, AlarmKind, AlarmSample, Book, Condition, Engine, Error,
+    EventType, JsonLinesSink, LogQuery, MemorySink, Origin, PointInfo, Priority, Rule, RuleSet,
+    SampleValue, Status, SystemTexts, TransitionKind,
 };
 use common::at;
 
@@ -81,7 +81,7 @@ fn hierarchy_rules_and_their_messages() {
         e.to_string(),
         "alarm \"building\" cannot be placed under \"heating\": that would make a cycle (building -> heating -> building)"
     );
-    set.add(Rule::new("zone", Kind::Group, Priority::Minor, &[]))
+    set.add(Rule::new("zone", Condition::Group, Priority::Minor, &[]))
         .unwrap();
     assert!(matches!(
         set.add_child("zone", "zone"),
@@ -459,8 +459,8 @@ fn json_lines_sink_and_replay_restore_the_open_occurrences() {
     let mut out = Vec::new();
     engine.process(
         &[
-            Sample::new(s1, at(0), Reading::Number(95.0)),
-            Sample::new(s2, at(0), Reading::Number(30.0)),
+            AlarmSample::new(s1, at(0), SampleValue::Number(95.0)),
+            AlarmSample::new(s2, at(0), SampleValue::Number(30.0)),
         ],
         &mut out,
     );
@@ -469,7 +469,10 @@ fn json_lines_sink_and_replay_restore_the_open_occurrences() {
     let high = book.current("supply-high", "s1/flow").unwrap().id;
     book.read(high, "ann", at(5)).unwrap();
     out.clear();
-    engine.process_one(Sample::new(s2, at(10), Reading::Number(60.0)), &mut out);
+    engine.process_one(
+        AlarmSample::new(s2, at(10), SampleValue::Number(60.0)),
+        &mut out,
+    );
     book.apply_transitions(&engine, &out).unwrap();
     book.acknowledge(low, "ann", "ok now", at(20)).unwrap();
     book.message(
@@ -501,9 +504,15 @@ fn json_lines_sink_and_replay_restore_the_open_occurrences() {
     let mut engine = Engine::new(&set, &points).unwrap();
     book.restore_engine(&mut engine);
     let mut out = Vec::new();
-    engine.process_one(Sample::new(s1, at(100), Reading::Number(96.0)), &mut out);
+    engine.process_one(
+        AlarmSample::new(s1, at(100), SampleValue::Number(96.0)),
+        &mut out,
+    );
     assert!(out.is_empty(), "{out:?}");
-    engine.process_one(Sample::new(s1, at(110), Reading::Number(70.0)), &mut out);
+    engine.process_one(
+        AlarmSample::new(s1, at(110), SampleValue::Number(70.0)),
+        &mut out,
+    );
     let entries = book.apply_transitions(&engine, &out).unwrap();
     let mine: Vec<Action> = entries
         .iter()

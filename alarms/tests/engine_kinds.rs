@@ -4,7 +4,9 @@
 
 mod common;
 
-use alarms::{DetectorState, Engine, PointInfo, Reading, RuleSet, Sample, Schedule, Window};
+use alarms::{
+    AlarmSample, DetectorState, Engine, PointInfo, RuleSet, SampleValue, Schedule, Window,
+};
 use chrono::{DateTime, TimeZone, Utc};
 use common::{at, minutes, named, one_rule, run};
 
@@ -42,14 +44,20 @@ priority = "critical"
     let mut out = Vec::new();
     e.process(
         &[
-            Sample::new(flow, at(0), Reading::Number(70.0)),
-            Sample::new(other, at(0), Reading::Number(70.0)),
+            AlarmSample::new(flow, at(0), SampleValue::Number(70.0)),
+            AlarmSample::new(other, at(0), SampleValue::Number(70.0)),
         ],
         &mut out,
     );
     // ecl-1 keeps talking through its return point, ecl-2 stops; a missing value is no communication.
-    e.process_one(Sample::new(ret, at(600), Reading::Number(40.0)), &mut out);
-    e.process_one(Sample::new(other, at(600), Reading::Missing), &mut out);
+    e.process_one(
+        AlarmSample::new(ret, at(600), SampleValue::Number(40.0)),
+        &mut out,
+    );
+    e.process_one(
+        AlarmSample::new(other, at(600), SampleValue::NoAnswer),
+        &mut out,
+    );
     e.tick(at(19 * 60 + 59), &mut out);
     assert!(out.is_empty(), "{out:?}");
     e.tick(at(20 * 60), &mut out);
@@ -73,7 +81,7 @@ priority = "critical"
     // Communication restored clears at once.
     out.clear();
     e.process_one(
-        Sample::new(other, at(2000), Reading::Number(71.0)),
+        AlarmSample::new(other, at(2000), SampleValue::Number(71.0)),
         &mut out,
     );
     assert_eq!(named(&out), vec![(2000, "cleared")]);
@@ -157,10 +165,10 @@ fn rate_of_change() {
     let got = run(
         &up,
         &[
-            (0, Reading::Number(0.0)),
-            (60, Reading::Missing),
-            (120, Reading::Number(100.0)),
-            (180, Reading::Number(101.0)),
+            (0, SampleValue::Number(0.0)),
+            (60, SampleValue::NoAnswer),
+            (120, SampleValue::Number(100.0)),
+            (180, SampleValue::Number(101.0)),
         ],
         None,
     );
@@ -217,7 +225,7 @@ windows = [{ from = "02:30", to = "03:30" }]
     let p = e.point_id("dev/x").unwrap();
     let mut out = Vec::new();
     e.process_one(
-        Sample::new(p, utc(2024, 3, 30, 22, 0), Reading::Number(95.0)),
+        AlarmSample::new(p, utc(2024, 3, 30, 22, 0), SampleValue::Number(95.0)),
         &mut out,
     );
     e.tick(utc(2024, 3, 31, 0, 59), &mut out);
@@ -234,7 +242,7 @@ windows = [{ from = "02:30", to = "03:30" }]
     e.tick(utc(2024, 3, 31, 5, 0), &mut out);
     assert!(out.is_empty());
     e.process_one(
-        Sample::new(p, utc(2024, 3, 31, 6, 0), Reading::Number(80.0)),
+        AlarmSample::new(p, utc(2024, 3, 31, 6, 0), SampleValue::Number(80.0)),
         &mut out,
     );
     assert_eq!(out[0].kind().as_str(), "cleared");
@@ -297,18 +305,18 @@ windows = [{ days = ["weekdays", "sun"], from = "07:00", to = "17:00" }]
     let p = e.point_id("dev/x").unwrap();
     let mut out = Vec::new();
     e.process_one(
-        Sample::new(p, utc(2024, 10, 26, 12, 0), Reading::Number(95.0)),
+        AlarmSample::new(p, utc(2024, 10, 26, 12, 0), SampleValue::Number(95.0)),
         &mut out,
     );
     e.process_one(
-        Sample::new(p, utc(2024, 10, 27, 5, 0), Reading::Number(80.0)),
+        AlarmSample::new(p, utc(2024, 10, 27, 5, 0), SampleValue::Number(80.0)),
         &mut out,
     );
     e.tick(utc(2024, 10, 27, 5, 20), &mut out);
     assert!(out.is_empty(), "{out:?}");
     // One that lasts raises at the opening, 07:00 CET = 06:00 UTC (05:00 UTC a day earlier).
     e.process_one(
-        Sample::new(p, utc(2024, 10, 27, 5, 30), Reading::Number(95.0)),
+        AlarmSample::new(p, utc(2024, 10, 27, 5, 30), SampleValue::Number(95.0)),
         &mut out,
     );
     e.tick(utc(2024, 10, 27, 5, 59), &mut out);
@@ -324,19 +332,34 @@ fn out_of_order_samples_and_stale_ticks_are_rejected_and_counted() {
     let mut e = Engine::new(&rules, &[PointInfo::named("dev/x")]).unwrap();
     let p = e.point_id("dev/x").unwrap();
     let mut out = Vec::new();
-    e.process_one(Sample::new(p, at(100), Reading::Number(80.0)), &mut out);
-    e.process_one(Sample::new(p, at(50), Reading::Number(95.0)), &mut out);
+    e.process_one(
+        AlarmSample::new(p, at(100), SampleValue::Number(80.0)),
+        &mut out,
+    );
+    e.process_one(
+        AlarmSample::new(p, at(50), SampleValue::Number(95.0)),
+        &mut out,
+    );
     assert!(out.is_empty());
     assert_eq!(e.stats().out_of_order, 1);
     // Equal times are applied in order.
-    e.process_one(Sample::new(p, at(100), Reading::Number(95.0)), &mut out);
+    e.process_one(
+        AlarmSample::new(p, at(100), SampleValue::Number(95.0)),
+        &mut out,
+    );
     assert_eq!(named(&out), vec![(100, "raised")]);
     e.tick(at(200), &mut out);
     e.tick(at(150), &mut out);
     assert_eq!(e.stats().stale_ticks, 1);
-    e.process_one(Sample::new(p, at(199), Reading::Number(50.0)), &mut out);
+    e.process_one(
+        AlarmSample::new(p, at(199), SampleValue::Number(50.0)),
+        &mut out,
+    );
     assert_eq!(e.stats().out_of_order, 2);
-    e.process_one(Sample::new(p, at(200), Reading::Number(50.0)), &mut out);
+    e.process_one(
+        AlarmSample::new(p, at(200), SampleValue::Number(50.0)),
+        &mut out,
+    );
     assert_eq!(named(&out), vec![(100, "raised"), (200, "cleared")]);
     assert_eq!(e.stats().applied, 3);
 }
@@ -371,4 +394,70 @@ priority = "minor"
     let has = |name: &str| e.find_instance("north-supply", name).is_some();
     assert!(has("s1/flow") && has("s3/flow"));
     assert!(!has("s1/return") && !has("s2/flow"));
+}
+
+#[test]
+fn not_available_is_a_communication_invalid_is_not() {
+    // Both leave the value unknown: a pending raise is abandoned alike.
+    let high = one_rule("kind = \"high\"\nthreshold = 90.0\ndelay = \"5m\"");
+    for unknown in [SampleValue::NotAvailable, SampleValue::Invalid] {
+        let got = run(
+            &high,
+            &[
+                (0, SampleValue::Number(95.0)),
+                (120, unknown),
+                (180, SampleValue::Number(95.0)),
+            ],
+            Some(3600),
+        );
+        assert_eq!(got, vec![(480, "raised")], "{unknown:?}");
+    }
+    // For offline detection, "not available" is an answer, an invalid value is not.
+    let offline = one_rule("kind = \"offline\"\ntimeout = \"15m\"");
+    let with = |unknown: SampleValue| {
+        run(
+            &offline,
+            &[
+                (0, SampleValue::Number(1.0)),
+                (600, unknown),
+                (1200, unknown),
+            ],
+            Some(2000),
+        )
+    };
+    // Answers at 0, 10 and 20 min: due 15 min after the last one (35 min), after the tick.
+    assert_eq!(with(SampleValue::NotAvailable), vec![]);
+    // Only the answer at 0 counts: due at 15 min, not cleared by the invalid values.
+    assert_eq!(with(SampleValue::Invalid), vec![(900, "raised")]);
+    assert_eq!(with(SampleValue::NoAnswer), vec![(900, "raised")]);
+    // A "not available" answer clears an active offline alarm, as a value does.
+    let got = run(
+        &offline,
+        &[
+            (0, SampleValue::Number(1.0)),
+            (1800, SampleValue::NotAvailable),
+        ],
+        None,
+    );
+    assert_eq!(got, vec![(900, "raised"), (1800, "cleared")]);
+    // With the fast path off the engine finds the same.
+    let rules = offline;
+    let mut e = Engine::new(&rules, &[PointInfo::named("dev/x")])
+        .unwrap()
+        .without_fast_path();
+    let p = e.point_id("dev/x").unwrap();
+    let mut out = Vec::new();
+    for (s, v) in [
+        (0, SampleValue::Number(1.0)),
+        (600, SampleValue::NotAvailable),
+        (700, SampleValue::Number(2.0)),
+        (800, SampleValue::Invalid),
+    ] {
+        e.process_one(AlarmSample::new(p, at(s), v), &mut out);
+    }
+    // The last answer was at 700 s: due at 1600 s.
+    e.tick(at(1599), &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    e.tick(at(1600), &mut out);
+    assert_eq!(named(&out), vec![(1600, "raised")]);
 }

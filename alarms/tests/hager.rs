@@ -4,7 +4,7 @@
 
 mod common;
 
-use alarms::Reading;
+use alarms::SampleValue;
 use common::{minutes, one_rule, run};
 
 struct Case {
@@ -248,7 +248,7 @@ fn hager_threshold_scenarios() {
 
 #[test]
 fn binary_alarms_raise_on_true_or_false_with_the_same_delay() {
-    let b = |v: bool| Reading::Bool(v);
+    let b = |v: bool| SampleValue::Bool(v);
     let on_true = one_rule("kind = \"binary\"\ndelay = \"2m\"");
     let samples = [
         (0, b(false)),
@@ -273,7 +273,7 @@ fn binary_alarms_raise_on_true_or_false_with_the_same_delay() {
         ]
     );
     // Numbers: any non-zero value is true.
-    let n = |v: f64| Reading::Number(v);
+    let n = |v: f64| SampleValue::Number(v);
     assert_eq!(
         run(&on_true, &[(0, n(0.0)), (60, n(3.0)), (200, n(0.0))], None),
         vec![(180, "raised"), (200, "cleared")]
@@ -287,9 +287,9 @@ fn missing_and_bad_samples_abandon_pending_but_keep_active() {
     let got = run(
         &rules,
         &[
-            (0, Reading::Number(95.0)),
-            (120, Reading::Missing),
-            (180, Reading::Number(95.0)),
+            (0, SampleValue::Number(95.0)),
+            (120, SampleValue::NoAnswer),
+            (180, SampleValue::Number(95.0)),
         ],
         Some(3600),
     );
@@ -298,12 +298,12 @@ fn missing_and_bad_samples_abandon_pending_but_keep_active() {
     let got = run(
         &rules,
         &[
-            (0, Reading::Number(95.0)),
-            (300, Reading::Number(95.0)),
-            (360, Reading::Bad),
-            (420, Reading::Number(f64::NAN)),
-            (480, Reading::Missing),
-            (540, Reading::Number(80.0)),
+            (0, SampleValue::Number(95.0)),
+            (300, SampleValue::Number(95.0)),
+            (360, SampleValue::Invalid),
+            (420, SampleValue::Number(f64::NAN)),
+            (480, SampleValue::NoAnswer),
+            (540, SampleValue::Number(80.0)),
         ],
         None,
     );

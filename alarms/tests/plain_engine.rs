@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use alarms::plain::PlainEngine;
-use alarms::{Engine, InstanceId, Kind, PointInfo, Priority, Reading, Rule, RuleSet, Sample};
+use alarms::{
+    AlarmSample, Condition, Engine, InstanceId, PointInfo, Priority, Rule, RuleSet, SampleValue,
+};
 use alarms::{Transition, TransitionKind};
 use proptest::prelude::*;
 
@@ -61,11 +63,11 @@ fn rule(i: usize, s: &RuleSpec) -> Rule {
     let (lo, hi) = (t(s.a.min(s.b)), t(s.a.max(s.b)));
     let mut h = s.hysteresis;
     let kind = match s.kind {
-        0 => Kind::High {
+        0 => Condition::High {
             threshold: t(s.a),
             pre_alarm: s.pre.0.then(|| t(s.a) - 3.0),
         },
-        1 => Kind::Low {
+        1 => Condition::Low {
             threshold: t(s.a),
             pre_alarm: s.pre.0.then(|| t(s.a) + 3.0),
         },
@@ -75,7 +77,7 @@ fn rule(i: usize, s: &RuleSpec) -> Rule {
             while lo + 3.0 + h >= high - 3.0 - h && h > 0.0 {
                 h -= 1.0;
             }
-            Kind::Band {
+            Condition::Band {
                 low: lo,
                 high,
                 low_pre_alarm: (s.pre.0 && lo + 3.0 + h < high - 3.0 - h).then_some(lo + 3.0),
@@ -84,11 +86,11 @@ fn rule(i: usize, s: &RuleSpec) -> Rule {
         }
         3 => {
             h = 0.0;
-            Kind::Binary { raise_on: s.pre.0 }
+            Condition::Binary { raise_on: s.pre.0 }
         }
         _ => {
             h = 0.0;
-            Kind::Controller
+            Condition::Controller
         }
     };
     let names: Vec<&str> = s.targets.iter().map(|&p| POINTS[p]).collect();
@@ -102,7 +104,7 @@ fn rule(i: usize, s: &RuleSpec) -> Rule {
 #[derive(Debug, Clone)]
 enum Step {
     /// Point, seconds after the point's previous sample (negative: out of order), reading.
-    Sample(usize, i64, Reading),
+    Sample(usize, i64, SampleValue),
     /// Seconds after the latest sample time seen (negative: possibly stale samples next).
     Tick(i64),
     /// End the batch.
@@ -111,10 +113,10 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     let reading = prop_oneof![
-        14 => prop::sample::select(&VALUES[..]).prop_map(Reading::Number),
-        1 => Just(Reading::Missing),
-        1 => Just(Reading::Bad),
-        1 => Just(Reading::Number(f64::NAN)),
+        14 => prop::sample::select(&VALUES[..]).prop_map(SampleValue::Number),
+        1 => Just(SampleValue::NoAnswer),
+        1 => Just(SampleValue::Invalid),
+        1 => Just(SampleValue::Number(f64::NAN)),
     ];
     prop_oneof![
         12 => (0usize..3, prop_oneof![10 => 0i64..=90, 1 => -30i64..0], reading)
@@ -160,7 +162,7 @@ proptest! {
         let mut latest = 0i64;
         let mut batch = Vec::new();
         let t0 = 1_700_000_000_000_000i64;
-        let flush = |batch: &mut Vec<Sample>, engine: &mut Engine, plain: &mut PlainEngine,
+        let flush = |batch: &mut Vec<AlarmSample>, engine: &mut Engine, plain: &mut PlainEngine,
                      ours: &mut Vec<Transition>, theirs: &mut Vec<Transition>| {
             let a = engine.process(batch, ours);
             let b = plain.process(batch, theirs);
@@ -174,7 +176,7 @@ proptest! {
                     latest = latest.max(clock[*p]);
                     let id = engine.point_id(POINTS[*p]).unwrap();
                     prop_assert_eq!(Some(id), plain.point_id(POINTS[*p]));
-                    batch.push(Sample::from_unix_micros(id, t0 + clock[*p] * 1_000_000, *r));
+                    batch.push(AlarmSample::from_unix_micros(id, t0 + clock[*p] * 1_000_000, *r));
                 }
                 Step::Tick(dt) => {
                     let (a, b) = flush(&mut batch, &mut engine, &mut plain, &mut ours, &mut theirs);
@@ -225,7 +227,7 @@ fn transitions_found_by_both_include_every_kind() {
     let mut set = RuleSet::new();
     let mut r = Rule::new(
         "hot",
-        Kind::High {
+        Condition::High {
             threshold: 90.0,
             pre_alarm: Some(85.0),
         },
@@ -239,9 +241,9 @@ fn transitions_found_by_both_include_every_kind() {
     let mut engine = Engine::new(&set, &[]).unwrap();
     let mut plain = PlainEngine::new(&set, &[]).unwrap();
     let p = engine.point_id("a/x").unwrap();
-    let samples: Vec<Sample> = [(0, 50.0), (10, 95.0), (50, 89.0), (60, 70.0), (120, 70.0)]
+    let samples: Vec<AlarmSample> = [(0, 50.0), (10, 95.0), (50, 89.0), (60, 70.0), (120, 70.0)]
         .iter()
-        .map(|&(s, v)| Sample::from_unix_micros(p, s * 1_000_000, Reading::Number(v)))
+        .map(|&(s, v)| AlarmSample::from_unix_micros(p, s * 1_000_000, SampleValue::Number(v)))
         .collect();
     let (mut a, mut b) = (Vec::new(), Vec::new());
     engine.process(&samples, &mut a);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use alarms::{Engine, PointInfo, ProcessReport, Reading, Sample};
+use alarms::{AlarmSample, Engine, PointInfo, ProcessReport, SampleValue};
 use common::{at, named, one_rule};
 use proptest::prelude::*;
 
@@ -29,7 +29,10 @@ fn a_batch_reports_each_reason_of_rejection() {
     let p = e.point_id("dev/x").unwrap();
     let mut out = Vec::new();
     assert_eq!(
-        e.process_one(Sample::new(p, at(100), Reading::Number(50.0)), &mut out),
+        e.process_one(
+            AlarmSample::new(p, at(100), SampleValue::Number(50.0)),
+            &mut out
+        ),
         ProcessReport {
             accepted: 1,
             ..ProcessReport::default()
@@ -38,16 +41,16 @@ fn a_batch_reports_each_reason_of_rejection() {
     e.tick(at(200), &mut out);
     let batch = [
         // Older than the tick (and than the point's last sample).
-        Sample::new(p, at(90), Reading::Number(95.0)),
+        AlarmSample::new(p, at(90), SampleValue::Number(95.0)),
         // Older than the tick only.
-        Sample::new(p, at(150), Reading::Number(95.0)),
-        Sample::new(p, at(210), Reading::Number(95.0)),
+        AlarmSample::new(p, at(150), SampleValue::Number(95.0)),
+        AlarmSample::new(p, at(210), SampleValue::Number(95.0)),
         // Older than the point's previous sample, not than the tick.
-        Sample::new(p, at(205), Reading::Number(50.0)),
-        Sample::new(foreign_point(), at(220), Reading::Number(95.0)),
+        AlarmSample::new(p, at(205), SampleValue::Number(50.0)),
+        AlarmSample::new(foreign_point(), at(220), SampleValue::Number(95.0)),
         // Missing values are applied (the value becomes unknown).
-        Sample::new(p, at(230), Reading::Missing),
-        Sample::new(p, at(240), Reading::Number(95.0)),
+        AlarmSample::new(p, at(230), SampleValue::NoAnswer),
+        AlarmSample::new(p, at(240), SampleValue::Number(95.0)),
     ];
     let report = e.process(&batch, &mut out);
     assert_eq!(
@@ -79,7 +82,7 @@ fn process_one_reports_like_a_batch_of_one() {
     let p = e.point_id("dev/x").unwrap();
     let mut out = Vec::new();
     let one = |e: &mut Engine, s: i64, out: &mut Vec<_>| {
-        e.process_one(Sample::new(p, at(s), Reading::Number(95.0)), out)
+        e.process_one(AlarmSample::new(p, at(s), SampleValue::Number(95.0)), out)
     };
     assert!(one(&mut e, 10, &mut out).all_accepted());
     let r = one(&mut e, 5, &mut out);
@@ -87,7 +90,10 @@ fn process_one_reports_like_a_batch_of_one() {
     e.tick(at(60), &mut out);
     let r = one(&mut e, 59, &mut out);
     assert_eq!((r.accepted, r.rejected_stale, r.rejected()), (0, 1, 1));
-    let r = e.process_one(Sample::new(foreign_point(), at(70), Reading::Bad), &mut out);
+    let r = e.process_one(
+        AlarmSample::new(foreign_point(), at(70), SampleValue::Invalid),
+        &mut out,
+    );
     assert_eq!((r.accepted, r.rejected_unknown_point), (0, 1));
     assert!(one(&mut e, 60, &mut out).all_accepted());
 }
@@ -114,10 +120,10 @@ proptest! {
         let mut e = engine();
         let p = e.point_id("dev/x").unwrap();
         let foreign = foreign_point();
-        let samples: Vec<Sample> = raw
+        let samples: Vec<AlarmSample> = raw
             .iter()
             .map(|&(s, known)| {
-                Sample::new(if known { p } else { foreign }, at(s), Reading::Number(s as f64 / 4.0))
+                AlarmSample::new(if known { p } else { foreign }, at(s), SampleValue::Number(s as f64 / 4.0))
             })
             .collect();
         let mut out = Vec::new();

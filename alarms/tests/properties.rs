@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use alarms::{Engine, PointInfo, Reading, RuleSet, Sample, Transition, TransitionKind};
+use alarms::{AlarmSample, Engine, PointInfo, RuleSet, SampleValue, Transition, TransitionKind};
 use common::{at, t0};
 use proptest::prelude::*;
 
@@ -13,16 +13,16 @@ const VALUES: [f64; 12] = [
     70.0, 80.0, 84.0, 85.0, 86.0, 87.9, 88.0, 89.0, 90.0, 90.1, 95.0, 120.0,
 ];
 
-fn reading() -> impl Strategy<Value = Reading> {
+fn reading() -> impl Strategy<Value = SampleValue> {
     prop_oneof![
-        10 => prop::sample::select(&VALUES[..]).prop_map(Reading::Number),
-        1 => Just(Reading::Missing),
-        1 => Just(Reading::Bad),
+        10 => prop::sample::select(&VALUES[..]).prop_map(SampleValue::Number),
+        1 => Just(SampleValue::NoAnswer),
+        1 => Just(SampleValue::Invalid),
     ]
 }
 
 /// Per point, samples with increasing times (gaps 1..=600 s).
-fn series(points: usize, len: usize) -> impl Strategy<Value = Vec<(usize, i64, Reading)>> {
+fn series(points: usize, len: usize) -> impl Strategy<Value = Vec<(usize, i64, SampleValue)>> {
     prop::collection::vec((0..points, 1i64..=600, reading()), 1..len).prop_map(move |raw| {
         let mut clock = vec![0i64; points];
         raw.into_iter()
@@ -91,9 +91,9 @@ fn engine(rules: &RuleSet, points: usize) -> Engine {
     Engine::new(rules, &list).unwrap()
 }
 
-fn samples(e: &Engine, s: &[(usize, i64, Reading)]) -> Vec<Sample> {
+fn samples(e: &Engine, s: &[(usize, i64, SampleValue)]) -> Vec<AlarmSample> {
     s.iter()
-        .map(|(p, t, r)| Sample::new(e.point_id(&format!("d{p}/x")).unwrap(), at(*t), *r))
+        .map(|(p, t, r)| AlarmSample::new(e.point_id(&format!("d{p}/x")).unwrap(), at(*t), *r))
         .collect()
 }
 
@@ -169,7 +169,7 @@ proptest! {
             for tr in out.iter().filter(|t| t.instance() == high && t.kind() == kind) {
                 let raise = tr.time_micros();
                 let start = raise - d;
-                let beyond = |r: &Reading| matches!(r, Reading::Number(v) if *v > threshold);
+                let beyond = |r: &SampleValue| matches!(r, SampleValue::Number(v) if *v > threshold);
                 let micros = |secs: i64| at(secs).timestamp_micros();
                 let in_effect = s.iter().rev().find(|x| micros(x.1) <= start);
                 prop_assert!(in_effect.is_some_and(|x| beyond(&x.2)), "{kind:?} at {raise} without a crossing {delay}s before");
@@ -193,13 +193,13 @@ proptest! {
         let p = e.point_id("d0/x").unwrap();
         let high = e.find_instance("high", "d0/x").unwrap();
         let mut out = Vec::new();
-        e.process_one(Sample::new(p, at(0), Reading::Number(95.0)), &mut out);
+        e.process_one(AlarmSample::new(p, at(0), SampleValue::Number(95.0)), &mut out);
         e.tick(at(i64::from(delay)), &mut out);
         prop_assert!(out.iter().any(|t| t.instance() == high && t.kind() == TransitionKind::Raised));
         let mut t = i64::from(delay);
         for (v, g) in band_values.iter().zip(&gaps) {
             t += g;
-            e.process_one(Sample::new(p, at(t), Reading::Number(*v)), &mut out);
+            e.process_one(AlarmSample::new(p, at(t), SampleValue::Number(*v)), &mut out);
             e.tick(at(t + g / 2), &mut out);
             t += g / 2;
         }
@@ -350,9 +350,9 @@ proptest! {
     #[test]
     fn the_fast_path_changes_nothing(
         raw in prop::collection::vec((0usize..4, 1i64..=200, prop_oneof![
-            12 => prop::sample::select(&ALL_VALUES[..]).prop_map(Reading::Number),
-            1 => Just(Reading::Missing),
-            1 => Just(Reading::Bad),
+            12 => prop::sample::select(&ALL_VALUES[..]).prop_map(SampleValue::Number),
+            1 => Just(SampleValue::NoAnswer),
+            1 => Just(SampleValue::Invalid),
         ], prop::option::weighted(0.2, 0i64..300)), 1..250),
     ) {
         let rules = every_kind();
@@ -369,7 +369,7 @@ proptest! {
         for (p, gap, r, tick) in raw {
             clock[p] = clock[p].max(now) + gap;
             let id = fast.point_id(names[p]).unwrap();
-            let s = Sample::new(id, at(clock[p]), r);
+            let s = AlarmSample::new(id, at(clock[p]), r);
             batch.push(s);
             slow.process_one(s, &mut out_slow);
             if let Some(dt) = tick {

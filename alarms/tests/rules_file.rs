@@ -2,7 +2,7 @@
 //! file, line, rule and field.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use alarms::{AppliesTo, Direction, Error, Kind, Priority, RuleSet};
+use alarms::{AppliesTo, Condition, Direction, Error, Priority, RuleSet};
 
 fn err(text: &str) -> String {
     RuleSet::from_toml("rules.toml", text)
@@ -29,7 +29,7 @@ fn the_contract_form_is_accepted() {
     let r = set.get("supply-high").unwrap();
     assert_eq!(
         r.kind,
-        Kind::High {
+        Condition::High {
             threshold: 90.0,
             pre_alarm: Some(85.0)
         }
@@ -130,7 +130,7 @@ priority = "critical"
     assert!(!set.get("door").unwrap().enabled);
     assert!(matches!(
         set.get("surge").unwrap().kind,
-        Kind::Rate {
+        Condition::Rate {
             direction: Direction::Up,
             ..
         }
@@ -282,7 +282,7 @@ fn programmatic_rules_are_validated_too() {
     use alarms::Rule;
     let mut r = Rule::new(
         "x",
-        Kind::High {
+        Condition::High {
             threshold: 1.0,
             pre_alarm: None,
         },

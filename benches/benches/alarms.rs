@@ -28,7 +28,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use alarms::plain::PlainEngine;
-use alarms::{Engine, Kind, PointInfo, Priority, Reading, Rule, RuleSet, Sample, Transition};
+use alarms::{
+    AlarmSample, Condition, Engine, PointInfo, Priority, Rule, RuleSet, SampleValue, Transition,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const RULES: usize = 100_000;
@@ -44,12 +46,12 @@ fn rules() -> (RuleSet, Vec<PointInfo>) {
     for i in 0..RULES {
         let name = format!("dev-{i}/x");
         let kind = if i % 2 == 0 {
-            Kind::High {
+            Condition::High {
                 threshold: 90.0,
                 pre_alarm: Some(85.0),
             }
         } else {
-            Kind::Low {
+            Condition::Low {
                 threshold: 10.0,
                 pre_alarm: Some(15.0),
             }
@@ -90,7 +92,7 @@ struct Workload {
     plain: PlainEngine,
     /// Per point: (low threshold, high threshold) for the floor.
     limits: Vec<(f64, f64)>,
-    batch: Vec<Sample>,
+    batch: Vec<AlarmSample>,
     ours: Vec<Transition>,
     theirs: Vec<Transition>,
     cycle: i64,
@@ -117,7 +119,7 @@ impl Workload {
             .map(|p| {
                 let id = engine.point_id(&p.name).expect("point");
                 assert_eq!(Some(id), plain.point_id(&p.name));
-                Sample::from_unix_micros(id, 0, Reading::Number(50.0))
+                AlarmSample::from_unix_micros(id, 0, SampleValue::Number(50.0))
             })
             .collect();
         let mut w = Workload {
@@ -142,7 +144,11 @@ impl Workload {
         let t = 1_700_000_000_000_000 + self.cycle * CYCLE_SECONDS * 1_000_000;
         let k = self.cycle;
         for (i, s) in self.batch.iter_mut().enumerate() {
-            *s = Sample::from_unix_micros(s.point(), t, Reading::Number(value(i, k, self.share)));
+            *s = AlarmSample::from_unix_micros(
+                s.point(),
+                t,
+                SampleValue::Number(value(i, k, self.share)),
+            );
         }
     }
 
@@ -172,7 +178,7 @@ impl Workload {
 }
 
 /// The floor: compare each sample with its point's two thresholds.
-fn floor(samples: &[Sample], limits: &[(f64, f64)]) -> usize {
+fn floor(samples: &[AlarmSample], limits: &[(f64, f64)]) -> usize {
     samples
         .iter()
         .filter(|s| {

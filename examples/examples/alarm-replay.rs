@@ -23,7 +23,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use alarms::{Engine, PointInfo, Reading, RuleSet, Sample, TransitionKind};
+use alarms::{AlarmSample, Engine, PointInfo, RuleSet, SampleValue, TransitionKind};
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Parser;
@@ -64,15 +64,15 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
-fn parse_reading(s: &str) -> Result<Reading, String> {
+fn parse_reading(s: &str) -> Result<SampleValue, String> {
     let s = s.trim();
     match s {
-        "" => Ok(Reading::Missing),
-        "true" => Ok(Reading::Bool(true)),
-        "false" => Ok(Reading::Bool(false)),
+        "" => Ok(SampleValue::NoAnswer),
+        "true" => Ok(SampleValue::Bool(true)),
+        "false" => Ok(SampleValue::Bool(false)),
         _ => s
             .parse::<f64>()
-            .map(Reading::Number)
+            .map(SampleValue::Number)
             .map_err(|_| format!("expected a number, true, false or an empty cell, found {s:?}")),
     }
 }
@@ -80,7 +80,7 @@ fn parse_reading(s: &str) -> Result<Reading, String> {
 struct Row {
     time: DateTime<Utc>,
     point: String,
-    reading: Reading,
+    reading: SampleValue,
 }
 
 fn read_samples(path: &PathBuf) -> anyhow::Result<Vec<Row>> {
@@ -177,7 +177,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             .point_id(&r.point)
             .context("point missing from the engine")?;
         rejected += engine
-            .process_one(Sample::new(id, r.time, r.reading), &mut transitions)
+            .process_one(AlarmSample::new(id, r.time, r.reading), &mut transitions)
             .rejected();
         print(&engine, &mut transitions)?;
     }

@@ -14,8 +14,8 @@
 //!   [`NotStored`] by reason.
 //! - **one alarm batch** ([`AlarmFeed::process`]): the engine is ticked to the cycle's start,
 //!   then given every reading of a watched point at its own answer time: a failed read is
-//!   [`alarms::Reading::Missing`] (no answer), a value the device reports as not available
-//!   is [`alarms::Reading::Bad`], text is not a sample. The engine's
+//!   [`alarms::SampleValue::NoAnswer`] (no answer), a value the device reports as not available
+//!   is [`alarms::SampleValue::Invalid`], text is not a sample. The engine's
 //!   [`alarms::ProcessReport`] says what it applied and rejected.
 
 use std::collections::HashMap;
@@ -148,7 +148,7 @@ impl StoreFeed {
 #[derive(Debug)]
 pub struct AlarmFeed {
     engine: Engine,
-    samples: Vec<alarms::Sample>,
+    samples: Vec<alarms::AlarmSample>,
 }
 
 impl AlarmFeed {
@@ -183,11 +183,11 @@ impl AlarmFeed {
                 continue;
             };
             let reading = match (&r.value, r.quality) {
-                (_, Quality::Bad) => alarms::Reading::Missing,
-                (None, Quality::Good) => alarms::Reading::Bad,
-                (Some(Value::Bool(b)), Quality::Good) => alarms::Reading::Bool(*b),
+                (_, Quality::Bad) => alarms::SampleValue::NoAnswer,
+                (None, Quality::Good) => alarms::SampleValue::Invalid,
+                (Some(Value::Bool(b)), Quality::Good) => alarms::SampleValue::Bool(*b),
                 (Some(v), Quality::Good) => match number(v) {
-                    Some(x) => alarms::Reading::Number(x),
+                    Some(x) => alarms::SampleValue::Number(x),
                     None => {
                         skipped += 1;
                         continue;
@@ -195,7 +195,7 @@ impl AlarmFeed {
                 },
             };
             self.samples
-                .push(alarms::Sample::new(p, r.timestamp, reading));
+                .push(alarms::AlarmSample::new(p, r.timestamp, reading));
         }
         (self.engine.process(&self.samples, out), skipped)
     }

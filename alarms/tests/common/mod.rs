@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use alarms::{Engine, PointInfo, Reading, RuleSet, Sample, Transition};
+use alarms::{AlarmSample, Engine, PointInfo, RuleSet, SampleValue, Transition};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 /// 2024-01-08 00:00:00 UTC (a Monday).
@@ -25,14 +25,14 @@ pub fn one_rule(body: &str) -> RuleSet {
 /// seconds; return `(seconds after t0, event name)` of every transition.
 pub fn run(
     rules: &RuleSet,
-    samples: &[(i64, Reading)],
+    samples: &[(i64, SampleValue)],
     until: Option<i64>,
 ) -> Vec<(i64, &'static str)> {
     let mut engine = Engine::new(rules, &[PointInfo::named("dev/x")]).unwrap();
     let p = engine.point_id("dev/x").unwrap();
     let mut out = Vec::new();
     for (s, r) in samples {
-        engine.process_one(Sample::new(p, at(*s), *r), &mut out);
+        engine.process_one(AlarmSample::new(p, at(*s), *r), &mut out);
     }
     if let Some(u) = until {
         engine.tick(at(u), &mut out);
@@ -48,9 +48,9 @@ pub fn named(out: &[Transition]) -> Vec<(i64, &'static str)> {
 }
 
 /// Numbers as readings at minutes.
-pub fn minutes(values: &[(i64, f64)]) -> Vec<(i64, Reading)> {
+pub fn minutes(values: &[(i64, f64)]) -> Vec<(i64, SampleValue)> {
     values
         .iter()
-        .map(|(m, v)| (m * 60, Reading::Number(*v)))
+        .map(|(m, v)| (m * 60, SampleValue::Number(*v)))
         .collect()
 }
