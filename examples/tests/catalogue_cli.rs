@@ -167,7 +167,7 @@ fn errors_are_one_line_and_fail() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(
-        err.contains("invalid format") && err.contains("bad.toml:3:"),
+        err.contains("bad.toml:3:") && err.contains(": product[0].vendor: "),
         "{err}"
     );
 

@@ -84,18 +84,18 @@ pub enum CodecError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CatalogueError {
-    /// The file is not valid TOML or does not match the catalogue format.
-    #[error("{file}:{line}:{column}: invalid format: {field}: {message}")]
-    InvalidFormat {
-        /// file name (or `<builtin>/NAME`)
-        file: PathBuf,
-        /// 1-based line
+    /// A data file is malformed or inconsistent: where, and what was wrong.
+    #[error("{}:{line}:{column}: {field}: {message}", file.display())]
+    InvalidFile {
+        /// The file (built-in files are named `<builtin>/NAME`).
+        file: std::path::PathBuf,
+        /// 1-based line.
         line: usize,
-        /// 1-based column
+        /// 1-based column, in characters.
         column: usize,
-        /// the field path, e.g. `product[2].service[4].type`
+        /// The field path as written in the file, e.g. `product[2].service[4].type`; `(file)` when no field.
         field: String,
-        /// what was wrong
+        /// What was expected and what was found.
         message: String,
     },
     /// The file could not be read.

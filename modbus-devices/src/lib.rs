@@ -26,6 +26,7 @@ pub mod register;
 mod rtu_crc;
 #[cfg(feature = "io")]
 pub mod sim;
+mod toml_file;
 pub mod value;
 
 pub use catalogue::{Catalogue, Product, Service};

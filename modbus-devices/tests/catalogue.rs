@@ -68,12 +68,12 @@ fn invalid_format(text: &str) -> (usize, String, String) {
     let shown = err.to_string();
     assert!(shown.contains("user/custom.toml"), "no file name: {shown}");
     assert!(
-        shown.contains("invalid format"),
-        "no 'invalid format': {shown}"
+        shown.starts_with("user/custom.toml:"),
+        "not file:line:column: field: message: {shown}"
     );
     assert!(c.products().is_empty(), "nothing may be added on error");
     match err {
-        CatalogueError::InvalidFormat {
+        CatalogueError::InvalidFile {
             line,
             field,
             message,
@@ -83,7 +83,7 @@ fn invalid_format(text: &str) -> (usize, String, String) {
             assert!(shown.contains(&field), "no field: {shown}");
             (line, field, message)
         }
-        other => panic!("expected InvalidFormat, found {other:?}"),
+        other => panic!("expected InvalidFile, found {other:?}"),
     }
 }
 
@@ -684,6 +684,37 @@ fn wrong_type_is_refused_with_line_and_field() {
     let (line, field, _) = invalid_format(&text);
     assert_eq!(line, line_of(&text, "vendor = 42"));
     assert_eq!(field, "product[0].vendor");
+}
+
+#[test]
+fn bad_field_after_multibyte_characters_is_located_in_characters() {
+    // The bad value follows a text with multi-byte characters on its line: the column
+    // counts characters, not bytes.
+    let line = r#"register = { address = 0x0010, type = "flags", flags = { 0 = "Zählerstand °C" }, scale = "x" }"#;
+    let text = MINIMAL.replace(
+        r#"register = { address = 0x0010, type = "u16", scale = 0.1 }"#,
+        line,
+    );
+    let err = Catalogue::new()
+        .load_str(Path::new("user/custom.toml"), &text)
+        .expect_err("refused");
+    let row = line_of(&text, "Zählerstand");
+    let column = line.find(r#""x""#).map(|b| line[..b].chars().count() + 1).unwrap();
+    assert_eq!(column, 90, "the byte offset would be {}", line.find(r#""x""#).unwrap() + 1);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "user/custom.toml:{row}:{column}: product[0].service[0].register.scale: \
+             invalid type: string \"x\", expected f64"
+        )
+    );
+    match err {
+        CatalogueError::InvalidFile { line, column: c, field, .. } => {
+            assert_eq!((line, c), (row, 90));
+            assert_eq!(field, "product[0].service[0].register.scale");
+        }
+        other => panic!("expected InvalidFile, found {other:?}"),
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@ use toml::Spanned;
 
 use super::model::*;
 use crate::error::CatalogueError;
+use crate::toml_file::{Located, Source};
 use crate::register::{
     Access, ByteOrder, DataType, FunctionCode, RegisterDef, ScaleRegister, WordOrder, WriteRange,
     modicon_to_protocol,
@@ -289,64 +290,33 @@ pub struct AlarmSpec {
     pub on_false: bool,
 }
 
-/// Where an error is: the file text, for line numbers.
-struct Source<'a> {
-    file: &'a Path,
-    text: &'a str,
-}
-
-impl Source<'_> {
-    fn position(&self, offset: usize) -> (usize, usize) {
-        // Spans are byte offsets; never slice inside a character.
-        let mut end = offset.min(self.text.len());
-        while !self.text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let before = &self.text[..end];
-        let line = before.matches('\n').count() + 1;
-        let column = before
-            .rfind('\n')
-            .map_or(before.len(), |i| before.len() - i - 1)
-            + 1;
-        (line, column)
-    }
-
-    fn err(&self, span: std::ops::Range<usize>, field: String, message: String) -> CatalogueError {
-        let (line, column) = self.position(span.start);
-        CatalogueError::InvalidFormat {
-            file: self.file.to_path_buf(),
-            line,
-            column,
-            field,
-            message,
+impl From<Located> for CatalogueError {
+    fn from(l: Located) -> Self {
+        CatalogueError::InvalidFile {
+            file: l.file,
+            line: l.line,
+            column: l.column,
+            field: l.field,
+            message: l.message,
         }
     }
 }
 
 /// Parse and validate a catalogue file's text. `file` is only used in errors.
 pub fn parse(file: &Path, text: &str) -> Result<Vec<Product>, CatalogueError> {
-    let src = Source { file, text };
-    let de = toml::Deserializer::parse(text).map_err(|e| toml_error(&src, &e, String::new()))?;
-    let parsed: CatalogueFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        // `Spanned` wrappers show up in the path as private fields; users never wrote them.
-        let field = e
-            .path()
-            .to_string()
-            .split('.')
-            .filter(|segment| !segment.starts_with("$__serde_spanned"))
-            .collect::<Vec<_>>()
-            .join(".");
-        toml_error(&src, e.inner(), field)
-    })?;
+    let src = Source::new(file, text);
+    let parsed: CatalogueFile = src.parse()?;
 
     let mut sets: BTreeMap<&str, &Spanned<ServiceSet>> = BTreeMap::new();
     for (i, set) in parsed.service_set.iter().enumerate() {
         if sets.insert(set.get_ref().id.as_str(), set).is_some() {
-            return Err(src.err(
-                set.span(),
-                format!("service_set[{i}].id"),
-                format!("duplicate service set {:?}", set.get_ref().id),
-            ));
+            return Err(src
+                .at(
+                    set.span(),
+                    format!("service_set[{i}].id"),
+                    format!("duplicate service set {:?}", set.get_ref().id),
+                )
+                .into());
         }
     }
     parsed
@@ -355,17 +325,6 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<Product>, CatalogueError> {
         .enumerate()
         .map(|(i, p)| convert_product(&src, &sets, i, p))
         .collect()
-}
-
-fn toml_error(src: &Source<'_>, e: &toml::de::Error, field: String) -> CatalogueError {
-    let span = e.span().unwrap_or(0..0);
-    let message = e.message().trim().to_string();
-    let field = if field.is_empty() || field == "." {
-        "(file)".to_string()
-    } else {
-        field
-    };
-    src.err(span, field, message)
 }
 
 fn convert_product(
@@ -378,7 +337,7 @@ fn convert_product(
     let at = |field: &str| format!("product[{index}].{field}");
     let whole = spanned.span();
     if p.references.is_empty() || p.references.iter().any(|r| r.trim().is_empty()) {
-        return Err(src.err(
+        return Err(err(src, 
             whole,
             at("references"),
             "at least one non-empty reference is required".into(),
@@ -388,7 +347,7 @@ fn convert_product(
         // Both texts go out as objects of "Read Device Identification" (FC43 / MEI 14).
         for (field, text) in [("product_code", code), ("vendor", &p.vendor)] {
             if !is_device_id_text(text) {
-                return Err(src.err(
+                return Err(err(src, 
                     whole.clone(),
                     at(field),
                     format!(
@@ -407,7 +366,7 @@ fn convert_product(
 
     let range = |r: &RangeSpec, field: String| -> Result<AddressRange, CatalogueError> {
         if r.from > r.to {
-            return Err(src.err(
+            return Err(err(src, 
                 whole.clone(),
                 field,
                 format!("from {:#06x} is after to {:#06x}", r.from, r.to),
@@ -424,7 +383,7 @@ fn convert_product(
     };
     let max_read = p.limits.max_registers_per_read.unwrap_or(125);
     if !(1..=125).contains(&max_read) {
-        return Err(src.err(
+        return Err(err(src, 
             whole.clone(),
             at("limits.max_registers_per_read"),
             format!("must be 1..=125, found {max_read}"),
@@ -463,14 +422,14 @@ fn convert_product(
             ),
             (None, Some(n)) => {
                 let (fc, a) = modicon_to_protocol(n).ok_or_else(|| {
-                    src.err(
+                    err(src, 
                         span.clone(),
                         format!("{field}.register"),
                         format!("{n} is not a 00001/10001/30001/40001-style register number"),
                     )
                 })?;
                 if r.function_code.is_some_and(|f| f != fc) {
-                    return Err(src.err(
+                    return Err(err(src, 
                         span.clone(),
                         format!("{field}.function_code"),
                         format!(
@@ -481,14 +440,14 @@ fn convert_product(
                 (fc, a)
             }
             (Some(_), Some(_)) => {
-                return Err(src.err(
+                return Err(err(src, 
                     span,
                     field,
                     "give either `address` (0-based) or `register` (40001-style), not both".into(),
                 ));
             }
             (None, None) => {
-                return Err(src.err(
+                return Err(err(src, 
                     span,
                     field,
                     "missing `address` (0-based) or `register` (40001-style)".into(),
@@ -531,10 +490,10 @@ fn convert_product(
                 .map_or((String::new(), m.clone()), |(a, b)| {
                     (format!(".{a}"), b.to_string())
                 });
-            src.err(span.clone(), format!("{field}{sub}"), msg)
+            err(src, span.clone(), format!("{field}{sub}"), msg)
         })?;
         if writable && !def.is_writable() {
-            return Err(src.err(
+            return Err(err(src, 
                 span,
                 format!("{field}.access"),
                 "a parameter must be writable (function code 1 or 3, access read_write or write)"
@@ -549,14 +508,14 @@ fn convert_product(
     let mut add_service = |s: &Spanned<ServiceSpec>, field: String| -> Result<(), CatalogueError> {
         let spec = s.get_ref();
         if !ids.insert(spec.id.clone()) {
-            return Err(src.err(
+            return Err(err(src, 
                 s.span(),
                 format!("{field}.id"),
                 format!("duplicate service id {:?}", spec.id),
             ));
         }
         if spec.id.is_empty() || spec.id.contains('/') || spec.id.contains(char::is_whitespace) {
-            return Err(src.err(
+            return Err(err(src, 
                 s.span(),
                 format!("{field}.id"),
                 format!(
@@ -567,7 +526,7 @@ fn convert_product(
         }
         let interval = spec.recording_interval_min.unwrap_or(interval_default);
         if !RECORDING_INTERVALS_MIN.contains(&interval) {
-            return Err(src.err(
+            return Err(err(src, 
                 s.span(),
                 format!("{field}.recording_interval_min"),
                 format!("must be one of {RECORDING_INTERVALS_MIN:?}, found {interval}"),
@@ -587,7 +546,7 @@ fn convert_product(
     };
     for (k, name) in p.service_sets.iter().enumerate() {
         let set = sets.get(name.as_str()).ok_or_else(|| {
-            src.err(
+            err(src, 
                 whole.clone(),
                 at(&format!("service_sets[{k}]")),
                 format!("unknown service set {name:?}"),
@@ -601,7 +560,7 @@ fn convert_product(
         add_service(s, at(&format!("service[{j}]")))?;
     }
     if services.is_empty() {
-        return Err(src.err(
+        return Err(err(src, 
             whole.clone(),
             at("service"),
             "a product needs at least one service".into(),
@@ -612,7 +571,7 @@ fn convert_product(
     for (j, s) in p.parameter.iter().enumerate() {
         let spec = s.get_ref();
         if parameters.iter().any(|x: &Parameter| x.id == spec.id) {
-            return Err(src.err(
+            return Err(err(src, 
                 s.span(),
                 at(&format!("parameter[{j}].id")),
                 format!("duplicate parameter id {:?}", spec.id),
@@ -654,7 +613,7 @@ fn convert_product(
         }
         if let Some(r) = spec.within {
             if !(r.min.is_finite() && r.max.is_finite()) || r.min > r.max {
-                return Err(src.err(
+                return Err(err(src, 
                     s.span(),
                     format!("{field}.within"),
                     format!(
@@ -669,7 +628,7 @@ fn convert_product(
             });
         }
         if expects.len() != 1 {
-            return Err(src.err(
+            return Err(err(src, 
                 s.span(),
                 field,
                 "give exactly one of text, prefix, any_text, number, any_number, within".into(),
@@ -687,14 +646,14 @@ fn convert_product(
         let a = s.get_ref();
         let field = at(&format!("alarm[{j}]"));
         if !services.iter().any(|x| x.id == a.service) {
-            return Err(src.err(
+            return Err(err(src, 
                 s.span(),
                 format!("{field}.service"),
                 format!("unknown service {:?}", a.service),
             ));
         }
         if a.hysteresis < 0.0 || !a.hysteresis.is_finite() {
-            return Err(src.err(
+            return Err(err(src, 
                 s.span(),
                 format!("{field}.hysteresis"),
                 format!("must be >= 0, found {}", a.hysteresis),
@@ -702,21 +661,21 @@ fn convert_product(
         }
         match (a.kind, a.threshold, a.pre_alarm) {
             (AlarmKind::Binary, Some(_), _) | (AlarmKind::Binary, _, Some(_)) => {
-                return Err(src.err(
+                return Err(err(src, 
                     s.span(),
                     format!("{field}.threshold"),
                     "a binary alarm takes no threshold".into(),
                 ));
             }
             (AlarmKind::High | AlarmKind::Low, None, _) => {
-                return Err(src.err(
+                return Err(err(src, 
                     s.span(),
                     format!("{field}.threshold"),
                     "a threshold alarm needs `threshold`".into(),
                 ));
             }
             (AlarmKind::High, Some(t), Some(pre)) if pre >= t => {
-                return Err(src.err(
+                return Err(err(src, 
                     s.span(),
                     format!("{field}.pre_alarm"),
                     format!(
@@ -725,7 +684,7 @@ fn convert_product(
                 ));
             }
             (AlarmKind::Low, Some(t), Some(pre)) if pre <= t => {
-                return Err(src.err(
+                return Err(err(src, 
                     s.span(),
                     format!("{field}.pre_alarm"),
                     format!("a low alarm's pre-alarm must be above its threshold {t}, found {pre}"),
@@ -780,7 +739,7 @@ fn convert_product(
             .limits
             .allows(r.function_code, u32::from(r.address), r.last_address())
         {
-            return Err(src.err(
+            return Err(err(src, 
                 whole.clone(),
                 at("limits"),
                 format!("{what} at {} {:#06x} cannot be read within the product's limits (blocks, forbidden ranges, max registers)", r.function_code, r.address),
@@ -788,4 +747,8 @@ fn convert_product(
         }
     }
     Ok(product)
+}
+
+fn err(src: &Source<'_>, span: std::ops::Range<usize>, field: String, message: String) -> CatalogueError {
+    src.at(span, field, message).into()
 }

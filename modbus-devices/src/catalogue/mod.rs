@@ -75,7 +75,7 @@ impl Catalogue {
     }
 
     /// Load a catalogue file's text; `file` names it in errors. All-or-nothing: on any
-    /// error (invalid format, duplicate reference) nothing is added. Returns the main
+    /// error (an invalid file, a duplicate reference) nothing is added. Returns the main
     /// references of the products added.
     pub fn load_str(&mut self, file: &Path, text: &str) -> Result<Vec<String>, CatalogueError> {
         let products = file::parse(file, text)?;
