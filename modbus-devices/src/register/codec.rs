@@ -42,24 +42,7 @@ impl RegisterDef {
         if self.function_code.is_bit_table() {
             return Ok(Some(Value::Bool(words[0] != 0)));
         }
-        let dynamic = match (self.scale_register, scale_register) {
-            (None, _) => 1.0,
-            (Some(sr), Some(raw)) if sr.pow10 => {
-                if !(-30..=30).contains(&raw) {
-                    return Err(CodecError::BadScaleRegister {
-                        address: sr.address,
-                        raw,
-                    });
-                }
-                10f64.powi(i32::from(raw))
-            }
-            (Some(_), Some(raw)) => f64::from(raw),
-            (Some(_), None) => {
-                return Err(CodecError::ScaleRegisterMissing {
-                    address: self.address,
-                });
-            }
-        };
+        let dynamic = self.decode_factor(scale_register)?;
         let ordered = self.ordered(words);
         let raw = || {
             ordered
@@ -134,22 +117,45 @@ impl RegisterDef {
                 let r = raw();
                 if na(r) { None } else { Some(Value::Flags(r)) }
             }
-            DataType::String => {
-                let mut bytes = Vec::with_capacity(ordered.len() * 2);
-                for w in words {
-                    let [hi, lo] = match self.byte_order {
-                        ByteOrder::HighFirst => w.to_be_bytes(),
-                        ByteOrder::LowFirst => w.to_le_bytes(),
-                    };
-                    bytes.push(hi);
-                    bytes.push(lo);
+            DataType::String => Some(self.decode_text(words)),
+        })
+    }
+
+    /// The factor a scale register's content gives a decoded value (1 without one).
+    fn decode_factor(&self, scale_register: Option<i16>) -> Result<f64, CodecError> {
+        Ok(match (self.scale_register, scale_register) {
+            (None, _) => 1.0,
+            (Some(sr), Some(raw)) if sr.pow10 => {
+                if !(-30..=30).contains(&raw) {
+                    return Err(CodecError::BadScaleRegister {
+                        address: sr.address,
+                        raw,
+                    });
                 }
-                let text = String::from_utf8_lossy(&bytes);
-                Some(Value::Text(
-                    text.trim_matches(|c| c == '\0' || c == ' ').to_string(),
-                ))
+                10f64.powi(i32::from(raw))
+            }
+            (Some(_), Some(raw)) => f64::from(raw),
+            (Some(_), None) => {
+                return Err(CodecError::ScaleRegisterMissing {
+                    address: self.address,
+                });
             }
         })
+    }
+
+    /// ASCII text, two characters per word in the byte order, NULs and spaces trimmed.
+    fn decode_text(&self, words: RawWords<'_>) -> Value {
+        let mut bytes = Vec::with_capacity(words.len() * 2);
+        for w in words {
+            let [hi, lo] = match self.byte_order {
+                ByteOrder::HighFirst => w.to_be_bytes(),
+                ByteOrder::LowFirst => w.to_le_bytes(),
+            };
+            bytes.push(hi);
+            bytes.push(lo);
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        Value::Text(text.trim_matches(|c| c == '\0' || c == ' ').to_string())
     }
 
     /// Encode a value into the words a device would hold for it (inverse of
@@ -195,16 +201,7 @@ impl RegisterDef {
                 _ => Err(mismatch()),
             };
         }
-        let dynamic = match (self.scale_register, scale_register) {
-            (None, _) => 1.0,
-            (Some(sr), Some(raw)) if sr.pow10 => 10f64.powi(i32::from(raw)),
-            (Some(_), Some(raw)) if raw != 0 => f64::from(raw),
-            _ => {
-                return Err(CodecError::ScaleRegisterMissing {
-                    address: self.address,
-                });
-            }
-        };
+        let dynamic = self.encode_factor(scale_register)?;
         let n = usize::from(self.count());
         let raw_of = |v: &f64| -> Result<f64, CodecError> {
             let raw = self.to_raw(*v, dynamic);
@@ -277,25 +274,51 @@ impl RegisterDef {
                 }
                 *f
             }
-            (DataType::String, Value::Text(t)) => {
-                if !t.is_ascii() || t.len() > n * 2 {
-                    return Err(CodecError::TextTooLong {
-                        text: t.clone(),
-                        max_chars: n * 2,
-                    });
-                }
-                let mut bytes = t.as_bytes().to_vec();
-                bytes.resize(n * 2, 0);
-                return Ok(bytes
-                    .chunks(2)
-                    .map(|c| match self.byte_order {
-                        ByteOrder::HighFirst => u16::from_be_bytes([c[0], c[1]]),
-                        ByteOrder::LowFirst => u16::from_le_bytes([c[0], c[1]]),
-                    })
-                    .collect());
-            }
+            (DataType::String, Value::Text(t)) => return self.encode_text(t),
             _ => return Err(mismatch()),
         };
+        Ok(self.words_of(bits))
+    }
+
+    /// The factor a scale register's content gives an encoded value (1 without one); a
+    /// missing or zero linear factor cannot scale a write.
+    fn encode_factor(&self, scale_register: Option<i16>) -> Result<f64, CodecError> {
+        Ok(match (self.scale_register, scale_register) {
+            (None, _) => 1.0,
+            (Some(sr), Some(raw)) if sr.pow10 => 10f64.powi(i32::from(raw)),
+            (Some(_), Some(raw)) if raw != 0 => f64::from(raw),
+            _ => {
+                return Err(CodecError::ScaleRegisterMissing {
+                    address: self.address,
+                });
+            }
+        })
+    }
+
+    /// ASCII text padded with NULs to the register count, two characters per word.
+    fn encode_text(&self, t: &str) -> Result<Vec<u16>, CodecError> {
+        let n = usize::from(self.count());
+        if !t.is_ascii() || t.len() > n * 2 {
+            return Err(CodecError::TextTooLong {
+                text: t.to_string(),
+                max_chars: n * 2,
+            });
+        }
+        let mut bytes = t.as_bytes().to_vec();
+        bytes.resize(n * 2, 0);
+        Ok(bytes
+            .chunks(2)
+            .map(|c| match self.byte_order {
+                ByteOrder::HighFirst => u16::from_be_bytes([c[0], c[1]]),
+                ByteOrder::LowFirst => u16::from_le_bytes([c[0], c[1]]),
+            })
+            .collect())
+    }
+
+    /// The register words of `bits` (the value's high word first), in the definition's
+    /// word and byte orders.
+    fn words_of(&self, bits: u64) -> Vec<u16> {
+        let n = usize::from(self.count());
         let mut words: Vec<u16> = (0..n).rev().map(|i| (bits >> (16 * i)) as u16).collect();
         if self.word_order == WordOrder::LowFirst {
             words.reverse();
@@ -305,7 +328,7 @@ impl RegisterDef {
                 *w = w.swap_bytes();
             }
         }
-        Ok(words)
+        words
     }
 
     /// Split the static factor into a multiplier and a power of ten, so that decimal scales
