@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::config;
+use crate::toml_file::Source;
 
 const LIMITS: &str = include_str!("../data/en50160.toml");
 
@@ -88,7 +88,22 @@ struct Common {
     thd: MaxRule,
     plt: MaxRule,
     harmonics_required: f64,
+    #[serde(deserialize_with = "harmonic_limits")]
     harmonics: Vec<f64>,
+}
+
+/// The 24 individual harmonic limits (orders 2..25), checked while the table is read so that a
+/// wrong count is reported at the list in the file.
+fn harmonic_limits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    let limits = Vec::<f64>::deserialize(d)?;
+    if limits.len() == 24 {
+        Ok(limits)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "expected 24 limits (orders 2..25), found {}",
+            limits.len()
+        )))
+    }
 }
 
 /// A limits table (one edition of EN 50160).
@@ -112,27 +127,14 @@ impl Limits {
     /// assert_eq!(reports::en50160::Limits::builtin().unwrap().harmonic(5), Some(6.0));
     /// ```
     pub fn builtin() -> Result<Self, Error> {
-        Self::from_toml("en50160.toml", LIMITS)
+        Self::from_toml("<builtin>/en50160.toml", LIMITS)
     }
     /// Load a limits table.
     ///
     /// # Errors
-    /// [`Error::Config`] with file, line, column and field.
-    pub fn from_toml(file: &str, text: &str) -> Result<Self, Error> {
-        let l: Limits = config::from_toml(file, text)?;
-        if l.common.harmonics.len() != 24 {
-            return Err(config::positioned(
-                file,
-                text,
-                config::key_offset(text, "[common]", 0, "harmonics"),
-                "common.harmonics",
-                format!(
-                    "expected 24 limits (orders 2..25), found {}",
-                    l.common.harmonics.len()
-                ),
-            ));
-        }
-        Ok(l)
+    /// [`Error::InvalidFile`] with file, line, column and field.
+    pub fn from_toml(file: impl AsRef<std::path::Path>, text: &str) -> Result<Self, Error> {
+        Ok(Source::new(file.as_ref(), text).parse()?)
     }
     /// The individual limit of harmonic order `n` (2..=25), % of the fundamental.
     pub fn harmonic(&self, n: usize) -> Option<f64> {
@@ -744,5 +746,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("24 limits"), "{e}");
+    }
+
+    /// A wrong number of harmonic limits is reported at the list, with its field path.
+    #[test]
+    fn harmonic_count_is_located() {
+        let text = LIMITS.replace("harmonics = [2.0, ", "harmonics = [");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("harmonics = "))
+            .unwrap()
+            + 1;
+        let e = Limits::from_toml("x.toml", &text).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "x.toml:{line}:13: common.harmonics: expected 24 limits (orders 2..25), found 23"
+            )
+        );
     }
 }

@@ -104,18 +104,18 @@ pub enum Error {
         /// The price.
         price: f64,
     },
-    /// A configuration file that does not load.
-    #[error("{file}:{line}:{column}: field {field}: {message}")]
-    Config {
-        /// File name.
-        file: String,
+    /// A data file is malformed or inconsistent: where, and what was wrong.
+    #[error("{}:{line}:{column}: {field}: {message}", file.display())]
+    InvalidFile {
+        /// The file (built-in files are named `<builtin>/NAME`).
+        file: std::path::PathBuf,
         /// 1-based line.
         line: usize,
-        /// 1-based column.
+        /// 1-based column, in characters.
         column: usize,
-        /// Field path.
+        /// The field path as written in the file, e.g. `product[2].service[4].type`; `(file)` when no field.
         field: String,
-        /// What was expected and found.
+        /// What was expected and what was found.
         message: String,
     },
     /// A CSV input that does not parse.
@@ -174,6 +174,18 @@ impl Error {
         Error::Io {
             path: path.display().to_string(),
             source,
+        }
+    }
+}
+
+impl From<crate::toml_file::Located> for Error {
+    fn from(l: crate::toml_file::Located) -> Self {
+        Error::InvalidFile {
+            file: l.file,
+            line: l.line,
+            column: l.column,
+            field: l.field,
+            message: l.message,
         }
     }
 }

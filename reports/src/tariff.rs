@@ -34,10 +34,11 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
 
 use crate::Error;
 use crate::aggregate::{Granularity, bin_start, parse_tz};
-use crate::config;
+use crate::toml_file::{Located, Source};
 
 const ISO4217: &str = include_str!("../data/iso4217.csv");
 
@@ -179,17 +180,66 @@ struct FileSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SourceSpec {
-    name: String,
-    unit: String,
+    name: Spanned<String>,
+    unit: Spanned<String>,
     price_unit: Option<String>,
-    conversion_factor: Option<f64>,
+    conversion_factor: Option<Spanned<f64>>,
+    #[serde(deserialize_with = "tariff_list")]
     tariffs: Vec<TariffSpec>,
+    #[serde(deserialize_with = "day_hours")]
     weekday: Vec<String>,
+    #[serde(deserialize_with = "day_hours")]
     saturday: Vec<String>,
+    #[serde(deserialize_with = "day_hours")]
     sunday: Vec<String>,
+    #[serde(default, deserialize_with = "optional_day_hours")]
     holiday: Option<Vec<String>>,
     #[serde(default)]
     holidays: Vec<NaiveDate>,
+}
+
+// The checks of a list's length and names run while the file is read, so a failure is
+// reported at the list, with its field path. (A `toml::Spanned` around a list would lose the
+// element index of errors inside it from the path.)
+
+/// 1 to 4 tariffs with unique names.
+fn tariff_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<TariffSpec>, D::Error> {
+    let tariffs = Vec::<TariffSpec>::deserialize(d)?;
+    if tariffs.is_empty() || tariffs.len() > 4 {
+        return Err(serde::de::Error::custom(format!(
+            "expected 1 to 4 tariffs, found {}",
+            tariffs.len()
+        )));
+    }
+    for (i, t) in tariffs.iter().enumerate() {
+        if tariffs[..i].iter().any(|o| o.name == t.name) {
+            return Err(serde::de::Error::custom(format!(
+                "expected unique tariff names, found {:?} twice",
+                t.name
+            )));
+        }
+    }
+    Ok(tariffs)
+}
+
+/// 24 tariff names, local hours 00..23.
+fn day_hours<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    if names.len() == 24 {
+        Ok(names)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "expected 24 tariff names (local hours 00..23), found {}",
+            names.len()
+        )))
+    }
+}
+
+/// [`day_hours`] for an optional day type.
+fn optional_day_hours<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    day_hours(d).map(Some)
 }
 
 #[derive(Debug, Deserialize)]
@@ -212,6 +262,122 @@ fn yes() -> bool {
 struct PriceSpec {
     from: NaiveDate,
     price: f64,
+}
+
+impl SourceSpec {
+    /// The checked tariffs of source `si` of the file (`earlier`: the sources before it).
+    fn resolve(
+        self,
+        src: &Source<'_>,
+        si: usize,
+        earlier: &[SourceTariffs],
+    ) -> Result<SourceTariffs, Error> {
+        let at = |span: std::ops::Range<usize>, key: &str, message: String| -> Located {
+            src.at(span, format!("source[{si}].{key}"), message)
+        };
+        let name = self.name.get_ref().clone();
+        let tariffs = resolve_tariffs(&name, &self.tariffs)?;
+        let schedule = self.resolve_schedule(&name, &tariffs)?;
+        let unit = self.unit.get_ref().clone();
+        let price_unit = self.price_unit.unwrap_or_else(|| unit.clone());
+        let factor_kwh_per_m3 = match self.conversion_factor {
+            Some(f) if !(*f.get_ref() > 0.0 && f.get_ref().is_finite()) => {
+                return Err(at(
+                    f.span(),
+                    "conversion_factor",
+                    format!("expected kWh per m3 > 0, found {}", f.get_ref()),
+                )
+                .into());
+            }
+            f => f.map(Spanned::into_inner),
+        };
+        let factor = conversion(&unit, &price_unit, factor_kwh_per_m3)
+            .map_err(|m| at(self.unit.span(), "unit", format!("expected {m}")))?;
+        if earlier.iter().any(|o| o.name == name) {
+            return Err(at(
+                self.name.span(),
+                "name",
+                format!("expected unique source names, found {:?} twice", name),
+            )
+            .into());
+        }
+        Ok(SourceTariffs {
+            name,
+            unit,
+            price_unit,
+            factor,
+            tariffs,
+            schedule,
+            holidays: self.holidays.into_iter().collect(),
+        })
+    }
+
+    /// The tariff index of each local hour of each day type (24 hours each, checked while
+    /// reading): every hour's tariff exists and is enabled.
+    fn resolve_schedule(
+        &self,
+        source: &str,
+        tariffs: &[Tariff],
+    ) -> Result<[[usize; 24]; 4], Error> {
+        let mut schedule = [[0usize; 24]; 4];
+        let days = [
+            (DayType::Weekday, &self.weekday),
+            (DayType::Saturday, &self.saturday),
+            (DayType::Sunday, &self.sunday),
+            (
+                DayType::Holiday,
+                self.holiday.as_ref().unwrap_or(&self.sunday),
+            ),
+        ];
+        for (day, names) in days {
+            for (h, n) in names.iter().enumerate() {
+                let idx = tariffs.iter().position(|t| &t.name == n);
+                let why = match idx {
+                    None => Some("missing"),
+                    Some(i) if !tariffs[i].enabled => Some("disabled"),
+                    Some(_) => None,
+                };
+                if let Some(why) = why {
+                    return Err(Error::TariffAssignment {
+                        source_name: source.to_string(),
+                        day: day.name().into(),
+                        hour: h,
+                        tariff: n.clone(),
+                        why,
+                    });
+                }
+                schedule[day as usize][h] = idx.unwrap_or(0);
+            }
+        }
+        Ok(schedule)
+    }
+}
+
+/// The tariffs of a source (1 to 4 with unique names, checked while reading): prices >= 0,
+/// price history sorted.
+fn resolve_tariffs(source: &str, specs: &[TariffSpec]) -> Result<Vec<Tariff>, Error> {
+    let mut tariffs: Vec<Tariff> = Vec::new();
+    for t in specs {
+        for p in std::iter::once(t.price).chain(t.prices.iter().map(|p| p.price)) {
+            if !(p >= 0.0 && p.is_finite()) {
+                return Err(Error::NegativePrice {
+                    source_name: source.to_string(),
+                    tariff: t.name.clone(),
+                    price: p,
+                });
+            }
+        }
+        let mut history: Vec<(NaiveDate, f64)> =
+            t.prices.iter().map(|p| (p.from, p.price)).collect();
+        history.sort_by_key(|h| h.0);
+        tariffs.push(Tariff {
+            name: t.name.clone(),
+            enabled: t.enabled,
+            price: t.price,
+            history,
+        });
+    }
+    Ok(tariffs)
 }
 
 /// One tariff of a source.
@@ -340,9 +506,9 @@ impl Tariffs {
     /// Parse a tariff file (TOML). `file` names it in errors.
     ///
     /// # Errors
-    /// [`Error::Config`] for syntax, type and unknown fields, with line, column and field;
+    /// [`Error::InvalidFile`] for syntax, type and unknown fields, with line, column and field;
     /// [`Error::UnknownCurrency`], [`Error::TariffAssignment`] (an hour assigned to a missing or
-    /// disabled tariff), [`Error::NegativePrice`], [`Error::TimeZone`], and [`Error::Config`] for
+    /// disabled tariff), [`Error::NegativePrice`], [`Error::TimeZone`], and [`Error::InvalidFile`] for
     /// more than 4 tariffs, a schedule without 24 hours or a missing conversion factor.
     ///
     /// ```
@@ -363,127 +529,15 @@ impl Tariffs {
     /// let t = reports::tariff::Tariffs::from_toml("tariffs.toml", text).unwrap();
     /// assert_eq!(t.currency.code, "EUR");
     /// ```
-    pub fn from_toml(file: &str, text: &str) -> Result<Self, Error> {
-        let spec: FileSpec = config::from_toml(file, text)?;
+    pub fn from_toml(file: impl AsRef<std::path::Path>, text: &str) -> Result<Self, Error> {
+        let src = Source::new(file.as_ref(), text);
+        let spec: FileSpec = src.parse()?;
         let currency = currency(&spec.currency)?;
         let tz = parse_tz(&spec.timezone)?;
-        let mut sources = Vec::new();
+        let mut sources: Vec<SourceTariffs> = Vec::new();
         for (si, s) in spec.source.into_iter().enumerate() {
-            let at = |key: &str, field: String, msg: String| {
-                config::positioned(
-                    file,
-                    text,
-                    config::key_offset(text, "[[source]]", si, key),
-                    &field,
-                    msg,
-                )
-            };
-            if s.tariffs.is_empty() || s.tariffs.len() > 4 {
-                return Err(at(
-                    "tariffs",
-                    format!("source[{si}].tariffs"),
-                    format!("expected 1 to 4 tariffs, found {}", s.tariffs.len()),
-                ));
-            }
-            let mut tariffs: Vec<Tariff> = Vec::new();
-            for t in s.tariffs {
-                if tariffs.iter().any(|o| o.name == t.name) {
-                    return Err(at(
-                        "tariffs",
-                        format!("source[{si}].tariffs"),
-                        format!("expected unique tariff names, found {:?} twice", t.name),
-                    ));
-                }
-                for p in std::iter::once(t.price).chain(t.prices.iter().map(|p| p.price)) {
-                    if !(p >= 0.0 && p.is_finite()) {
-                        return Err(Error::NegativePrice {
-                            source_name: s.name.clone(),
-                            tariff: t.name.clone(),
-                            price: p,
-                        });
-                    }
-                }
-                let mut history: Vec<(NaiveDate, f64)> =
-                    t.prices.iter().map(|p| (p.from, p.price)).collect();
-                history.sort_by_key(|h| h.0);
-                tariffs.push(Tariff {
-                    name: t.name,
-                    enabled: t.enabled,
-                    price: t.price,
-                    history,
-                });
-            }
-            let mut schedule = [[0usize; 24]; 4];
-            let days = [
-                (DayType::Weekday, Some(&s.weekday)),
-                (DayType::Saturday, Some(&s.saturday)),
-                (DayType::Sunday, Some(&s.sunday)),
-                (DayType::Holiday, s.holiday.as_ref().or(Some(&s.sunday))),
-            ];
-            for (day, names) in days {
-                let Some(names) = names else { continue };
-                if names.len() != 24 {
-                    return Err(at(
-                        day.name(),
-                        format!("source[{si}].{}", day.name()),
-                        format!(
-                            "expected 24 tariff names (local hours 00..23), found {}",
-                            names.len()
-                        ),
-                    ));
-                }
-                for (h, n) in names.iter().enumerate() {
-                    let idx = tariffs.iter().position(|t| &t.name == n);
-                    let why = match idx {
-                        None => Some("missing"),
-                        Some(i) if !tariffs[i].enabled => Some("disabled"),
-                        Some(_) => None,
-                    };
-                    if let Some(why) = why {
-                        return Err(Error::TariffAssignment {
-                            source_name: s.name.clone(),
-                            day: day.name().into(),
-                            hour: h,
-                            tariff: n.clone(),
-                            why,
-                        });
-                    }
-                    schedule[day as usize][h] = idx.unwrap_or(0);
-                }
-            }
-            let price_unit = s.price_unit.clone().unwrap_or_else(|| s.unit.clone());
-            if let Some(f) = s.conversion_factor
-                && !(f > 0.0 && f.is_finite())
-            {
-                return Err(at(
-                    "conversion_factor",
-                    format!("source[{si}].conversion_factor"),
-                    format!("expected kWh per m3 > 0, found {f}"),
-                ));
-            }
-            let factor = conversion(&s.unit, &price_unit, s.conversion_factor).map_err(|m| {
-                at(
-                    "unit",
-                    format!("source[{si}].unit"),
-                    format!("expected {m}"),
-                )
-            })?;
-            if sources.iter().any(|o: &SourceTariffs| o.name == s.name) {
-                return Err(at(
-                    "name",
-                    format!("source[{si}].name"),
-                    format!("expected unique source names, found {:?} twice", s.name),
-                ));
-            }
-            sources.push(SourceTariffs {
-                name: s.name,
-                unit: s.unit,
-                price_unit,
-                factor,
-                tariffs,
-                schedule,
-                holidays: s.holidays.into_iter().collect(),
-            });
+            let s = s.resolve(&src, si, &sources)?;
+            sources.push(s);
         }
         Ok(Tariffs {
             currency,
@@ -498,7 +552,7 @@ impl Tariffs {
     /// [`Error::Io`] and as [`Tariffs::from_toml`].
     pub fn load(path: &std::path::Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml(&path.display().to_string(), &text)
+        Self::from_toml(path, &text)
     }
 
     /// The source named `name`.
@@ -969,6 +1023,56 @@ sunday = {g}
         )
         .unwrap_err();
         assert!(e.to_string().contains("conversion_factor"), "{e}");
+    }
+
+    /// A bad value after multi-byte characters: line, column in characters, field path.
+    #[test]
+    fn bad_field_after_multibyte_characters_is_located() {
+        let text = file("").replace(
+            "{ name = \"peak\", price = 0.25,",
+            "{ name = \"Hochtarif °C ä\", price = \"viel\",",
+        );
+        let e = Tariffs::from_toml("tarife/zähler.toml", &text).unwrap_err();
+        // Line 6 is `tariffs = [ { name = "Hochtarif °C ä", price = "viel", ...`: the value
+        // starts at character 48 (byte 50).
+        assert_eq!(
+            e.to_string(),
+            "tarife/zähler.toml:6:48: source[0].tariffs[0].price: invalid type: string \"viel\", expected f64"
+        );
+        assert!(
+            matches!(
+                &e,
+                Error::InvalidFile { file, line: 6, column: 48, field, .. }
+                    if field == "source[0].tariffs[0].price"
+                        && file == std::path::Path::new("tarife/zähler.toml")
+            ),
+            "{e:?}"
+        );
+    }
+
+    /// Checks made after reading (here a conversion factor) point at the value in the file.
+    #[test]
+    fn semantic_errors_point_at_the_value() {
+        let text = file("").replace("conversion_factor = 11.2", "conversion_factor = -2.0");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("conversion_factor"))
+            .unwrap()
+            + 1;
+        let e = Tariffs::from_toml("t.toml", &text).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "t.toml:{line}:21: source[1].conversion_factor: expected kWh per m3 > 0, found -2"
+            )
+        );
+        let text = file("").replace("weekday = [\"gas\", ", "weekday = [");
+        let e = Tariffs::from_toml("t.toml", &text).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidFile { column: 11, field, message, .. }
+                if field == "source[1].weekday" && message.ends_with("found 23")),
+            "{e:?}"
+        );
     }
 
     #[test]
