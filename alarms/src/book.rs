@@ -636,13 +636,7 @@ impl Book {
             if line.trim().is_empty() {
                 continue;
             }
-            let entry: LogEntry = serde_json::from_str(&line).map_err(|e| Error::Format {
-                file: file.to_path_buf(),
-                line: n + 1,
-                column: e.column(),
-                field: "(entry)".into(),
-                message: e.to_string(),
-            })?;
+            let entry = log_entry(file, n + 1, &line)?;
             book.restore(entry);
         }
         // Group counts from the open occurrences.
@@ -747,6 +741,38 @@ impl Book {
             }
         }
     }
+}
+
+/// One event-log line as a [`LogEntry`]; a failure is an [`Error::InvalidFile`] at the JSON
+/// line (`line_no`), the column in characters, and the field path (`(line)` for none).
+fn log_entry(file: &Path, line_no: usize, line: &str) -> Result<LogEntry, Error> {
+    let invalid = |column_bytes: usize, field: String, e: &serde_json::Error| {
+        // serde_json counts bytes read on the line; the fault is the last one read.
+        let src = crate::toml_file::Source::new(file, line);
+        let (_, column) = src.position(column_bytes.saturating_sub(1));
+        let message = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        Error::InvalidFile {
+            file: file.to_path_buf(),
+            line: line_no,
+            column,
+            field: if field.is_empty() || field == "." {
+                "(line)".to_string()
+            } else {
+                field
+            },
+            message: message
+                .strip_suffix(&suffix)
+                .unwrap_or(&message)
+                .to_string(),
+        }
+    };
+    let mut de = serde_json::Deserializer::from_str(line);
+    let entry: LogEntry = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| invalid(e.inner().column(), e.path().to_string(), e.inner()))?;
+    de.end()
+        .map_err(|e| invalid(e.column(), String::new(), &e))?;
+    Ok(entry)
 }
 
 fn occ_active(open: &BTreeMap<u64, Occurrence>, id: u64) -> bool {

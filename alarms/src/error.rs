@@ -6,18 +6,21 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A rules, texts or event-log file is not valid TOML/JSON or does not match the format.
-    #[error("{file}:{line}:{column}: {field}: {message}")]
-    Format {
-        /// file name (or `<builtin>/NAME`)
-        file: PathBuf,
-        /// 1-based line
+    /// A data file is malformed or inconsistent: where, and what was wrong.
+    ///
+    /// Raised for rules files, system-text files and event logs (for an event log the line
+    /// is the JSON line and the column serde_json's, in characters).
+    #[error("{}:{line}:{column}: {field}: {message}", file.display())]
+    InvalidFile {
+        /// The file (built-in files are named `<builtin>/NAME`).
+        file: std::path::PathBuf,
+        /// 1-based line.
         line: usize,
-        /// 1-based column
+        /// 1-based column, in characters.
         column: usize,
-        /// the field path, e.g. `rule[2].hysteresis`
+        /// The field path as written in the file, e.g. `product[2].service[4].type`; `(file)` when no field.
         field: String,
-        /// what was expected and what was found
+        /// What was expected and what was found.
         message: String,
     },
     /// A rule is inconsistent (raised by loading and by [`crate::RuleSet::add`]).
@@ -133,6 +136,18 @@ pub enum Error {
     /// A time outside the range the engine represents (±292 000 years in microseconds).
     #[error("time out of range: {0}")]
     TimeRange(String),
+}
+
+impl From<crate::toml_file::Located> for Error {
+    fn from(l: crate::toml_file::Located) -> Self {
+        Error::InvalidFile {
+            file: l.file,
+            line: l.line,
+            column: l.column,
+            field: l.field,
+            message: l.message,
+        }
+    }
 }
 
 impl Error {

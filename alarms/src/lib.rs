@@ -34,6 +34,7 @@ mod schedule;
 mod sink;
 mod texts;
 mod time;
+mod toml_file;
 
 pub use book::{AckState, AlarmEvent, Book, Occurrence, Status};
 pub use engine::{

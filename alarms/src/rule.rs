@@ -266,228 +266,242 @@ impl Rule {
 
     /// Check the rule's consistency; errors name the rule and the field.
     pub fn validate(&self) -> Result<(), Error> {
-        let id = self.id.as_str();
-        let err = |field: &str, msg: String| Err(Error::rule(id, field, msg));
-        if id.trim().is_empty() {
-            return err(
-                "id",
-                "expected a non-empty id, found an empty string".into(),
-            );
+        if self.id.trim().is_empty() {
+            return Err(self.invalid("id", "expected a non-empty id, found an empty string"));
         }
-        let finite = |field: &str, v: f64| -> Result<(), Error> {
-            if v.is_finite() {
-                Ok(())
-            } else {
-                Err(Error::rule(
-                    id,
-                    field,
-                    format!("expected a finite number, found {v}"),
-                ))
-            }
-        };
-        if !(self.hysteresis >= 0.0 && self.hysteresis.is_finite()) {
-            return err(
-                "hysteresis",
-                format!("expected a hysteresis >= 0, found {}", self.hysteresis),
-            );
-        }
-        for d in [self.delay, self.notification_delay, self.clear_delay] {
-            crate::time::duration_micros(d).map_err(|e| Error::rule(id, "delay", e.to_string()))?;
-        }
-        match &self.applies_to {
-            AppliesTo::Points(p) if p.is_empty() => {
-                return err("points", "expected at least one point, found none".into());
-            }
-            AppliesTo::Points(p) => {
-                if let Some(bad) = p.iter().find(|p| p.trim().is_empty()) {
-                    return err(
-                        "points",
-                        format!("expected point names \"device/service\", found {bad:?}"),
-                    );
-                }
-            }
-            AppliesTo::Select(s) if s.is_empty() => {
-                return err(
-                    "select",
-                    "expected at least one of device, service, location, tag, found none".into(),
-                );
-            }
-            AppliesTo::Select(_) => {}
-            AppliesTo::Children if !matches!(self.kind, Condition::Group) => {
-                return err(
-                    "points",
-                    "expected points or a selection, found neither".into(),
-                );
-            }
-            AppliesTo::Children => {}
-        }
-        let no_hysteresis = |what: &str| -> Result<(), Error> {
-            if self.hysteresis != 0.0 {
-                return Err(Error::rule(
-                    id,
-                    "hysteresis",
-                    format!(
-                        "{what} alarms take no hysteresis, found {}",
-                        self.hysteresis
-                    ),
-                ));
-            }
-            Ok(())
-        };
+        self.check_times()?;
+        self.check_applies_to()?;
         match &self.kind {
             Condition::High {
                 threshold,
                 pre_alarm,
-            } => {
-                finite("threshold", *threshold)?;
-                if let Some(p) = pre_alarm {
-                    finite("pre_alarm", *p)?;
-                    if *p >= *threshold {
-                        return err(
-                            "pre_alarm",
-                            format!(
-                                "expected a pre-alarm below the high threshold {threshold}, found {p}"
-                            ),
-                        );
-                    }
-                }
-            }
+            } => self.check_threshold(*threshold, *pre_alarm, "high"),
             Condition::Low {
                 threshold,
                 pre_alarm,
-            } => {
-                finite("threshold", *threshold)?;
-                if let Some(p) = pre_alarm {
-                    finite("pre_alarm", *p)?;
-                    if *p <= *threshold {
-                        return err(
-                            "pre_alarm",
-                            format!(
-                                "expected a pre-alarm above the low threshold {threshold}, found {p}"
-                            ),
-                        );
-                    }
-                }
-            }
+            } => self.check_threshold(*threshold, *pre_alarm, "low"),
             Condition::Band {
                 low,
                 high,
                 low_pre_alarm,
                 high_pre_alarm,
-            } => {
-                finite("low", *low)?;
-                finite("high", *high)?;
-                if low >= high {
-                    return err(
-                        "low",
-                        format!("expected low below high ({high}), found low = {low}"),
-                    );
-                }
-                let h = self.hysteresis;
-                if low + h >= high - h {
-                    return err(
-                        "hysteresis",
-                        format!(
-                            "expected low + hysteresis below high - hysteresis so the alarm can clear, found {low} + {h} >= {high} - {h}"
-                        ),
-                    );
-                }
-                if let Some(p) = low_pre_alarm {
-                    finite("low_pre_alarm", *p)?;
-                    if *p <= *low {
-                        return err(
-                            "low_pre_alarm",
-                            format!(
-                                "expected a pre-alarm above the low threshold {low}, found {p}"
-                            ),
-                        );
-                    }
-                }
-                if let Some(p) = high_pre_alarm {
-                    finite("high_pre_alarm", *p)?;
-                    if *p >= *high {
-                        return err(
-                            "high_pre_alarm",
-                            format!(
-                                "expected a pre-alarm below the high threshold {high}, found {p}"
-                            ),
-                        );
-                    }
-                }
-                if let (Some(lp), Some(hp)) = (low_pre_alarm, high_pre_alarm)
-                    && lp + h >= hp - h
-                {
-                    return err(
-                        "low_pre_alarm",
-                        format!(
-                            "expected low_pre_alarm + hysteresis below high_pre_alarm - hysteresis, found {lp} + {h} >= {hp} - {h}"
-                        ),
-                    );
-                }
-            }
-            Condition::Binary { .. } => no_hysteresis("binary")?,
-            Condition::Controller => no_hysteresis("controller")?,
-            Condition::Offline { timeout } => {
-                no_hysteresis("offline")?;
-                if timeout.is_zero() {
-                    return err("timeout", "expected a timeout above 0s, found 0s".into());
-                }
-                crate::time::duration_micros(*timeout)
-                    .map_err(|e| Error::rule(id, "timeout", e.to_string()))?;
-                if !self.clear_delay.is_zero() {
-                    return err(
-                        "clear_delay",
-                        "offline alarms clear on the next good sample, found a clear_delay".into(),
-                    );
-                }
-            }
+            } => self.check_band(*low, *high, *low_pre_alarm, *high_pre_alarm),
+            Condition::Binary { .. } => self.no_hysteresis("binary"),
+            Condition::Controller => self.no_hysteresis("controller"),
+            Condition::Offline { timeout } => self.check_offline(*timeout),
             Condition::Rate {
                 limit,
                 per,
                 pre_alarm,
                 ..
-            } => {
-                finite("threshold", *limit)?;
-                if *limit <= 0.0 {
-                    return err(
-                        "threshold",
-                        format!("expected a rate limit above 0, found {limit}"),
-                    );
-                }
-                if per.is_zero() {
-                    return err("per", "expected a unit of time above 0s, found 0s".into());
-                }
-                if let Some(p) = pre_alarm {
-                    finite("pre_alarm", *p)?;
-                    if *p <= 0.0 || *p >= *limit {
-                        return err(
-                            "pre_alarm",
-                            format!("expected a pre-alarm rate between 0 and {limit}, found {p}"),
-                        );
-                    }
-                }
+            } => self.check_rate(*limit, *per, *pre_alarm),
+            Condition::Group => self.check_group(),
+        }
+    }
+
+    /// The error of `field` of this rule.
+    fn invalid(&self, field: &str, message: impl Into<String>) -> Error {
+        Error::rule(&self.id, field, message)
+    }
+
+    fn finite(&self, field: &str, v: f64) -> Result<(), Error> {
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(self.invalid(field, format!("expected a finite number, found {v}")))
+        }
+    }
+
+    /// Hysteresis and delays.
+    fn check_times(&self) -> Result<(), Error> {
+        if !(self.hysteresis >= 0.0 && self.hysteresis.is_finite()) {
+            return Err(self.invalid(
+                "hysteresis",
+                format!("expected a hysteresis >= 0, found {}", self.hysteresis),
+            ));
+        }
+        for d in [self.delay, self.notification_delay, self.clear_delay] {
+            crate::time::duration_micros(d).map_err(|e| self.invalid("delay", e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Points, a selection, or children (group alarms).
+    fn check_applies_to(&self) -> Result<(), Error> {
+        match &self.applies_to {
+            AppliesTo::Points(p) if p.is_empty() => {
+                Err(self.invalid("points", "expected at least one point, found none"))
             }
-            Condition::Group => {
-                no_hysteresis("group")?;
-                if !matches!(self.applies_to, AppliesTo::Children) {
-                    return err(
-                        "points",
-                        "group alarms apply to their children, not to points".into(),
-                    );
-                }
-                if !self.delay.is_zero() || !self.clear_delay.is_zero() {
-                    return err(
-                        "delay",
-                        "group alarms follow their children and take no delay".into(),
-                    );
-                }
-                if self.schedule.is_some() {
-                    return err(
-                        "schedule",
-                        "group alarms follow their children and take no schedule".into(),
-                    );
-                }
+            AppliesTo::Points(p) => match p.iter().find(|p| p.trim().is_empty()) {
+                Some(bad) => Err(self.invalid(
+                    "points",
+                    format!("expected point names \"device/service\", found {bad:?}"),
+                )),
+                None => Ok(()),
+            },
+            AppliesTo::Select(s) if s.is_empty() => Err(self.invalid(
+                "select",
+                "expected at least one of device, service, location, tag, found none",
+            )),
+            AppliesTo::Children if !matches!(self.kind, Condition::Group) => {
+                Err(self.invalid("points", "expected points or a selection, found neither"))
             }
+            AppliesTo::Select(_) | AppliesTo::Children => Ok(()),
+        }
+    }
+
+    fn no_hysteresis(&self, what: &str) -> Result<(), Error> {
+        if self.hysteresis != 0.0 {
+            return Err(self.invalid(
+                "hysteresis",
+                format!(
+                    "{what} alarms take no hysteresis, found {}",
+                    self.hysteresis
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// High (`which` = "high": the pre-alarm below) or low (the pre-alarm above).
+    fn check_threshold(
+        &self,
+        threshold: f64,
+        pre_alarm: Option<f64>,
+        which: &str,
+    ) -> Result<(), Error> {
+        self.finite("threshold", threshold)?;
+        let Some(p) = pre_alarm else {
+            return Ok(());
+        };
+        self.finite("pre_alarm", p)?;
+        let (wrong_side, side) = if which == "high" {
+            (p >= threshold, "below")
+        } else {
+            (p <= threshold, "above")
+        };
+        if wrong_side {
+            return Err(self.invalid(
+                "pre_alarm",
+                format!("expected a pre-alarm {side} the {which} threshold {threshold}, found {p}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_band(
+        &self,
+        low: f64,
+        high: f64,
+        low_pre_alarm: Option<f64>,
+        high_pre_alarm: Option<f64>,
+    ) -> Result<(), Error> {
+        self.finite("low", low)?;
+        self.finite("high", high)?;
+        if low >= high {
+            return Err(self.invalid(
+                "low",
+                format!("expected low below high ({high}), found low = {low}"),
+            ));
+        }
+        let h = self.hysteresis;
+        if low + h >= high - h {
+            return Err(self.invalid(
+                "hysteresis",
+                format!(
+                    "expected low + hysteresis below high - hysteresis so the alarm can clear, found {low} + {h} >= {high} - {h}"
+                ),
+            ));
+        }
+        if let Some(p) = low_pre_alarm {
+            self.finite("low_pre_alarm", p)?;
+            if p <= low {
+                return Err(self.invalid(
+                    "low_pre_alarm",
+                    format!("expected a pre-alarm above the low threshold {low}, found {p}"),
+                ));
+            }
+        }
+        if let Some(p) = high_pre_alarm {
+            self.finite("high_pre_alarm", p)?;
+            if p >= high {
+                return Err(self.invalid(
+                    "high_pre_alarm",
+                    format!("expected a pre-alarm below the high threshold {high}, found {p}"),
+                ));
+            }
+        }
+        if let (Some(lp), Some(hp)) = (low_pre_alarm, high_pre_alarm)
+            && lp + h >= hp - h
+        {
+            return Err(self.invalid(
+                "low_pre_alarm",
+                format!(
+                    "expected low_pre_alarm + hysteresis below high_pre_alarm - hysteresis, found {lp} + {h} >= {hp} - {h}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_offline(&self, timeout: Duration) -> Result<(), Error> {
+        self.no_hysteresis("offline")?;
+        if timeout.is_zero() {
+            return Err(self.invalid("timeout", "expected a timeout above 0s, found 0s"));
+        }
+        crate::time::duration_micros(timeout)
+            .map_err(|e| self.invalid("timeout", e.to_string()))?;
+        if !self.clear_delay.is_zero() {
+            return Err(self.invalid(
+                "clear_delay",
+                "offline alarms clear on the next good sample, found a clear_delay",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_rate(&self, limit: f64, per: Duration, pre_alarm: Option<f64>) -> Result<(), Error> {
+        self.finite("threshold", limit)?;
+        if limit <= 0.0 {
+            return Err(self.invalid(
+                "threshold",
+                format!("expected a rate limit above 0, found {limit}"),
+            ));
+        }
+        if per.is_zero() {
+            return Err(self.invalid("per", "expected a unit of time above 0s, found 0s"));
+        }
+        if let Some(p) = pre_alarm {
+            self.finite("pre_alarm", p)?;
+            if p <= 0.0 || p >= limit {
+                return Err(self.invalid(
+                    "pre_alarm",
+                    format!("expected a pre-alarm rate between 0 and {limit}, found {p}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_group(&self) -> Result<(), Error> {
+        self.no_hysteresis("group")?;
+        if !matches!(self.applies_to, AppliesTo::Children) {
+            return Err(self.invalid(
+                "points",
+                "group alarms apply to their children, not to points",
+            ));
+        }
+        if !self.delay.is_zero() || !self.clear_delay.is_zero() {
+            return Err(self.invalid(
+                "delay",
+                "group alarms follow their children and take no delay",
+            ));
+        }
+        if self.schedule.is_some() {
+            return Err(self.invalid(
+                "schedule",
+                "group alarms follow their children and take no schedule",
+            ));
         }
         Ok(())
     }

@@ -17,8 +17,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::Error;
-use crate::file::{Source, deserialize};
 use crate::log::{EventType, Origin};
+use crate::toml_file::Source;
 
 const BUILTIN: &str = include_str!("../data/system_events.toml");
 
@@ -97,16 +97,13 @@ impl SystemTexts {
 
     /// Load texts from a file's text; `file` names it in errors.
     pub fn from_toml(file: impl AsRef<Path>, text: &str) -> Result<SystemTexts, Error> {
-        let src = Source {
-            file: file.as_ref(),
-            text,
-        };
-        let parsed: TextsFile = deserialize(&src)?;
+        let src = Source::new(file.as_ref(), text);
+        let parsed: TextsFile = src.parse()?;
         let mut texts: Vec<SystemText> = Vec::new();
         for (i, spanned) in parsed.event.iter().enumerate() {
             let spec = spanned.get_ref();
             let at = |field: &str, message: String| {
-                src.err(spanned.span().start, format!("event[{i}].{field}"), message)
+                Error::from(src.at(spanned.span(), format!("event[{i}].{field}"), message))
             };
             if spec.code.trim().is_empty() {
                 return Err(at(

@@ -537,3 +537,45 @@ fn json_lines_sink_and_replay_restore_the_open_occurrences() {
     let e = Book::replay_file(&set, &path, 10).unwrap_err().to_string();
     assert!(e.starts_with(&format!("{}:1:", path.display())), "{e}");
 }
+
+#[test]
+fn a_bad_event_log_line_is_located_in_characters() {
+    let set = rules();
+    // The second JSON line has multi-byte characters ("ä", "°") before its bad field.
+    let log = "\n{\"text\": \"Zählerstand °C\", \"seq\": \"eins\"}\n";
+    let line = log.lines().nth(1).unwrap();
+    // serde_json reports the fault after the bad value; the column counts characters.
+    let end_of_value = line.find("\"eins\"").unwrap() + "\"eins\"".len();
+    assert_eq!(line[..end_of_value].chars().count(), 40);
+    assert_eq!(line[..end_of_value].len(), 42);
+    let e = Book::replay(
+        &set,
+        std::path::Path::new("events.jsonl"),
+        log.as_bytes(),
+        10,
+    )
+    .unwrap_err();
+    let Error::InvalidFile {
+        line,
+        column,
+        field,
+        ..
+    } = &e
+    else {
+        panic!("{e:?}");
+    };
+    assert_eq!((*line, *column, field.as_str()), (2, 40, "seq"));
+    assert_eq!(
+        e.to_string(),
+        "events.jsonl:2:40: seq: invalid type: string \"eins\", expected u64"
+    );
+    // A line that is not JSON at all names no field.
+    let e = Book::replay(
+        &set,
+        std::path::Path::new("events.jsonl"),
+        "° x\n".as_bytes(),
+        10,
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "events.jsonl:1:1: (line): expected value");
+}

@@ -295,3 +295,31 @@ fn programmatic_rules_are_validated_too() {
         matches!(e, Error::InvalidRule { ref rule, ref field, .. } if rule == "x" && field == "hysteresis")
     );
 }
+
+#[test]
+fn a_bad_field_after_multibyte_characters_is_located_in_characters() {
+    // "Zürich" and "°C" are multi-byte in UTF-8: the column counts characters.
+    let text = "[[rule]]\nid = \"r\"\npoints = [\"dev/x\"]\nkind = \"high\"\npriority = \"major\"\n\
+                threshold = 90.0\n\
+                schedule = { time_zone = \"Europe/Zürich\", windows = [{ days = [\"mon\"], from = \"07:00 °C\", to = 17 }] }\n";
+    let line = text.lines().nth(6).unwrap();
+    let column = line[..line.find("17").unwrap()].chars().count() + 1;
+    assert_eq!(column, 96);
+    let e = RuleSet::from_toml("rules.toml", text).unwrap_err();
+    let Error::InvalidFile {
+        file,
+        line,
+        column,
+        field,
+        ..
+    } = &e
+    else {
+        panic!("{e:?}");
+    };
+    assert_eq!((file.to_str(), *line, *column), (Some("rules.toml"), 7, 96));
+    assert_eq!(field, "rule[0].schedule.windows[0].to");
+    assert_eq!(
+        e.to_string(),
+        "rules.toml:7:96: rule[0].schedule.windows[0].to: invalid type: integer `17`, expected a string"
+    );
+}
