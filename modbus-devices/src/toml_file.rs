@@ -63,7 +63,12 @@ impl<'a> Source<'a> {
     }
 
     /// The error at the start of `span`.
-    pub(crate) fn at(&self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) -> Located {
+    pub(crate) fn at(
+        &self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Located {
         let (line, column) = self.position(span.start);
         let field = field.into();
         Located {
@@ -81,7 +86,8 @@ impl<'a> Source<'a> {
 
     /// Deserialize the whole text; a failure names the field by its path.
     pub(crate) fn parse<T: DeserializeOwned>(&self) -> Result<T, Located> {
-        let de = toml::Deserializer::parse(self.text).map_err(|e| self.toml_error(&e, String::new()))?;
+        let de =
+            toml::Deserializer::parse(self.text).map_err(|e| self.toml_error(&e, String::new()))?;
         serde_path_to_error::deserialize(de).map_err(|e| {
             // `toml::Spanned` wrappers show up in the path as private fields nobody wrote.
             let field = e
