@@ -32,6 +32,8 @@ mod ruleset;
 mod sample;
 mod schedule;
 mod sink;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod texts;
 mod time;
 mod toml_file;
@@ -43,7 +45,7 @@ pub use engine::{
 };
 pub use error::Error;
 pub use log::{Action, EventLog, EventType, LogEntry, LogQuery, Origin};
-pub use notify::{DigestItem, Notification, Router, TestTransport, Transport};
+pub use notify::{DigestItem, Notification, Router, Transport};
 pub use point::{PointInfo, Selection};
 pub use rule::{
     AlarmKind, AppliesTo, Condition, DigestConfig, Direction, Priority, Recipient, Rule,

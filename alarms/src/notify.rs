@@ -92,32 +92,6 @@ pub trait Transport {
     fn send(&mut self, n: &Notification) -> Result<(), Error>;
 }
 
-/// Records what it is asked to send; can be told to fail.
-#[derive(Debug, Default, Clone)]
-pub struct TestTransport {
-    /// Everything sent.
-    pub sent: Vec<Notification>,
-    /// Fail every send with this message.
-    pub fail_with: Option<String>,
-}
-
-impl Transport for TestTransport {
-    fn name(&self) -> &str {
-        "test"
-    }
-
-    fn send(&mut self, n: &Notification) -> Result<(), Error> {
-        if let Some(m) = &self.fail_with {
-            return Err(Error::Transport {
-                transport: self.name().into(),
-                message: m.clone(),
-            });
-        }
-        self.sent.push(n.clone());
-        Ok(())
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Desk {
     who: Recipient,

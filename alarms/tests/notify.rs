@@ -1,10 +1,13 @@
 //! Notification routing: critical at once with the relay, daily digests per recipient at a
 //! local hour (across midnight and daylight-saving changes), opt-ins, notification delays.
+//! Needs the `testing` feature (the `TestTransport` double).
+#![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use alarms::testing::TestTransport;
 use alarms::{
-    AlarmEvent, Book, LogEntry, Notification, Router, RuleSet, SystemTexts, TestTransport,
-    TransitionKind, Transport,
+    AlarmEvent, Book, LogEntry, Notification, Router, RuleSet, SystemTexts, TransitionKind,
+    Transport,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 

@@ -1,6 +1,7 @@
 //! The engine and the plain engine (`alarms::plain`, the straightforward state machine per
 //! rule evaluated on every sample) produce the same transitions on random rule sets and
-//! random sample streams with ticks, rejected samples included.
+//! random sample streams with ticks, rejected samples included. Needs the `testing` feature.
+#![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
