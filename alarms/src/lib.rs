@@ -32,6 +32,7 @@ mod ruleset;
 mod sample;
 mod schedule;
 mod sink;
+mod template;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod texts;
@@ -54,4 +55,5 @@ pub use ruleset::RuleSet;
 pub use sample::{AlarmSample, PointId, SampleValue};
 pub use schedule::{Schedule, Window};
 pub use sink::{EventSink, JsonLinesSink, MemorySink};
+pub use template::Template;
 pub use texts::{SystemEvent, SystemText, SystemTexts};
