@@ -125,6 +125,16 @@ pub enum Error {
     /// A point name that is not in the point list.
     #[error("unknown point {0:?}")]
     UnknownPoint(String),
+    /// The point list given to the engine names a point twice.
+    #[error("point {name:?} is listed twice in the point list (at {first} and {second})")]
+    DuplicatePoint {
+        /// The point name.
+        name: String,
+        /// 0-based index of its first entry.
+        first: usize,
+        /// 0-based index of the second.
+        second: usize,
+    },
     /// A transport failed to deliver a notification.
     #[error("transport {transport}: {message}")]
     Transport {

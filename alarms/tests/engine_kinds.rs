@@ -461,3 +461,25 @@ fn not_available_is_a_communication_invalid_is_not() {
     e.tick(at(1600), &mut out);
     assert_eq!(named(&out), vec![(1600, "raised")]);
 }
+
+#[test]
+fn a_point_listed_twice_is_a_duplicate_point_error() {
+    let rules = one_rule("kind = \"high\"\nthreshold = 90.0");
+    let points = [
+        PointInfo::named("dev/x"),
+        PointInfo::named("dev/y"),
+        PointInfo::named("dev/x"),
+    ];
+    let err = Engine::new(&rules, &points).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            alarms::Error::DuplicatePoint { name, first: 0, second: 2 } if name == "dev/x"
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "point \"dev/x\" is listed twice in the point list (at 0 and 2)"
+    );
+}
