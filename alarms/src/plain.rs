@@ -189,6 +189,91 @@ fn refuse(rule: &Rule, what: &str) -> Error {
     }
 }
 
+/// A rule's input and its alarm and pre-alarm detectors (`None` for a group rule); rate
+/// and offline rules are refused.
+fn detectors(rule: &Rule) -> Result<Option<(Input, Detector, Detector)>, Error> {
+    Ok(Some(match &rule.kind {
+        Condition::High {
+            threshold,
+            pre_alarm,
+        } => (
+            Input::Value,
+            Detector::new(None, Some(*threshold)),
+            Detector::new(None, *pre_alarm),
+        ),
+        Condition::Low {
+            threshold,
+            pre_alarm,
+        } => (
+            Input::Value,
+            Detector::new(Some(*threshold), None),
+            Detector::new(*pre_alarm, None),
+        ),
+        Condition::Band {
+            low,
+            high,
+            low_pre_alarm,
+            high_pre_alarm,
+        } => (
+            Input::Value,
+            Detector::new(Some(*low), Some(*high)),
+            Detector::new(*low_pre_alarm, *high_pre_alarm),
+        ),
+        Condition::Binary { raise_on } => (
+            if *raise_on {
+                Input::NonZero
+            } else {
+                Input::Zero
+            },
+            Detector::new(None, Some(0.5)),
+            Detector::new(None, None),
+        ),
+        Condition::Controller => (
+            Input::NonZero,
+            Detector::new(None, Some(0.5)),
+            Detector::new(None, None),
+        ),
+        Condition::Rate { .. } => return Err(refuse(rule, "a rate-of-change rule")),
+        Condition::Offline { .. } => return Err(refuse(rule, "an offline rule")),
+        Condition::Group => return Ok(None),
+    }))
+}
+
+/// The points a rule applies to, each once; points named but not listed are added.
+fn targets(
+    rule: &Rule,
+    infos: &mut Vec<PointInfo>,
+    by_name: &mut HashMap<String, usize>,
+) -> Vec<usize> {
+    let mut targets: Vec<usize> = Vec::new();
+    match &rule.applies_to {
+        AppliesTo::Points(names) => {
+            for n in names {
+                let id = match by_name.get(n) {
+                    Some(&i) => i,
+                    None => {
+                        infos.push(PointInfo::named(n));
+                        by_name.insert(n.clone(), infos.len() - 1);
+                        infos.len() - 1
+                    }
+                };
+                if !targets.contains(&id) {
+                    targets.push(id);
+                }
+            }
+        }
+        AppliesTo::Select(sel) => {
+            for (i, p) in infos.iter().enumerate() {
+                if sel.matches(p) {
+                    targets.push(i);
+                }
+            }
+        }
+        AppliesTo::Children => {}
+    }
+    targets
+}
+
 impl PlainEngine {
     /// Build from the enabled rules and the caller's point list; points named by rules but
     /// missing from the list are added after it, in rule order (as [`crate::Engine::new`]
@@ -197,8 +282,12 @@ impl PlainEngine {
         let mut infos: Vec<PointInfo> = points.to_vec();
         let mut by_name = HashMap::new();
         for (i, p) in infos.iter().enumerate() {
-            if by_name.insert(p.name.clone(), i).is_some() {
-                return Err(Error::UnknownPoint(format!("{} (listed twice)", p.name)));
+            if let Some(first) = by_name.insert(p.name.clone(), i) {
+                return Err(Error::DuplicatePoint {
+                    name: p.name.clone(),
+                    first,
+                    second: i,
+                });
             }
         }
         let mut kept = Vec::new();
@@ -210,50 +299,8 @@ impl PlainEngine {
             if rule.schedule.is_some() {
                 return Err(refuse(rule, "a schedule"));
             }
-            let (input, alarm, pre) = match &rule.kind {
-                Condition::High {
-                    threshold,
-                    pre_alarm,
-                } => (
-                    Input::Value,
-                    Detector::new(None, Some(*threshold)),
-                    Detector::new(None, *pre_alarm),
-                ),
-                Condition::Low {
-                    threshold,
-                    pre_alarm,
-                } => (
-                    Input::Value,
-                    Detector::new(Some(*threshold), None),
-                    Detector::new(*pre_alarm, None),
-                ),
-                Condition::Band {
-                    low,
-                    high,
-                    low_pre_alarm,
-                    high_pre_alarm,
-                } => (
-                    Input::Value,
-                    Detector::new(Some(*low), Some(*high)),
-                    Detector::new(*low_pre_alarm, *high_pre_alarm),
-                ),
-                Condition::Binary { raise_on } => (
-                    if *raise_on {
-                        Input::NonZero
-                    } else {
-                        Input::Zero
-                    },
-                    Detector::new(None, Some(0.5)),
-                    Detector::new(None, None),
-                ),
-                Condition::Controller => (
-                    Input::NonZero,
-                    Detector::new(None, Some(0.5)),
-                    Detector::new(None, None),
-                ),
-                Condition::Rate { .. } => return Err(refuse(rule, "a rate-of-change rule")),
-                Condition::Offline { .. } => return Err(refuse(rule, "an offline rule")),
-                Condition::Group => continue,
+            let Some((input, alarm, pre)) = detectors(rule)? else {
+                continue;
             };
             let hysteresis = match rule.kind {
                 Condition::Binary { .. } | Condition::Controller => 0.0,
@@ -266,33 +313,7 @@ impl PlainEngine {
             };
             let r = kept.len();
             kept.push(rule.clone());
-            let mut targets: Vec<usize> = Vec::new();
-            match &rule.applies_to {
-                AppliesTo::Points(names) => {
-                    for n in names {
-                        let id = match by_name.get(n) {
-                            Some(&i) => i,
-                            None => {
-                                infos.push(PointInfo::named(n));
-                                by_name.insert(n.clone(), infos.len() - 1);
-                                infos.len() - 1
-                            }
-                        };
-                        if !targets.contains(&id) {
-                            targets.push(id);
-                        }
-                    }
-                }
-                AppliesTo::Select(sel) => {
-                    for (i, p) in infos.iter().enumerate() {
-                        if sel.matches(p) {
-                            targets.push(i);
-                        }
-                    }
-                }
-                AppliesTo::Children => {}
-            }
-            for point in targets {
+            for point in targets(rule, &mut infos, &mut by_name) {
                 instances.push(Instance {
                     rule: r,
                     point,
