@@ -1,6 +1,7 @@
 //! Shared glue for the emkit example binaries (conversions between crates live here).
 #![forbid(unsafe_code)]
 
+pub mod alarm_templates;
 pub mod catalogue_json;
 pub mod pipeline;
 pub mod read_json;
