@@ -118,8 +118,10 @@ pub enum Priority {
     Warning,
 }
 
-/// A default alarm a product proposes for one of its services. Plain data: the `alarms`
-/// crate turns it into a rule.
+/// A default alarm a product proposes for one of its services. Plain data in the words of
+/// the `alarms` crate: its fields map one to one onto `alarms::Template` (the delay as a
+/// `Duration` of `delay_s` seconds), and `alarms::Rule::from_template` makes the rule in one
+/// call; `examples::alarm_templates::rule_for` is that glue, for one device instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlarmTemplate {
     /// Stable id, unique within the product.
