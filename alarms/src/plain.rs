@@ -158,7 +158,7 @@ struct Instance {
 struct Point {
     /// Time of the last applied sample.
     time: Option<i64>,
-    /// Its value, `None` when missing or bad.
+    /// Its value, `None` when the sample had none.
     value: Option<f64>,
 }
 

@@ -21,18 +21,21 @@
 //!   whether the engine learns it from a tick or from the point's next sample. The clearing
 //!   delay works the same way on the normal side. Ticks therefore only make transitions known
 //!   sooner: they never change which transitions happen or their times.
-//! - **Missing and bad samples** make the value unknown from their time on: a pending raise
-//!   or clear is abandoned (the delay restarts on the next good value beyond the threshold);
-//!   an active alarm stays active (an unknown value does not clear it; offline rules report
-//!   lost communication). Non-finite numbers count as bad.
+//! - **Samples without a value** ([`SampleValue::NotAvailable`], [`SampleValue::NoAnswer`],
+//!   [`SampleValue::Invalid`]) make the value unknown from their time on: a pending raise or
+//!   clear is abandoned (the delay restarts on the next good value beyond the threshold); an
+//!   active alarm stays active (an unknown value does not clear it; offline rules report
+//!   lost communication). Non-finite numbers count as invalid.
 //! - **Out-of-order samples**: a sample older than the last sample of its point, or older
 //!   than the latest tick, is rejected: [`Engine::process`] returns a [`ProcessReport`]
 //!   with the counts by reason, and [`Engine::stats`] accumulates them. Samples with equal
 //!   times are applied in the order given.
-//! - **Offline alarms** watch devices: a good sample of any of the device's points is a
-//!   successful communication. The alarm becomes due `timeout` after the last one (counting
-//!   from the first time the engine saw, for a device that never communicated), plus the
-//!   activation delay, and clears at the next good sample.
+//! - **Offline alarms** watch devices: a sample of any of the device's points with a value,
+//!   or [`SampleValue::NotAvailable`] (the device answered), is a successful communication;
+//!   [`SampleValue::NoAnswer`] and [`SampleValue::Invalid`] are not. The alarm becomes due
+//!   `timeout` after the last one (counting from the first time the engine saw, for a device
+//!   that never communicated), plus the activation delay, and clears at the next successful
+//!   communication.
 //! - **Schedules** gate raising only: a raise that falls outside the schedule is postponed to
 //!   the next opening if the condition still holds; an active alarm is not cleared by the
 //!   schedule closing.
@@ -140,6 +143,8 @@ use crate::Error;
 use crate::point::PointInfo;
 use crate::rule::{Priority, Rule};
 use crate::ruleset::RuleSet;
+#[cfg(doc)]
+use crate::sample::SampleValue;
 use crate::sample::{AlarmSample, PointId};
 use crate::time::{Micros, from_micros, to_micros};
 
@@ -252,7 +257,7 @@ pub struct Stats {
 /// Reports of several batches add up (`report += engine.process(..)`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProcessReport {
-    /// Samples applied, including missing and bad ones (they make the value unknown).
+    /// Samples applied, including those without a value (they make the value unknown).
     pub accepted: u64,
     /// Samples older than the latest tick ([`Engine::tick`]): the engine has already let
     /// time pass beyond them. Feed a cycle's samples before ticking past its start.
