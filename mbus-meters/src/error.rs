@@ -1,17 +1,24 @@
-//! The crate's error type.
+//! The crate's error types: one per job, and [`Error`](enum@Error) that holds them all.
 //!
-//! Every decoding error names the byte offset (counted from the first byte of the frame) where
-//! the problem was found, what was expected there and what was found instead, for example
-//! `checksum mismatch at 247: expected 0x3A, found 0x3B`.
+//! - [`DecodeError`]: reading frames and records ([`Frame::parse`](crate::Frame::parse),
+//!   [`Frame::records`](crate::Frame::records), [`decode`](crate::decode), ...). Every
+//!   variant names the byte offset (counted from the first byte of the frame) where the
+//!   problem was found, what was expected there and what was found instead, for example
+//!   `checksum mismatch at 247: expected 0x3A, found 0x3B`.
+//! - `MasterError` (feature `master`): talking to a bus: I/O, timeouts, collisions, overruns,
+//!   unexpected answers, and the [`DecodeError`] of an answer that does not decode.
+//! - [`Error`](enum@Error): everything else (hex text, encoding, profile files, bus settings), and a
+//!   wrapper around the two others, so an application that uses several parts of the crate
+//!   can use `mbus_meters::Error` with `?` throughout.
 
 use thiserror::Error;
 
-/// Everything that can go wrong while decoding or encoding M-Bus frames.
+/// An M-Bus frame or record that cannot be decoded.
 ///
 /// Offsets are byte positions in the frame as received (the start byte is offset 0).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum DecodeError {
     /// The input ended before the frame, header or record was complete.
     #[error("truncated at {offset}: expected {needed} byte(s) of {what}, found {available}")]
     Truncated {
@@ -139,24 +146,34 @@ pub enum Error {
         /// The LVAR byte.
         found: u8,
     },
-    /// Text given as hexadecimal bytes could not be read.
-    #[error("invalid hex at character {offset}: expected one or two hex digits, found {found:?}")]
-    Hex {
-        /// Character offset of the bad token in the text.
-        offset: usize,
-        /// The bad token.
-        found: String,
-    },
-    /// The encoder was asked for something the wire format cannot carry.
-    #[error("cannot encode {what}: expected {expected}, found {found}")]
-    Encode {
-        /// What was being encoded.
-        what: &'static str,
-        /// What the format allows.
-        expected: &'static str,
-        /// What was given.
-        found: String,
-    },
+}
+
+impl DecodeError {
+    /// The byte offset in the frame where decoding failed.
+    pub fn offset(&self) -> usize {
+        match self {
+            DecodeError::Truncated { offset, .. }
+            | DecodeError::InvalidStart { offset, .. }
+            | DecodeError::LengthMismatch { offset, .. }
+            | DecodeError::InvalidLength { offset, .. }
+            | DecodeError::Checksum { offset, .. }
+            | DecodeError::StopByte { offset, .. }
+            | DecodeError::TrailingBytes { offset, .. }
+            | DecodeError::UnsupportedCi { offset, .. }
+            | DecodeError::TooManyDife { offset, .. }
+            | DecodeError::TooManyVife { offset, .. }
+            | DecodeError::ReservedDif { offset, .. }
+            | DecodeError::InvalidVif { offset, .. }
+            | DecodeError::ReservedLvar { offset, .. } => *offset,
+        }
+    }
+}
+
+/// What the M-Bus master (feature `master`) can run into on a bus.
+#[cfg(feature = "master")]
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum MasterError {
     /// A transport (serial port, TCP connection, pseudo-terminal) failed.
     #[error("I/O error while {context}: {message}")]
     Io {
@@ -212,41 +229,95 @@ pub enum Error {
         /// What arrived.
         found: String,
     },
-    /// A configuration or profile file could not be loaded.
-    #[error("invalid configuration in {file}: {message}")]
-    Config {
-        /// The file (or built-in resource) name.
-        file: String,
-        /// The parser's message, naming line, column and field.
+    /// A baud rate wired M-Bus does not use (EN 13757-2 names 300 to 38 400 Bd).
+    #[error(
+        "invalid baud rate: expected one of 300, 600, 1200, 2400, 4800, 9600, 19200, 38400, found {found}"
+    )]
+    InvalidBaudRate {
+        /// The baud rate given.
+        found: u32,
+    },
+    /// An answer arrived but is not a valid frame.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// Everything that can go wrong in this crate: hex text, encoding, profile files and bus
+/// settings, and (wrapped) the errors of decoding and of the master.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A frame or record that cannot be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The master failed on the bus (feature `master`).
+    #[cfg(feature = "master")]
+    #[error(transparent)]
+    Master(#[from] MasterError),
+    /// Text given as hexadecimal bytes could not be read.
+    #[error("invalid hex at character {offset}: expected one or two hex digits, found {found:?}")]
+    Hex {
+        /// Character offset of the bad token in the text.
+        offset: usize,
+        /// The bad token.
+        found: String,
+    },
+    /// The encoder was asked for something the wire format cannot carry.
+    #[error("cannot encode {what}: expected {expected}, found {found}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// What the format allows.
+        expected: &'static str,
+        /// What was given.
+        found: String,
+    },
+    /// A baud rate wired M-Bus does not use (EN 13757-2 names 300 to 38 400 Bd).
+    #[error(
+        "invalid baud rate: expected one of 300, 600, 1200, 2400, 4800, 9600, 19200, 38400, found {found}"
+    )]
+    InvalidBaudRate {
+        /// The baud rate given.
+        found: u32,
+    },
+    /// A data file is malformed or inconsistent: where, and what was wrong.
+    #[error("{}:{line}:{column}: {field}: {message}", file.display())]
+    InvalidFile {
+        /// The file (built-in files are named `<builtin>/NAME`).
+        file: std::path::PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+        /// The field path as written in the file, e.g. `product[2].service[4].type`; `(file)` when no field.
+        field: String,
+        /// What was expected and what was found.
         message: String,
     },
 }
 
 impl Error {
-    /// The byte offset in the frame where decoding failed, if the error has one.
+    /// The offset where reading failed: the byte offset in the frame for a decoding error,
+    /// the character offset in the text for bad hex; `None` for other errors.
     pub fn offset(&self) -> Option<usize> {
         match self {
-            Error::Truncated { offset, .. }
-            | Error::InvalidStart { offset, .. }
-            | Error::LengthMismatch { offset, .. }
-            | Error::InvalidLength { offset, .. }
-            | Error::Checksum { offset, .. }
-            | Error::StopByte { offset, .. }
-            | Error::TrailingBytes { offset, .. }
-            | Error::UnsupportedCi { offset, .. }
-            | Error::TooManyDife { offset, .. }
-            | Error::TooManyVife { offset, .. }
-            | Error::ReservedDif { offset, .. }
-            | Error::InvalidVif { offset, .. }
-            | Error::ReservedLvar { offset, .. }
-            | Error::Hex { offset, .. } => Some(*offset),
-            Error::Encode { .. }
-            | Error::Io { .. }
-            | Error::Timeout { .. }
-            | Error::Overrun { .. }
-            | Error::Collision { .. }
-            | Error::Unexpected { .. }
-            | Error::Config { .. } => None,
+            Error::Decode(e) => Some(e.offset()),
+            #[cfg(feature = "master")]
+            Error::Master(MasterError::Decode(e)) => Some(e.offset()),
+            Error::Hex { offset, .. } => Some(*offset),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::toml_file::Located> for Error {
+    fn from(l: crate::toml_file::Located) -> Self {
+        Error::InvalidFile {
+            file: l.file,
+            line: l.line,
+            column: l.column,
+            field: l.field,
+            message: l.message,
         }
     }
 }

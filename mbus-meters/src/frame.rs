@@ -1,6 +1,6 @@
 //! The borrowed view of a whole frame: link layer, application layer and records.
 
-use crate::Error;
+use crate::DecodeError;
 use crate::app::{self, Application, Ci, Header};
 use crate::link::{self, Address, Control, FrameKind, LinkFrame};
 use crate::record::{DecodeMode, Records};
@@ -36,19 +36,19 @@ pub struct Frame<'a> {
 
 impl<'a> Frame<'a> {
     /// Parses exactly one frame (`bytes` must end with it).
-    pub fn parse(bytes: &'a [u8]) -> Result<Frame<'a>, Error> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Frame<'a>, DecodeError> {
         let link = link::parse_link(bytes)?;
         Self::from_link(bytes, link)
     }
 
     /// Parses the frame at the start of `bytes`, returning it and the bytes after it.
-    pub fn parse_prefix(bytes: &'a [u8]) -> Result<(Frame<'a>, &'a [u8]), Error> {
+    pub fn parse_prefix(bytes: &'a [u8]) -> Result<(Frame<'a>, &'a [u8]), DecodeError> {
         let link = link::parse_link_prefix(bytes)?;
         let (frame, rest) = bytes.split_at(link.len);
         Ok((Self::from_link(frame, link)?, rest))
     }
 
-    fn from_link(bytes: &'a [u8], link: LinkFrame<'a>) -> Result<Frame<'a>, Error> {
+    fn from_link(bytes: &'a [u8], link: LinkFrame<'a>) -> Result<Frame<'a>, DecodeError> {
         let app = app::parse_application(&link)?;
         Ok(Frame { bytes, link, app })
     }
@@ -107,7 +107,7 @@ impl<'a> Frame<'a> {
     /// The data records, in frame order, in the given mode.
     ///
     /// ```
-    /// use mbus_meters::{DecodeMode, Error, Frame, Quantity};
+    /// use mbus_meters::{DecodeError, DecodeMode, Frame, Quantity};
     /// // record 1: VIF 0x7D without the VIFE that names the 0xFD table entry;
     /// // record 2: volume, 1234 l
     /// let bytes = mbus_meters::hex::parse_hex(
@@ -119,7 +119,7 @@ impl<'a> Frame<'a> {
     /// assert_eq!(lenient[0].quantity(), Quantity::Unknown);
     /// assert_eq!(lenient[1].quantity(), Quantity::Volume);
     /// let strict = frame.records_with(DecodeMode::Strict).next().unwrap();
-    /// assert!(matches!(strict, Err(Error::InvalidVif { offset: 20, found: 0x7D, .. })));
+    /// assert!(matches!(strict, Err(DecodeError::InvalidVif { offset: 20, found: 0x7D, .. })));
     /// # Ok::<(), mbus_meters::Error>(())
     /// ```
     pub fn records_with(&self, mode: DecodeMode) -> Records<'a> {
@@ -147,7 +147,7 @@ impl<'a> Frame<'a> {
 
     /// Whether the frame ends with a "more records follow" DIF (0x1F): the slave has more
     /// data for the next REQ_UD2. Reads the records; `Err` if one is malformed.
-    pub fn more_records_follow(&self) -> Result<bool, Error> {
+    pub fn more_records_follow(&self) -> Result<bool, DecodeError> {
         let mut records = self.records();
         for r in records.by_ref() {
             r?;
@@ -157,7 +157,7 @@ impl<'a> Frame<'a> {
 
     /// Checks every record strictly ([`DecodeMode::Strict`]), returning the number of
     /// records.
-    pub fn validate(&self) -> Result<usize, Error> {
+    pub fn validate(&self) -> Result<usize, DecodeError> {
         let mut n = 0;
         for r in self.records_with(DecodeMode::Strict) {
             r?;

@@ -17,7 +17,7 @@
 //! A reply is read until it forms a complete frame. Reading is bounded: the buffer never
 //! holds more than the longest valid frame ([`MAX_FRAME_LEN`], 261 bytes), and each reply
 //! has an overall deadline ([`BusTiming::reply_timeout`]) besides the idle timeout between
-//! bytes, so a chattering line or gateway ends in [`Error::Overrun`] instead of holding the
+//! bytes, so a chattering line or gateway ends in [`MasterError::Overrun`] instead of holding the
 //! master. Noise before a frame is skipped: the reader resynchronises on the next start
 //! byte (0x68, 0x10, 0xE5) and takes a long, short or control frame found after it (a bare
 //! 0xE5 after noise is not taken as an acknowledgement: one noisy byte could fake it). Bytes
@@ -47,7 +47,7 @@ use crate::link::{
 };
 use crate::sim::SimulatedBus;
 use crate::timing::BusTiming;
-use crate::{Error, Frame, Manufacturer, Medium, OwnedFrame};
+use crate::{DecodeError, Frame, Manufacturer, MasterError, Medium, OwnedFrame};
 
 /// How the master talks to the bus.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,8 +125,10 @@ pub struct Master<S> {
 }
 
 /// Opens a serial port with M-Bus framing: `baud`, 8 data bits, even parity, 1 stop bit.
-pub fn open_serial(path: &str, baud: u32) -> Result<tokio_serial::SerialStream, Error> {
-    BusTiming::new(baud)?;
+pub fn open_serial(path: &str, baud: u32) -> Result<tokio_serial::SerialStream, MasterError> {
+    if !crate::timing::BAUD_RATES.contains(&baud) {
+        return Err(MasterError::InvalidBaudRate { found: baud });
+    }
     use tokio_serial::SerialPortBuilderExt;
     tokio_serial::new(path, baud)
         .data_bits(tokio_serial::DataBits::Eight)
@@ -134,7 +136,7 @@ pub fn open_serial(path: &str, baud: u32) -> Result<tokio_serial::SerialStream, 
         .stop_bits(tokio_serial::StopBits::One)
         .flow_control(tokio_serial::FlowControl::None)
         .open_native_async()
-        .map_err(|e| Error::Io {
+        .map_err(|e| MasterError::Io {
             context: "opening the serial port",
             message: format!("{path}: {e}"),
         })
@@ -142,7 +144,7 @@ pub fn open_serial(path: &str, baud: u32) -> Result<tokio_serial::SerialStream, 
 
 impl Master<tokio_serial::SerialStream> {
     /// A master on a serial port (8E1 at `config.timing.baud`).
-    pub fn open_serial(path: &str, config: MasterConfig) -> Result<Self, Error> {
+    pub fn open_serial(path: &str, config: MasterConfig) -> Result<Self, MasterError> {
         Ok(Master::new(open_serial(path, config.timing.baud)?, config))
     }
 }
@@ -150,7 +152,7 @@ impl Master<tokio_serial::SerialStream> {
 impl Master<tokio::net::TcpStream> {
     /// A master through a transparent M-Bus/TCP gateway. Give the gateway's latency in
     /// `config.timing.extra`.
-    pub async fn connect_tcp(addr: &str, config: MasterConfig) -> Result<Self, Error> {
+    pub async fn connect_tcp(addr: &str, config: MasterConfig) -> Result<Self, MasterError> {
         let stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| io_error("connecting to the M-Bus gateway", e))?;
@@ -159,8 +161,8 @@ impl Master<tokio::net::TcpStream> {
     }
 }
 
-fn io_error(context: &'static str, e: std::io::Error) -> Error {
-    Error::Io {
+fn io_error(context: &'static str, e: std::io::Error) -> MasterError {
+    MasterError::Io {
         context,
         message: e.to_string(),
     }
@@ -209,7 +211,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
     }
 
     /// Discards bytes already waiting (late parts of an earlier garbled answer).
-    async fn drain_input(&mut self) -> Result<(), Error> {
+    async fn drain_input(&mut self) -> Result<(), MasterError> {
         let mut chunk = [0u8; 300];
         for _ in 0..64 {
             match tokio::time::timeout(Duration::ZERO, self.stream.read(&mut chunk)).await {
@@ -222,7 +224,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
     }
 
     /// Sends one request and reads one reply (no retry).
-    pub async fn transact(&mut self, request: &[u8]) -> Result<Reply, Error> {
+    pub async fn transact(&mut self, request: &[u8]) -> Result<Reply, MasterError> {
         self.drain_input().await?;
         self.stream
             .write_all(request)
@@ -238,9 +240,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
     /// Reads one reply: waits up to the response timeout for the first byte, then reads until
     /// the bytes form a frame, the line stays idle for the idle timeout (the reply is then
     /// garbled, or nothing), or the reply deadline passes with bytes still arriving
-    /// ([`Error::Overrun`]). At most [`MAX_FRAME_LEN`] bytes are kept; noise before a start
-    /// byte is skipped. A peer that closes the connection is an [`Error::Io`].
-    pub async fn read_reply(&mut self) -> Result<Reply, Error> {
+    /// ([`MasterError::Overrun`]). At most [`MAX_FRAME_LEN`] bytes are kept; noise before a start
+    /// byte is skipped. A peer that closes the connection is an [`MasterError::Io`].
+    pub async fn read_reply(&mut self) -> Result<Reply, MasterError> {
         self.buf.clear();
         let timing = self.config.timing;
         let start = Instant::now();
@@ -259,14 +261,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
             let n = match timeout_at(deadline, self.stream.read(&mut chunk)).await {
                 Err(_) if idle <= overall => break,
                 Err(_) => {
-                    return Err(Error::Overrun {
+                    return Err(MasterError::Overrun {
                         waited_ms: timing.reply_timeout().as_millis() as u64,
                         received,
                         kept: to_hex(&seen),
                     });
                 }
                 Ok(Ok(0)) => {
-                    return Err(Error::Io {
+                    return Err(MasterError::Io {
                         context: "reading a reply",
                         message: if received == 0 {
                             "connection closed by the peer".into()
@@ -327,7 +329,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
                         self.buf.clear();
                         break;
                     }
-                    Err(Error::Truncated { .. }) => break,
+                    Err(DecodeError::Truncated { .. }) => break,
                     Err(_) => {
                         // no frame starts here: try the next start byte
                         self.buf.drain(..1);
@@ -350,7 +352,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
 
     /// SND_NKE (link reset) to `address`; `Ok(true)` when acknowledged, `Ok(false)` when
     /// nothing answered after every retry. A garbled answer after every retry is a collision.
-    pub async fn snd_nke(&mut self, address: Address) -> Result<bool, Error> {
+    pub async fn snd_nke(&mut self, address: Address) -> Result<bool, MasterError> {
         let request = short_frame(Control::SND_NKE, address);
         let mut last = Reply::Nothing;
         for _ in 0..=self.config.retries {
@@ -367,7 +369,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
         }
         match last {
             Reply::Nothing => Ok(false),
-            other => Err(Error::Collision {
+            other => Err(MasterError::Collision {
                 expected: "E5 after SND_NKE",
                 target: target(address),
                 found: describe(&other),
@@ -377,7 +379,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
 
     /// One REQ_UD2 with this address's FCB, repeated with the same FCB on failure (so the
     /// slave repeats its answer); the FCB toggles after a valid answer.
-    pub async fn req_ud2(&mut self, address: Address) -> Result<Vec<u8>, Error> {
+    pub async fn req_ud2(&mut self, address: Address) -> Result<Vec<u8>, MasterError> {
         let fcb = *self.fcb.get(&address.0).unwrap_or(&true);
         let request = short_frame(Control::req_ud2(fcb), address);
         let mut last = Reply::Nothing;
@@ -390,7 +392,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
                     self.fcb.insert(address.0, !fcb);
                     return Ok(bytes.clone());
                 }
-                return Err(Error::Unexpected {
+                return Err(MasterError::Unexpected {
                     target: target(address),
                     expected: "RSP_UD long frame",
                     found: to_hex(bytes),
@@ -398,13 +400,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
             }
         }
         Err(match last {
-            Reply::Nothing => Error::Timeout {
+            Reply::Nothing => MasterError::Timeout {
                 expected: "RSP_UD",
                 target: target(address),
                 waited_ms: self.config.timing.response_timeout().as_millis() as u64,
                 attempts: self.config.retries + 1,
             },
-            other => Error::Collision {
+            other => MasterError::Collision {
                 expected: "RSP_UD",
                 target: target(address),
                 found: describe(&other),
@@ -414,9 +416,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
 
     /// The whole readout of a slave: SND_NKE, then REQ_UD2 with toggling FCB while the
     /// meter's telegram ends with "more records follow" (DIF 0x1F).
-    pub async fn read(&mut self, address: Address) -> Result<Vec<OwnedFrame>, Error> {
+    pub async fn read(&mut self, address: Address) -> Result<Vec<OwnedFrame>, MasterError> {
         if address.0 != 253 && !self.snd_nke(address).await? {
-            return Err(Error::Timeout {
+            return Err(MasterError::Timeout {
                 expected: "E5 after SND_NKE",
                 target: target(address),
                 waited_ms: self.config.timing.response_timeout().as_millis() as u64,
@@ -437,7 +439,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
     }
 
     /// Selects a slave by (wildcard) secondary address: `Ok(true)` when acknowledged.
-    pub async fn select(&mut self, mask: &SecondaryAddress) -> Result<bool, Error> {
+    pub async fn select(&mut self, mask: &SecondaryAddress) -> Result<bool, MasterError> {
         let request = select_frame(false, mask);
         for _ in 0..=self.config.retries {
             let reply = self.transact(&request).await?;
@@ -449,7 +451,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
                 }
                 Reply::Nothing => {}
                 other => {
-                    return Err(Error::Collision {
+                    return Err(MasterError::Collision {
                         expected: "E5 after selection",
                         target: target(Address::SELECTED),
                         found: describe(&other),
@@ -465,9 +467,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
     pub async fn read_secondary(
         &mut self,
         address: &SecondaryAddress,
-    ) -> Result<Vec<OwnedFrame>, Error> {
+    ) -> Result<Vec<OwnedFrame>, MasterError> {
         if !self.select(address).await? {
-            return Err(Error::Timeout {
+            return Err(MasterError::Timeout {
                 expected: "E5 after selection",
                 target: format!("secondary address {}", address.id),
                 waited_ms: self.config.timing.response_timeout().as_millis() as u64,
@@ -485,7 +487,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
     pub async fn scan_primary(
         &mut self,
         range: std::ops::RangeInclusive<u8>,
-    ) -> Result<PrimaryScan, Error> {
+    ) -> Result<PrimaryScan, MasterError> {
         let mut scan = PrimaryScan::default();
         for a in range {
             if a > 250 {
@@ -494,14 +496,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
             match self.snd_nke(Address(a)).await {
                 Ok(true) => {}
                 Ok(false) => continue,
-                Err(Error::Collision { .. }) => {
+                Err(MasterError::Collision { .. }) => {
                     scan.collisions.push(a);
                     continue;
                 }
                 Err(e) => return Err(e),
             }
             match self.req_ud2(Address(a)).await {
-                Err(Error::Collision { .. }) => scan.collisions.push(a),
+                Err(MasterError::Collision { .. }) => scan.collisions.push(a),
                 // acknowledged: present even if its data did not come
                 _ => scan.found.push(a),
             }
@@ -511,7 +513,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
 
     /// Probes one mask: select it, then REQ_UD2 to 253 (one attempt each: an empty mask is the
     /// common case of a search and costs one response timeout).
-    pub async fn probe(&mut self, mask: &SecondaryAddress) -> Result<Probe, Error> {
+    pub async fn probe(&mut self, mask: &SecondaryAddress) -> Result<Probe, MasterError> {
         let reply = self.transact(&select_frame(false, mask)).await?;
         self.pause().await;
         match reply {
@@ -552,7 +554,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
     pub async fn search_secondary(
         &mut self,
         base: SecondaryAddress,
-    ) -> Result<SecondarySearch, Error> {
+    ) -> Result<SecondarySearch, MasterError> {
         let mut result = SecondarySearch::default();
         // deselect everything first
         let _ = self
@@ -617,7 +619,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     bus: std::sync::Arc<std::sync::Mutex<SimulatedBus>>,
     mut stream: S,
     turnaround: Duration,
-) -> Result<(), Error> {
+) -> Result<(), MasterError> {
     let mut buf: Vec<u8> = Vec::with_capacity(2 * MAX_FRAME_LEN);
     let mut chunk = [0u8; 300];
     loop {
@@ -652,7 +654,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                             .map_err(|e| io_error("sending an answer", e))?;
                     }
                 }
-                Err(Error::Truncated { .. }) => break,
+                Err(DecodeError::Truncated { .. }) => break,
                 Err(_) => {
                     // skip to the next start byte after this one
                     at += 1;

@@ -47,7 +47,7 @@ use crate::app::{Application, Header};
 use crate::hex::to_hex;
 use crate::link::FrameKind;
 use crate::record::{DecodeMode, Function, Quantity, Record, Unit, Value};
-use crate::{Error, Frame};
+use crate::{DecodeError, Frame};
 
 /// A decoded frame, owning its data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -92,19 +92,19 @@ pub struct OwnedRecordError {
     pub message: String,
 }
 
-impl From<&Error> for OwnedRecordError {
-    fn from(e: &Error) -> Self {
+impl From<&DecodeError> for OwnedRecordError {
+    fn from(e: &DecodeError) -> Self {
         let kind = match e {
-            Error::Truncated { .. } => "truncated",
-            Error::TooManyDife { .. } => "too_many_dife",
-            Error::TooManyVife { .. } => "too_many_vife",
-            Error::ReservedDif { .. } => "reserved_dif",
-            Error::InvalidVif { .. } => "invalid_vif",
-            Error::ReservedLvar { .. } => "reserved_lvar",
+            DecodeError::Truncated { .. } => "truncated",
+            DecodeError::TooManyDife { .. } => "too_many_dife",
+            DecodeError::TooManyVife { .. } => "too_many_vife",
+            DecodeError::ReservedDif { .. } => "reserved_dif",
+            DecodeError::InvalidVif { .. } => "invalid_vif",
+            DecodeError::ReservedLvar { .. } => "reserved_lvar",
             _ => "other",
         };
         OwnedRecordError {
-            offset: e.offset(),
+            offset: Some(e.offset()),
             kind: kind.to_string(),
             message: e.to_string(),
         }
@@ -180,6 +180,22 @@ pub enum OwnedValue {
     Null,
 }
 
+impl OwnedValue {
+    /// The number, for numeric values.
+    ///
+    /// ```
+    /// use mbus_meters::OwnedValue;
+    /// assert_eq!(OwnedValue::Number(2.5).as_f64(), Some(2.5));
+    /// assert_eq!(OwnedValue::Null.as_f64(), None);
+    /// ```
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            OwnedValue::Number(v) => Some(*v),
+            OwnedValue::Text(_) | OwnedValue::Null => None,
+        }
+    }
+}
+
 impl From<Value<'_>> for OwnedValue {
     fn from(v: Value<'_>) -> Self {
         match v {
@@ -228,14 +244,14 @@ impl From<&Record<'_>> for OwnedRecord {
 
 impl OwnedFrame {
     /// Decodes every record of a parsed frame in the default (lenient) [`DecodeMode`].
-    pub fn from_frame(frame: &Frame<'_>) -> Result<OwnedFrame, Error> {
+    pub fn from_frame(frame: &Frame<'_>) -> Result<OwnedFrame, DecodeError> {
         Self::from_frame_with(frame, DecodeMode::default())
     }
 
     /// Decodes every record of a parsed frame: in [`DecodeMode::Strict`] the first bad
     /// record is the error; in [`DecodeMode::Lenient`] every record that can be delimited
     /// is decoded and each bad one is listed in [`OwnedFrame::errors`].
-    pub fn from_frame_with(frame: &Frame<'_>, mode: DecodeMode) -> Result<OwnedFrame, Error> {
+    pub fn from_frame_with(frame: &Frame<'_>, mode: DecodeMode) -> Result<OwnedFrame, DecodeError> {
         let mut records = Vec::new();
         let mut errors = Vec::new();
         let mut iter = frame.records_with(mode);
@@ -289,7 +305,7 @@ impl OwnedFrame {
 ///     "checksum mismatch at 7: expected 0x79, found 0x7A"
 /// );
 /// ```
-pub fn decode(bytes: &[u8]) -> Result<OwnedFrame, Error> {
+pub fn decode(bytes: &[u8]) -> Result<OwnedFrame, DecodeError> {
     decode_with(bytes, DecodeMode::default())
 }
 
@@ -310,6 +326,6 @@ pub fn decode(bytes: &[u8]) -> Result<OwnedFrame, Error> {
 /// let strict = decode_with(&bytes, DecodeMode::Strict).unwrap_err();
 /// assert_eq!(strict.to_string(), "too many DIFE at 30: expected at most 10, found an 11th (0x00)");
 /// ```
-pub fn decode_with(bytes: &[u8], mode: DecodeMode) -> Result<OwnedFrame, Error> {
+pub fn decode_with(bytes: &[u8], mode: DecodeMode) -> Result<OwnedFrame, DecodeError> {
     OwnedFrame::from_frame_with(&Frame::parse(bytes)?, mode)
 }

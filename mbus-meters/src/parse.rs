@@ -1,10 +1,10 @@
 //! nom glue: the error type the crate's parsers share, and the few primitive parsers that
-//! attach a name to what they read so that a failure becomes a precise [`Error`].
+//! attach a name to what they read so that a failure becomes a precise [`DecodeError`].
 
 use nom::IResult;
 use nom::error::{ErrorKind, ParseError};
 
-use crate::Error;
+use crate::DecodeError;
 
 /// Why a nom parser stopped, with the input that was left at that point.
 #[derive(Debug, Clone, Copy)]
@@ -45,32 +45,32 @@ impl<'a> Fail<'a> {
         nom::Err::Failure(Fail { at, kind })
     }
 
-    /// Turns the failure into an [`Error`], given the slice the parser started on and that
+    /// Turns the failure into a [`DecodeError`], given the slice the parser started on and that
     /// slice's offset in the frame.
-    pub(crate) fn into_error(self, start: &[u8], start_offset: usize) -> Error {
+    pub(crate) fn into_error(self, start: &[u8], start_offset: usize) -> DecodeError {
         let offset = start_offset + start.len().saturating_sub(self.at.len());
         match self.kind {
-            FailKind::Nom => Error::Truncated {
+            FailKind::Nom => DecodeError::Truncated {
                 offset,
                 what: "data",
                 needed: 1,
                 available: 0,
             },
-            FailKind::Truncated { what, needed } => Error::Truncated {
+            FailKind::Truncated { what, needed } => DecodeError::Truncated {
                 offset,
                 what,
                 needed,
                 available: self.at.len(),
             },
-            FailKind::TooManyDife { found } => Error::TooManyDife { offset, found },
-            FailKind::TooManyVife { found } => Error::TooManyVife { offset, found },
-            FailKind::ReservedDif { found } => Error::ReservedDif { offset, found },
-            FailKind::InvalidVif { expected, found } => Error::InvalidVif {
+            FailKind::TooManyDife { found } => DecodeError::TooManyDife { offset, found },
+            FailKind::TooManyVife { found } => DecodeError::TooManyVife { offset, found },
+            FailKind::ReservedDif { found } => DecodeError::ReservedDif { offset, found },
+            FailKind::InvalidVif { expected, found } => DecodeError::InvalidVif {
                 offset,
                 expected,
                 found,
             },
-            FailKind::ReservedLvar { found } => Error::ReservedLvar { offset, found },
+            FailKind::ReservedLvar { found } => DecodeError::ReservedLvar { offset, found },
         }
     }
 }
@@ -95,10 +95,10 @@ pub(crate) fn finish<'a, T>(
     result: PResult<'a, T>,
     start: &'a [u8],
     start_offset: usize,
-) -> Result<(&'a [u8], T), Error> {
+) -> Result<(&'a [u8], T), DecodeError> {
     result.map_err(|e| match e {
         nom::Err::Error(f) | nom::Err::Failure(f) => f.into_error(start, start_offset),
-        nom::Err::Incomplete(_) => Error::Truncated {
+        nom::Err::Incomplete(_) => DecodeError::Truncated {
             offset: start_offset + start.len(),
             what: "data",
             needed: 1,

@@ -28,10 +28,13 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
 
 use crate::owned::{OwnedFrame, OwnedRecord, OwnedValue};
+use crate::toml_file::Source;
 use crate::{Error, Function, Manufacturer, Quantity};
 
 /// The built-in profiles (TOML).
@@ -189,11 +192,137 @@ pub struct Profile {
     pub channels: BTreeMap<Channel, Selector>,
 }
 
+/// A profile file as written, with the positions of the values the loader checks.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileFile {
     #[serde(default)]
-    profile: Vec<Profile>,
+    profile: Vec<ProfileSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileSpec {
+    name: String,
+    manufacturer: Spanned<String>,
+    version: u8,
+    medium: u8,
+    source: String,
+    // keyed by name, not by `Channel`: the field path of an error inside an entry names the
+    // channel only for string keys
+    channels: BTreeMap<String, Spanned<SelectorSpec>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelectorSpec {
+    quantity: Spanned<String>,
+    function: Option<Spanned<String>>,
+    #[serde(default)]
+    storage: u64,
+    #[serde(default)]
+    tariff: u32,
+    #[serde(default)]
+    subunit: u16,
+    #[serde(default)]
+    modifiers: Vec<String>,
+    dif_vif: Option<String>,
+}
+
+/// The functions a selector may name.
+const FUNCTIONS: [Function; 4] = [
+    Function::Instantaneous,
+    Function::Maximum,
+    Function::Minimum,
+    Function::Error,
+];
+
+impl SelectorSpec {
+    /// Checks the quantity and function names of `profile[i].channels.<channel>`.
+    fn resolve(self, src: &Source<'_>, at: &str) -> Result<Selector, Error> {
+        if Quantity::from_name(self.quantity.get_ref()).is_none() {
+            return Err(src
+                .at(
+                    self.quantity.span(),
+                    format!("{at}.quantity"),
+                    format!(
+                        "expected a quantity name, found {:?}",
+                        self.quantity.get_ref()
+                    ),
+                )
+                .into());
+        }
+        let function = match self.function {
+            None => instantaneous(),
+            Some(f) if FUNCTIONS.iter().any(|g| g.name() == f.get_ref()) => f.into_inner(),
+            Some(f) => {
+                return Err(src
+                    .at(
+                        f.span(),
+                        format!("{at}.function"),
+                        format!(
+                            "expected instantaneous, maximum, minimum or error, found {:?}",
+                            f.get_ref()
+                        ),
+                    )
+                    .into());
+            }
+        };
+        Ok(Selector {
+            quantity: self.quantity.into_inner(),
+            function,
+            storage: self.storage,
+            tariff: self.tariff,
+            subunit: self.subunit,
+            modifiers: self.modifiers,
+            dif_vif: self.dif_vif,
+        })
+    }
+}
+
+impl ProfileSpec {
+    /// Checks `profile[i]` and gives the profile.
+    fn resolve(self, src: &Source<'_>, i: usize) -> Result<Profile, Error> {
+        let at = format!("profile[{i}]");
+        if Manufacturer::from_letters(self.manufacturer.get_ref()).is_err() {
+            return Err(src
+                .at(
+                    self.manufacturer.span(),
+                    format!("{at}.manufacturer"),
+                    format!(
+                        "expected three letters A-Z, found {:?}",
+                        self.manufacturer.get_ref()
+                    ),
+                )
+                .into());
+        }
+        let mut channels = BTreeMap::new();
+        for (name, selector) in self.channels {
+            let at = format!("{at}.channels.{name}");
+            let Some(channel) = Channel::ALL.into_iter().find(|c| c.name() == name) else {
+                let names: Vec<&str> = Channel::ALL.iter().map(|c| c.name()).collect();
+                return Err(src
+                    .at(
+                        selector.span(),
+                        at,
+                        format!(
+                            "expected a channel name ({}), found {name:?}",
+                            names.join(", ")
+                        ),
+                    )
+                    .into());
+            };
+            channels.insert(channel, selector.into_inner().resolve(src, &at)?);
+        }
+        Ok(Profile {
+            name: self.name,
+            manufacturer: self.manufacturer.into_inner(),
+            version: self.version,
+            medium: self.medium,
+            source: self.source,
+            channels,
+        })
+    }
 }
 
 /// One mapped channel.
@@ -232,78 +361,50 @@ pub struct ProfileSet {
     pub profiles: Vec<Profile>,
 }
 
-fn config_error(file: &str, message: impl Into<String>) -> Error {
-    Error::Config {
-        file: file.into(),
-        message: message.into(),
-    }
-}
-
 impl ProfileSet {
-    /// The built-in profiles.
+    /// The built-in profiles (named `<builtin>/profiles.toml` in errors).
     pub fn builtin() -> Result<ProfileSet, Error> {
-        ProfileSet::from_toml("built-in profiles.toml", BUILTIN_TOML)
+        ProfileSet::from_toml("<builtin>/profiles.toml", BUILTIN_TOML)
     }
 
     /// Profiles from TOML text; `file` names it in errors. Checks every manufacturer,
-    /// quantity and function name, and that no two profiles share a key.
-    pub fn from_toml(file: &str, text: &str) -> Result<ProfileSet, Error> {
-        let parsed: ProfileFile = toml::from_str(text)
-            .map_err(|e| config_error(file, e.to_string().replace('\n', " ").trim().to_string()))?;
-        for (i, p) in parsed.profile.iter().enumerate() {
-            let at = |what: &str| format!("profile[{i}] ({}): {what}", p.name);
-            Manufacturer::from_letters(&p.manufacturer).map_err(|_| {
-                config_error(
-                    file,
-                    at(&format!(
-                        "manufacturer: expected three letters A-Z, found {:?}",
-                        p.manufacturer
-                    )),
-                )
-            })?;
-            for (c, s) in &p.channels {
-                if Quantity::from_name(&s.quantity).is_none() {
-                    return Err(config_error(
-                        file,
-                        at(&format!(
-                            "channels.{}.quantity: expected a quantity name, found {:?}",
-                            c.name(),
-                            s.quantity
-                        )),
-                    ));
-                }
-                let functions = [
-                    Function::Instantaneous,
-                    Function::Maximum,
-                    Function::Minimum,
-                    Function::Error,
-                ];
-                if !functions.iter().any(|f| f.name() == s.function) {
-                    return Err(config_error(
-                        file,
-                        at(&format!(
-                            "channels.{}.function: expected instantaneous, maximum, minimum or error, found {:?}",
-                            c.name(),
-                            s.function
-                        )),
-                    ));
-                }
-            }
-            if parsed.profile[..i].iter().any(|q| {
+    /// quantity and function name, and that no two profiles share a key; a file that fails
+    /// is [`Error::InvalidFile`] with its line, column (in characters) and field.
+    ///
+    /// ```
+    /// use mbus_meters::profile::ProfileSet;
+    /// let text = "[[profile]]\nname = \"Zähler\"\nmanufacturer = \"L1G\"\nversion = 7\n\
+    ///             medium = 4\nsource = \"survey\"\nchannels.volume = { quantity = \"volume\" }\n";
+    /// let err = ProfileSet::from_toml("site.toml", text).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "site.toml:3:16: profile[0].manufacturer: expected three letters A-Z, found \"L1G\""
+    /// );
+    /// ```
+    pub fn from_toml(file: impl AsRef<Path>, text: &str) -> Result<ProfileSet, Error> {
+        let src = Source::new(file.as_ref(), text);
+        let parsed: ProfileFile = src.parse()?;
+        let mut profiles: Vec<Profile> = Vec::with_capacity(parsed.profile.len());
+        for (i, spec) in parsed.profile.into_iter().enumerate() {
+            let span = spec.manufacturer.span();
+            let p = spec.resolve(&src, i)?;
+            if profiles.iter().any(|q| {
                 q.manufacturer == p.manufacturer && q.version == p.version && q.medium == p.medium
             }) {
-                return Err(config_error(
-                    file,
-                    at(&format!(
-                        "expected one profile per manufacturer, version and medium, found a second for {} {} {}",
-                        p.manufacturer, p.version, p.medium
-                    )),
-                ));
+                return Err(src
+                    .at(
+                        span,
+                        format!("profile[{i}]"),
+                        format!(
+                            "expected one profile per manufacturer, version and medium, found a second for {} {} {}",
+                            p.manufacturer, p.version, p.medium
+                        ),
+                    )
+                    .into());
             }
+            profiles.push(p);
         }
-        Ok(ProfileSet {
-            profiles: parsed.profile,
-        })
+        Ok(ProfileSet { profiles })
     }
 
     /// Adds (or, for the same key, replaces) the profiles of `other`.

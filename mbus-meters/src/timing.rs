@@ -63,15 +63,11 @@ impl Default for BusTiming {
 }
 
 impl BusTiming {
-    /// Timing for a baud rate from [`BAUD_RATES`].
+    /// Timing for a baud rate from [`BAUD_RATES`]; another rate is
+    /// [`Error::InvalidBaudRate`].
     pub fn new(baud: u32) -> Result<BusTiming, Error> {
         if !BAUD_RATES.contains(&baud) {
-            return Err(Error::Config {
-                file: "baud rate".into(),
-                message: format!(
-                    "expected one of 300, 600, 1200, 2400, 4800, 9600, 19200, 38400, found {baud}"
-                ),
-            });
+            return Err(Error::InvalidBaudRate { found: baud });
         }
         Ok(BusTiming {
             baud,

@@ -5,7 +5,8 @@
 use mbus_meters::app::{Application, StatusFlag};
 use mbus_meters::encode::{self, DataSpec, HeaderSpec, RecordSpec, Telegram, VifSpec};
 use mbus_meters::{
-    Address, Control, Error, Frame, Function, Invalid, OwnedValue, Quantity, Unit, Value, decode,
+    Address, Control, DecodeError, Frame, Function, Invalid, OwnedValue, Quantity, Unit, Value,
+    decode,
 };
 
 /// A response without header carrying `records` (raw record bytes).
@@ -84,7 +85,7 @@ fn variable_length_kinds() {
         .unwrap_err();
     assert_eq!(
         err,
-        Error::ReservedLvar {
+        DecodeError::ReservedLvar {
             offset: 9,
             found: 0xF7
         }
@@ -232,7 +233,7 @@ fn vif_tables_scale_to_base_units() {
     assert!(
         matches!(
             err,
-            Error::InvalidVif {
+            DecodeError::InvalidVif {
                 offset: 8,
                 found: 0x7D,
                 ..
@@ -299,7 +300,7 @@ fn combinable_vife() {
         .unwrap_err();
     assert_eq!(
         err,
-        Error::TooManyVife {
+        DecodeError::TooManyVife {
             offset: 19,
             found: 0x22
         }

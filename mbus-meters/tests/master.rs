@@ -1,5 +1,6 @@
 //! The M-Bus master end to end against a simulated bus, over loopback TCP and over a socat
 //! pseudo-terminal pair (8E1 serial settings on both ends).
+#![cfg(feature = "master")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,7 @@ use mbus_meters::master::{Master, MasterConfig, Probe, serve};
 use mbus_meters::sim::{SimMeter, SimulatedBus};
 use mbus_meters::timing::BusTiming;
 use mbus_meters::{
-    Address, Control, Error, Id, Manufacturer, Medium, OwnedValue, SecondaryAddress, Status,
+    Address, Control, Id, Manufacturer, MasterError, Medium, OwnedValue, SecondaryAddress, Status,
 };
 
 fn header(id: u32, manufacturer: &str, medium: Medium) -> LongHeader {
@@ -116,12 +117,15 @@ where
 
     // a meter that does not answer
     let err = master.read(Address(4)).await.unwrap_err();
-    assert!(matches!(err, Error::Timeout { attempts: 3, .. }), "{err}");
+    assert!(
+        matches!(err, MasterError::Timeout { attempts: 3, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("primary address 4"), "{err}");
 
     // two meters on one primary address: a garbled answer
     let err = master.req_ud2(Address(6)).await.unwrap_err();
-    assert!(matches!(err, Error::Collision { .. }), "{err}");
+    assert!(matches!(err, MasterError::Collision { .. }), "{err}");
 
     // secondary addressing
     let frames = master
@@ -359,7 +363,7 @@ async fn a_peer_streaming_garbage_forever_ends_in_overrun() {
         .unwrap_err();
     let elapsed = t.elapsed();
     assert!(
-        matches!(err, Error::Overrun { received, ref kept, .. }
+        matches!(err, MasterError::Overrun { received, ref kept, .. }
             if received > 10 * mbus_meters::link::MAX_FRAME_LEN && kept.len() <= 3 * mbus_meters::link::MAX_FRAME_LEN),
         "{err}"
     );
@@ -397,7 +401,7 @@ async fn a_peer_trickling_one_byte_every_10_ms_ends_in_overrun() {
         .unwrap_err();
     let elapsed = t.elapsed();
     assert!(
-        matches!(err, Error::Overrun { received, .. } if received >= 5),
+        matches!(err, MasterError::Overrun { received, .. } if received >= 5),
         "{err}"
     );
     assert!(elapsed >= deadline, "{elapsed:?} < {deadline:?}");
@@ -424,7 +428,7 @@ async fn a_peer_closing_mid_frame_ends_in_an_io_error() {
         .unwrap_err();
     let elapsed = t.elapsed();
     assert!(
-        matches!(err, Error::Io { context: "reading a reply", ref message }
+        matches!(err, MasterError::Io { context: "reading a reply", ref message }
             if message.contains("after 7 byte(s)")),
         "{err}"
     );

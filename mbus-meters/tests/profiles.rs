@@ -151,10 +151,11 @@ channels.operating_hours = { quantity = "on_time", dif_vif = "0C 22" }
     );
 
     let err = ProfileSet::from_toml("bad.toml", &user.replace("source", "sauce")).unwrap_err();
-    assert!(matches!(err, Error::Config { .. }));
+    assert!(matches!(err, Error::InvalidFile { line: 7, .. }), "{err}");
     let msg = err.to_string();
+    // the location is `file:line:column:`
     assert!(
-        msg.contains("bad.toml") && msg.contains("line") && msg.contains("sauce"),
+        msg.starts_with("bad.toml:7:") && msg.contains("sauce"),
         "{msg}"
     );
     let err = ProfileSet::from_toml("bad.toml", &user.replace("on_time", "ontime")).unwrap_err();
@@ -163,4 +164,47 @@ channels.operating_hours = { quantity = "on_time", dif_vif = "0C 22" }
     assert!(err.to_string().contains("manufacturer"), "{err}");
     let twice = format!("{user}\n{user}");
     assert!(ProfileSet::from_toml("twice.toml", &twice).is_err());
+}
+
+/// The full message of a bad field on a line with multi-byte characters: the column counts
+/// characters, the field is the path as written.
+#[test]
+fn bad_field_message_counts_columns_in_characters() {
+    let text = "[[profile]]\nname = \"Zählerstand °C\"\nmanufacturer = \"LUG\"\nversion = 7\nmedium = 4\n\
+                source = \"Wärmezähler Süd\"\n\
+                channels.volume = { quantity = \"Zählerstand °C\", storage = \"eins\" }\n";
+    let err = ProfileSet::from_toml("site/zähler.toml", text).unwrap_err();
+    let Error::InvalidFile {
+        line,
+        column,
+        ref field,
+        ..
+    } = err
+    else {
+        panic!("{err}");
+    };
+    // `channels.volume = { quantity = "Zählerstand °C", storage = ` is 59 characters
+    // (62 bytes): "eins" starts at character 60
+    assert_eq!((line, column), (7, 60), "{err}");
+    assert_eq!(field, "profile[0].channels.volume.storage");
+    assert_eq!(
+        err.to_string(),
+        "site/zähler.toml:7:60: profile[0].channels.volume.storage: invalid type: string \"eins\", expected u64"
+    );
+
+    // a value the loader checks after parsing: located the same way
+    let text = text.replace("\"eins\"", "1");
+    let err = ProfileSet::from_toml("site/zähler.toml", &text).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "site/zähler.toml:7:32: profile[0].channels.volume.quantity: expected a quantity name, found \"Zählerstand °C\""
+    );
+    let text = text.replace("channels.volume", "channels.volumes");
+    let err = ProfileSet::from_toml("site/zähler.toml", &text).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "site/zähler.toml:7:20: profile[0].channels.volumes: expected a channel name (heat_energy, volume,"
+        ),
+        "{err}"
+    );
 }

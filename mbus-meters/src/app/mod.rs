@@ -16,7 +16,7 @@ pub use medium::Medium;
 use nom::Parser;
 use nom::combinator::map;
 
-use crate::Error;
+use crate::DecodeError;
 use crate::link::LinkFrame;
 use crate::parse::{bytes, finish};
 use crate::record::ByteOrder;
@@ -174,14 +174,14 @@ fn u16_of(b: &[u8], order: ByteOrder) -> u16 {
 }
 
 /// Reads the application layer of a frame.
-pub(crate) fn parse_application<'a>(link: &LinkFrame<'a>) -> Result<Application<'a>, Error> {
+pub(crate) fn parse_application<'a>(link: &LinkFrame<'a>) -> Result<Application<'a>, DecodeError> {
     let Some(ci) = link.ci else {
         return Ok(Application::None);
     };
     let data = link.user_data;
     let base = link.user_data_offset;
     let Some(kind) = Ci(ci).kind() else {
-        return Err(Error::UnsupportedCi {
+        return Err(DecodeError::UnsupportedCi {
             offset: CI_OFFSET,
             found: ci,
         });
@@ -248,7 +248,7 @@ pub(crate) fn parse_application<'a>(link: &LinkFrame<'a>) -> Result<Application<
             };
             let (rest, b) = finish(bytes("fixed data structure", 16)(data), data, base)?;
             if !rest.is_empty() {
-                return Err(Error::TrailingBytes {
+                return Err(DecodeError::TrailingBytes {
                     offset: base + 16,
                     count: rest.len(),
                 });

@@ -612,7 +612,13 @@ impl RecordSpec {
             return Err(encode_error("record", "a VIF", "none"));
         };
 
-        // DIB
+        self.write_dib(out)?;
+        self.write_vib(vif, out)?;
+        self.data.write(out)
+    }
+
+    /// The DIF and its DIFE chain (storage number, tariff, subunit, function, data field).
+    fn write_dib(&self, out: &mut Vec<u8>) -> Result<(), Error> {
         if self.storage >> 41 != 0 || self.tariff >> 20 != 0 || self.subunit >> 10 != 0 {
             return Err(encode_error(
                 "DIB",
@@ -650,8 +656,11 @@ impl RecordSpec {
             let ext = if i + 1 < n_dife { 0x80 } else { 0 };
             out.push(ext | (u << 6) | (t << 4) | s);
         }
+        Ok(())
+    }
 
-        // VIB
+    /// The VIF (primary, extension table or plain text) and the VIFE.
+    fn write_vib(&self, vif: &VifSpec, out: &mut Vec<u8>) -> Result<(), Error> {
         let more = if self.vifes.is_empty() { 0 } else { 0x80 };
         let mut count = self.vifes.len();
         match vif {
@@ -704,7 +713,7 @@ impl RecordSpec {
             }
             out.push(v | if i + 1 < self.vifes.len() { 0x80 } else { 0 });
         }
-        self.data.write(out)
+        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@ pub use control::{Control, LinkFunction};
 use nom::Parser;
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::DecodeError;
 use crate::parse::{byte, bytes, finish};
 
 /// The single character acknowledging a frame.
@@ -76,7 +76,7 @@ pub fn checksum(bytes: &[u8]) -> u8 {
 /// assert_eq!(f.kind, FrameKind::Short);
 /// assert_eq!(f.len, 5);
 /// ```
-pub fn parse_link_prefix(input: &[u8]) -> Result<LinkFrame<'_>, Error> {
+pub fn parse_link_prefix(input: &[u8]) -> Result<LinkFrame<'_>, DecodeError> {
     let (rest, start) = finish(byte("start byte")(input), input, 0)?;
     match start {
         ACK => Ok(LinkFrame {
@@ -88,109 +88,117 @@ pub fn parse_link_prefix(input: &[u8]) -> Result<LinkFrame<'_>, Error> {
             user_data_offset: 1,
             len: 1,
         }),
-        SHORT_START => {
-            let (_, body) = finish(
-                bytes("short frame (C, A, checksum, stop)", 4)(rest),
-                rest,
-                1,
-            )?;
-            let (c, a, cs, stop) = (body[0], body[1], body[2], body[3]);
-            let expected = c.wrapping_add(a);
-            if cs != expected {
-                return Err(Error::Checksum {
-                    offset: 3,
-                    expected,
-                    found: cs,
-                });
-            }
-            if stop != STOP {
-                return Err(Error::StopByte {
-                    offset: 4,
-                    found: stop,
-                });
-            }
-            Ok(LinkFrame {
-                kind: FrameKind::Short,
-                control: Some(Control(c)),
-                address: Some(Address(a)),
-                ci: None,
-                user_data: &[],
-                user_data_offset: 5,
-                len: 5,
-            })
-        }
-        LONG_START => {
-            let (rest, (l1, l2, start2)) = finish(
-                (
-                    byte("length field"),
-                    byte("second length field"),
-                    byte("second start byte"),
-                )
-                    .parse(rest),
-                rest,
-                1,
-            )?;
-            if l2 != l1 {
-                return Err(Error::LengthMismatch {
-                    offset: 2,
-                    expected: l1,
-                    found: l2,
-                });
-            }
-            if start2 != LONG_START {
-                return Err(Error::InvalidStart {
-                    offset: 3,
-                    expected: "0x68",
-                    found: start2,
-                });
-            }
-            if l1 < 3 {
-                return Err(Error::InvalidLength {
-                    offset: 1,
-                    found: l1,
-                });
-            }
-            let l = usize::from(l1);
-            let (_, body) = finish(
-                bytes("frame body (C, A, CI, user data, checksum, stop)", l + 2)(rest),
-                rest,
-                4,
-            )?;
-            let expected = checksum(&body[..l]);
-            let found = body[l];
-            if found != expected {
-                return Err(Error::Checksum {
-                    offset: 4 + l,
-                    expected,
-                    found,
-                });
-            }
-            if body[l + 1] != STOP {
-                return Err(Error::StopByte {
-                    offset: 5 + l,
-                    found: body[l + 1],
-                });
-            }
-            Ok(LinkFrame {
-                kind: if l == 3 {
-                    FrameKind::Control
-                } else {
-                    FrameKind::Long
-                },
-                control: Some(Control(body[0])),
-                address: Some(Address(body[1])),
-                ci: Some(body[2]),
-                user_data: &body[3..l],
-                user_data_offset: 7,
-                len: l + 6,
-            })
-        }
-        found => Err(Error::InvalidStart {
+        SHORT_START => parse_short(rest),
+        LONG_START => parse_long(rest),
+        found => Err(DecodeError::InvalidStart {
             offset: 0,
             expected: "0xE5, 0x10 or 0x68",
             found,
         }),
     }
+}
+
+/// The short frame after its start byte (`rest` starts at offset 1).
+#[inline]
+fn parse_short(rest: &[u8]) -> Result<LinkFrame<'_>, DecodeError> {
+    let (_, body) = finish(
+        bytes("short frame (C, A, checksum, stop)", 4)(rest),
+        rest,
+        1,
+    )?;
+    let (c, a, cs, stop) = (body[0], body[1], body[2], body[3]);
+    let expected = c.wrapping_add(a);
+    if cs != expected {
+        return Err(DecodeError::Checksum {
+            offset: 3,
+            expected,
+            found: cs,
+        });
+    }
+    if stop != STOP {
+        return Err(DecodeError::StopByte {
+            offset: 4,
+            found: stop,
+        });
+    }
+    Ok(LinkFrame {
+        kind: FrameKind::Short,
+        control: Some(Control(c)),
+        address: Some(Address(a)),
+        ci: None,
+        user_data: &[],
+        user_data_offset: 5,
+        len: 5,
+    })
+}
+
+/// The control or long frame after its first start byte (`rest` starts at offset 1).
+#[inline]
+fn parse_long(rest: &[u8]) -> Result<LinkFrame<'_>, DecodeError> {
+    let (rest, (l1, l2, start2)) = finish(
+        (
+            byte("length field"),
+            byte("second length field"),
+            byte("second start byte"),
+        )
+            .parse(rest),
+        rest,
+        1,
+    )?;
+    if l2 != l1 {
+        return Err(DecodeError::LengthMismatch {
+            offset: 2,
+            expected: l1,
+            found: l2,
+        });
+    }
+    if start2 != LONG_START {
+        return Err(DecodeError::InvalidStart {
+            offset: 3,
+            expected: "0x68",
+            found: start2,
+        });
+    }
+    if l1 < 3 {
+        return Err(DecodeError::InvalidLength {
+            offset: 1,
+            found: l1,
+        });
+    }
+    let l = usize::from(l1);
+    let (_, body) = finish(
+        bytes("frame body (C, A, CI, user data, checksum, stop)", l + 2)(rest),
+        rest,
+        4,
+    )?;
+    let expected = checksum(&body[..l]);
+    let found = body[l];
+    if found != expected {
+        return Err(DecodeError::Checksum {
+            offset: 4 + l,
+            expected,
+            found,
+        });
+    }
+    if body[l + 1] != STOP {
+        return Err(DecodeError::StopByte {
+            offset: 5 + l,
+            found: body[l + 1],
+        });
+    }
+    Ok(LinkFrame {
+        kind: if l == 3 {
+            FrameKind::Control
+        } else {
+            FrameKind::Long
+        },
+        control: Some(Control(body[0])),
+        address: Some(Address(body[1])),
+        ci: Some(body[2]),
+        user_data: &body[3..l],
+        user_data_offset: 7,
+        len: l + 6,
+    })
 }
 
 /// Parses exactly one frame: `input` must end with it.
@@ -200,10 +208,10 @@ pub fn parse_link_prefix(input: &[u8]) -> Result<LinkFrame<'_>, Error> {
 /// let err = parse_link(&[0x10, 0x5B, 0x01, 0x5D, 0x16]).unwrap_err();
 /// assert_eq!(err.to_string(), "checksum mismatch at 3: expected 0x5C, found 0x5D");
 /// ```
-pub fn parse_link(input: &[u8]) -> Result<LinkFrame<'_>, Error> {
+pub fn parse_link(input: &[u8]) -> Result<LinkFrame<'_>, DecodeError> {
     let frame = parse_link_prefix(input)?;
     if frame.len < input.len() {
-        return Err(Error::TrailingBytes {
+        return Err(DecodeError::TrailingBytes {
             offset: frame.len,
             count: input.len() - frame.len,
         });
@@ -233,7 +241,7 @@ mod tests {
         bad[8] = 0x17;
         assert_eq!(
             parse_link(&bad).unwrap_err(),
-            Error::StopByte {
+            DecodeError::StopByte {
                 offset: 8,
                 found: 0x17
             }
@@ -242,7 +250,7 @@ mod tests {
         bad[2] = 0x04;
         assert_eq!(
             parse_link(&bad).unwrap_err(),
-            Error::LengthMismatch {
+            DecodeError::LengthMismatch {
                 offset: 2,
                 expected: 3,
                 found: 4
@@ -250,11 +258,11 @@ mod tests {
         );
         for n in 0..good.len() {
             let e = parse_link(&good[..n]).unwrap_err();
-            assert!(matches!(e, Error::Truncated { .. }), "{n}: {e}");
+            assert!(matches!(e, DecodeError::Truncated { .. }), "{n}: {e}");
         }
         assert_eq!(
             parse_link(&[0x68, 0, 0, 0x68, 0x08, 0x16]).unwrap_err(),
-            Error::InvalidLength {
+            DecodeError::InvalidLength {
                 offset: 1,
                 found: 0
             }
@@ -263,7 +271,7 @@ mod tests {
         long.push(0xE5);
         assert_eq!(
             parse_link(&long).unwrap_err(),
-            Error::TrailingBytes {
+            DecodeError::TrailingBytes {
                 offset: 9,
                 count: 1
             }

@@ -20,7 +20,7 @@ pub use value::{ByteOrder, Invalid, RawData, Text, Value};
 pub use vif::Scale;
 pub use vife::{Modifier, Modifiers};
 
-use crate::Error;
+use crate::DecodeError;
 use crate::app::FixedData;
 use crate::parse::{Fail, FailKind, PResult, byte, bytes};
 use date::When;
@@ -540,44 +540,47 @@ fn record(
     }
 }
 
+/// A record with a special-function DIF (`dif & 0x0F == 0x0F`): filler, manufacturer
+/// data to the end of the frame, global readout request; `i` follows the DIF.
 #[inline(always)]
-fn record_nom(
-    input: &[u8],
+fn special_record<'a>(
+    input: &'a [u8],
+    i: &'a [u8],
+    dif: u8,
     order: ByteOrder,
-    lenient: bool,
-    max_extensions: usize,
-) -> PResult<'_, Option<Record<'_>>> {
-    let (mut i, dif) = byte("DIF")(input)?;
-    if dif & 0x0F == 0x0F {
-        return match dif {
-            0x2F => Ok((i, None)),
-            0x0F | 0x1F => {
-                let function = if dif == 0x0F {
-                    Function::ManufacturerSpecific
-                } else {
-                    Function::MoreRecordsFollow
-                };
-                Ok((
-                    &i[i.len()..],
-                    Some(special(input, dif, function, DataField::Special, order)),
-                ))
-            }
-            0x7F => {
-                let mut r = special(
-                    &input[..1],
-                    dif,
-                    Function::Instantaneous,
-                    DataField::None,
-                    order,
-                );
-                r.info.quantity = Quantity::GlobalReadoutRequest;
-                Ok((i, Some(r)))
-            }
-            _ => Err(Fail::new(input, FailKind::ReservedDif { found: dif })),
-        };
+) -> PResult<'a, Option<Record<'a>>> {
+    match dif {
+        0x2F => Ok((i, None)),
+        0x0F | 0x1F => {
+            let function = if dif == 0x0F {
+                Function::ManufacturerSpecific
+            } else {
+                Function::MoreRecordsFollow
+            };
+            Ok((
+                &i[i.len()..],
+                Some(special(input, dif, function, DataField::Special, order)),
+            ))
+        }
+        0x7F => {
+            let mut r = special(
+                &input[..1],
+                dif,
+                Function::Instantaneous,
+                DataField::None,
+                order,
+            );
+            r.info.quantity = Quantity::GlobalReadoutRequest;
+            Ok((i, Some(r)))
+        }
+        _ => Err(Fail::new(input, FailKind::ReservedDif { found: dif })),
     }
+}
 
-    // DIB
+/// The DIFE chain after `dif`: storage number, tariff and subunit (`i` follows the DIF).
+#[inline(always)]
+fn dib(i: &[u8], dif: u8, max_extensions: usize) -> PResult<'_, (u64, u32, u16)> {
+    let mut i = i;
     let mut storage = u64::from((dif >> 6) & 1);
     let mut tariff = 0u32;
     let mut subunit = 0u16;
@@ -599,6 +602,44 @@ fn record_nom(
         n += 1;
         i = rest;
     }
+    Ok((i, (storage, tariff, subunit)))
+}
+
+/// The data field after the VIB (`i`), with its LVAR for variable-length data: the rest,
+/// the LVAR (0 for fixed-length data) and where the data starts in the record.
+#[inline(always)]
+fn data(i: &[u8], field: DataField, head_len: usize) -> PResult<'_, (u8, usize)> {
+    if field == DataField::Variable {
+        let (rest, lvar) = byte("LVAR")(i)?;
+        let Some(len) = lvar_len(lvar) else {
+            return Err(Fail::new(i, FailKind::ReservedLvar { found: lvar }));
+        };
+        let what = match lvar {
+            0x00..=0xBF => "variable-length text",
+            0xC0..=0xDF => "variable-length BCD",
+            _ => "variable-length binary",
+        };
+        let (rest, _) = bytes(what, len)(rest)?;
+        Ok((rest, (lvar, head_len + 1)))
+    } else {
+        let len = field.data_len().unwrap_or(0);
+        let (rest, _) = bytes(field.what(), len)(i)?;
+        Ok((rest, (0, head_len)))
+    }
+}
+
+#[inline(always)]
+fn record_nom(
+    input: &[u8],
+    order: ByteOrder,
+    lenient: bool,
+    max_extensions: usize,
+) -> PResult<'_, Option<Record<'_>>> {
+    let (i, dif) = byte("DIF")(input)?;
+    if dif & 0x0F == 0x0F {
+        return special_record(input, i, dif, order);
+    }
+    let (mut i, (storage, tariff, subunit)) = dib(i, dif, max_extensions)?;
 
     // VIB
     let (rest, vif) = byte("VIF")(i)?;
@@ -670,25 +711,8 @@ fn record_nom(
     }
     let head_len = input.len() - i.len();
 
-    // data
     let field = DataField::from_dif(dif);
-    let (i, lvar, data_start) = if field == DataField::Variable {
-        let (rest, lvar) = byte("LVAR")(i)?;
-        let Some(len) = lvar_len(lvar) else {
-            return Err(Fail::new(i, FailKind::ReservedLvar { found: lvar }));
-        };
-        let what = match lvar {
-            0x00..=0xBF => "variable-length text",
-            0xC0..=0xDF => "variable-length BCD",
-            _ => "variable-length binary",
-        };
-        let (rest, _) = bytes(what, len)(rest)?;
-        (rest, lvar, head_len + 1)
-    } else {
-        let len = field.data_len().unwrap_or(0);
-        let (rest, _) = bytes(field.what(), len)(i)?;
-        (rest, 0, head_len)
-    };
+    let (i, (lvar, data_start)) = data(i, field, head_len)?;
 
     Ok((
         i,
@@ -831,7 +855,7 @@ impl<'a> Records<'a> {
 }
 
 impl<'a> Iterator for Records<'a> {
-    type Item = Result<Record<'a>, Error>;
+    type Item = Result<Record<'a>, DecodeError>;
 
     #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {

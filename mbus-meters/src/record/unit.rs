@@ -109,7 +109,46 @@ impl Unit {
 }
 
 impl fmt::Display for Unit {
+    /// The symbol, as [`Unit::symbol`] gives it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.symbol())
+    }
+}
+
+impl core::str::FromStr for Unit {
+    type Err = UnknownUnit;
+
+    /// The unit of a symbol, exactly as [`Unit::symbol`] writes it.
+    ///
+    /// ```
+    /// use mbus_meters::Unit;
+    /// assert_eq!("m3/h".parse::<Unit>(), Ok(Unit::CubicMetrePerHour));
+    /// assert_eq!(Unit::Celsius.to_string(), "degC");
+    /// assert!("kWh".parse::<Unit>().is_err()); // values are in base units: Wh
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Unit::ALL
+            .into_iter()
+            .find(|u| u.symbol() == s)
+            .ok_or_else(|| UnknownUnit(s.to_string()))
+    }
+}
+
+/// A symbol that is not one of the [`Unit`] symbols.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown unit symbol {0:?}")]
+pub struct UnknownUnit(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_symbol_parses_back_to_its_unit() {
+        for u in Unit::ALL {
+            assert_eq!(u.symbol().parse::<Unit>(), Ok(u));
+            assert_eq!(u.to_string(), u.symbol());
+        }
+        assert_eq!("W h".parse::<Unit>(), Err(UnknownUnit("W h".into())));
     }
 }
