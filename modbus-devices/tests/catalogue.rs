@@ -8,7 +8,10 @@ use modbus_devices::catalogue::file::{
     CatalogueFile, Defaults, LimitsSpec, NotAvailablePolicy, ProductSpec, RegisterSpec,
     ServiceSpec, SignatureSpec,
 };
-use modbus_devices::catalogue::{Category, Expect, FieldBus, generic_energy_meter};
+use modbus_devices::catalogue::{
+    Category, ChannelKind, Direction, Expect, FieldBus, Measurand, Phase, Simulated,
+    generic_energy_meter,
+};
 use modbus_devices::register::{ByteOrder, WordOrder};
 use modbus_devices::{
     Catalogue, CatalogueError, DataType, FunctionCode, Product, RegisterDef, Unit, Value,
@@ -699,8 +702,16 @@ fn bad_field_after_multibyte_characters_is_located_in_characters() {
         .load_str(Path::new("user/custom.toml"), &text)
         .expect_err("refused");
     let row = line_of(&text, "Zählerstand");
-    let column = line.find(r#""x""#).map(|b| line[..b].chars().count() + 1).unwrap();
-    assert_eq!(column, 90, "the byte offset would be {}", line.find(r#""x""#).unwrap() + 1);
+    let column = line
+        .find(r#""x""#)
+        .map(|b| line[..b].chars().count() + 1)
+        .unwrap();
+    assert_eq!(
+        column,
+        90,
+        "the byte offset would be {}",
+        line.find(r#""x""#).unwrap() + 1
+    );
     assert_eq!(
         err.to_string(),
         format!(
@@ -709,12 +720,347 @@ fn bad_field_after_multibyte_characters_is_located_in_characters() {
         )
     );
     match err {
-        CatalogueError::InvalidFile { line, column: c, field, .. } => {
+        CatalogueError::InvalidFile {
+            line,
+            column: c,
+            field,
+            ..
+        } => {
             assert_eq!((line, c), (row, 90));
             assert_eq!(field, "product[0].service[0].register.scale");
         }
         other => panic!("expected InvalidFile, found {other:?}"),
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// what a service is: measurand, phase, direction, tariff, harmonic, partial, channel kind,
+// simulated values
+
+const DESCRIBED: &str = r#"[[product]]
+references = ["USER-2"]
+vendor = "Acme"
+model = "M2"
+simulated = { wiring = 1 }
+
+[[product.service]]
+id = "ea_imp_t2_l3"
+name = "Zählerstand"
+quantity = "energy"
+unit = "kWh"
+category = "energy"
+measurand = "active_energy"
+phase = "L3"
+direction = "export"
+tariff = 2
+partial = true
+register = { address = 0x0010, type = "u32" }
+
+[[product.service]]
+id = "u"
+name = "U"
+quantity = "voltage_ll"
+unit = "V"
+category = "voltage"
+measurand = "voltage"
+phase = "L3-L1"
+recording_interval_min = 5
+register = { address = 0x0012, type = "u16" }
+
+[[product.service]]
+id = "h5"
+name = "H5"
+quantity = "x"
+unit = "%"
+category = "harmonic"
+measurand = "harmonic_current"
+phase = "N"
+harmonic = 5
+channel_kind = "instantaneous"
+register = { address = 0x0013, type = "u16" }
+
+[[product.service]]
+id = "wiring"
+name = "Wiring"
+quantity = "wiring"
+unit = ""
+category = "configuration"
+simulated = 4
+register = { address = 0x0014, type = "u16" }
+
+[[product.service]]
+id = "events"
+name = "Events"
+quantity = "events"
+unit = ""
+category = "status"
+channel_kind = "counter"
+register = { address = 0x0015, type = "u16" }
+
+[[product.parameter]]
+id = "address"
+name = "Address"
+measurand = "unit_id"
+register = { address = 0x0020, type = "u16", write_range = { min = 1, max = 247 } }
+
+[[product.parameter]]
+id = "baud"
+name = "Baud"
+simulated = 3
+register = { address = 0x0021, type = "u16", write_range = { min = 0, max = 5 } }
+"#;
+
+#[test]
+fn what_a_service_is_loads_from_the_file() {
+    let mut c = Catalogue::new();
+    c.load_str(Path::new("user/described.toml"), DESCRIBED)
+        .unwrap();
+    let p = c.get("USER-2").unwrap();
+    let e = p.service("ea_imp_t2_l3").unwrap();
+    assert_eq!(
+        (e.measurand, e.phase, e.direction, e.tariff, e.partial),
+        (
+            Some(Measurand::ActiveEnergy),
+            Some(Phase::L3),
+            Some(Direction::Export),
+            Some(2),
+            true
+        )
+    );
+    // The bridge to `reports`: an energy is a counter by default, in its words.
+    assert_eq!(e.channel_kind, ChannelKind::Counter);
+    assert_eq!(e.channel_kind.as_str(), "counter");
+    assert_eq!(e.recording_interval_min, 15);
+    let u = p.service("u").unwrap();
+    assert_eq!((u.phase, u.recording_interval_min), (Some(Phase::L3L1), 5));
+    assert_eq!(u.channel_kind, ChannelKind::Instantaneous);
+    let h = p.service("h5").unwrap();
+    assert_eq!(
+        (h.measurand, h.phase, h.harmonic),
+        (Some(Measurand::HarmonicCurrent), Some(Phase::N), Some(5))
+    );
+    // The product's `simulated` table replaces the service's own value.
+    assert_eq!(
+        p.service("wiring").unwrap().simulated,
+        Some(Simulated::Number(1.0))
+    );
+    assert_eq!(
+        p.service("events").unwrap().channel_kind,
+        ChannelKind::Counter
+    );
+    assert_eq!(
+        p.parameter("address").unwrap().measurand,
+        Some(Measurand::UnitId)
+    );
+    assert_eq!(
+        p.parameter("baud").unwrap().simulated,
+        Some(Simulated::Number(3.0))
+    );
+    // No data: no measurand, and the category decides the channel kind.
+    let mut c = Catalogue::new();
+    c.load_str(Path::new("user/custom.toml"), MINIMAL).unwrap();
+    let v = &c.get("USER-1").unwrap().services[0];
+    assert_eq!(
+        (v.measurand, v.phase, v.simulated.clone()),
+        (None, None, None)
+    );
+    assert_eq!(v.channel_kind, ChannelKind::Instantaneous);
+}
+
+/// `DESCRIBED` with `from` replaced by `to` is refused, naming `field` and saying `says`;
+/// the line of the error.
+fn refused(from: &str, to: &str, field: &str, says: &str) -> usize {
+    let text = DESCRIBED.replacen(from, to, 1);
+    assert_ne!(text, DESCRIBED, "{from} not found");
+    let (line, f, message) = invalid_format(&text);
+    assert_eq!(f, field, "{message}");
+    assert!(message.contains(says), "{message} should say {says}");
+    line
+}
+
+#[test]
+fn unknown_words_of_what_a_service_is_are_refused() {
+    // Unknown words are refused by the format itself, at their line.
+    let line = refused(
+        "phase = \"L3\"",
+        "phase = \"L4\"",
+        "product[0].service[0].phase",
+        "L4",
+    );
+    assert_eq!(
+        line,
+        line_of(&DESCRIBED.replace("\"L3\"", "\"L4\""), "\"L4\"")
+    );
+    refused(
+        "measurand = \"voltage\"",
+        "measurand = \"volts\"",
+        "product[0].service[1].measurand",
+        "volts",
+    );
+    refused(
+        "direction = \"export\"",
+        "direction = \"out\"",
+        "product[0].service[0].direction",
+        "out",
+    );
+    refused(
+        "channel_kind = \"counter\"",
+        "channel_kind = \"index\"",
+        "product[0].service[4].channel_kind",
+        "index",
+    );
+    refused(
+        "simulated = 4",
+        "simulated = true",
+        "product[0].service[3].simulated",
+        "a number or a text",
+    );
+}
+
+#[test]
+fn companions_must_fit_the_measurand() {
+    // Companions that do not fit the measurand.
+    refused(
+        "measurand = \"active_energy\"\n",
+        "",
+        "product[0].service[0].phase",
+        "needs a `measurand`",
+    );
+    refused(
+        "unit = \"kWh\"",
+        "unit = \"A\"",
+        "product[0].service[0].unit",
+        "\"kWh\"",
+    );
+    refused(
+        "phase = \"L3-L1\"",
+        "phase = \"N\"",
+        "product[0].service[1].phase",
+        "voltage",
+    );
+    refused(
+        "phase = \"N\"",
+        "phase = \"L1-L2\"",
+        "product[0].service[2].phase",
+        "harmonic_current",
+    );
+    refused(
+        "phase = \"L3\"",
+        "phase = \"average\"",
+        "product[0].service[0].phase",
+        "active_energy",
+    );
+    refused(
+        "phase = \"L3-L1\"",
+        "phase = \"L3-L1\"\ndirection = \"import\"",
+        "product[0].service[1].direction",
+        "no direction",
+    );
+    refused(
+        "tariff = 2",
+        "tariff = 0",
+        "product[0].service[0].tariff",
+        "from 1",
+    );
+    refused(
+        "harmonic = 5",
+        "harmonic = 64",
+        "product[0].service[2].harmonic",
+        "1..=63",
+    );
+    refused(
+        "harmonic = 5\n",
+        "",
+        "product[0].service[2].harmonic",
+        "needs its `harmonic` order",
+    );
+    refused(
+        "phase = \"L3-L1\"",
+        "phase = \"L3-L1\"\npartial = true",
+        "product[0].service[1].partial",
+        "only energy",
+    );
+}
+
+#[test]
+fn simulated_values_must_fit_their_register() {
+    // Simulated values must fit their register (and a parameter's write range).
+    refused(
+        "simulated = 4",
+        "simulated = \"four\"",
+        "product[0].service[3].simulated",
+        "string register",
+    );
+    refused(
+        "simulated = 4",
+        "simulated = 70000",
+        "product[0].service[3].simulated",
+        "cannot be served",
+    );
+    refused(
+        "simulated = 3",
+        "simulated = 6",
+        "product[0].parameter[1].simulated",
+        "write range",
+    );
+    refused(
+        "measurand = \"unit_id\"",
+        "measurand = \"voltage\"",
+        "product[0].parameter[0].measurand",
+        "unit_id",
+    );
+    refused(
+        "simulated = { wiring = 1 }",
+        "simulated = { wirng = 1 }",
+        "product[0].simulated.wirng",
+        "no service or parameter",
+    );
+}
+
+#[test]
+fn every_builtin_service_says_what_it_is() {
+    // The simulator takes its physics from these fields; the keyword guess is only the
+    // fallback for user files without them (sim::model tests check it is never used here).
+    let c = builtin();
+    for p in c.products() {
+        for s in &p.services {
+            assert!(
+                s.measurand.is_some() || s.simulated.is_some(),
+                "{} {}: neither measurand nor simulated",
+                p.reference(),
+                s.id
+            );
+            let counter = s.measurand.is_some_and(Measurand::is_energy);
+            if counter {
+                assert_eq!(
+                    s.channel_kind,
+                    ChannelKind::Counter,
+                    "{} {}",
+                    p.reference(),
+                    s.id
+                );
+                assert!(
+                    s.direction.is_some() && s.phase.is_some(),
+                    "{} {}",
+                    p.reference(),
+                    s.id
+                );
+            }
+        }
+    }
+    let ecr = c.get("ECR180T").unwrap();
+    assert_eq!(
+        ecr.service("network_type").unwrap().simulated,
+        Some(Simulated::Number(1.0))
+    );
+    assert_eq!(
+        c.get("ECR380D")
+            .unwrap()
+            .service("network_type")
+            .unwrap()
+            .simulated,
+        Some(Simulated::Number(4.0))
+    );
 }
 
 #[test]
@@ -1174,6 +1520,14 @@ fn service_spec() -> impl Strategy<Value = ServiceSpec> {
                     register: r,
                     recording_interval_min: interval,
                     description: String::new(),
+                    measurand: None,
+                    phase: None,
+                    direction: None,
+                    tariff: None,
+                    harmonic: None,
+                    partial: false,
+                    channel_kind: None,
+                    simulated: None,
                 }
             },
         )
@@ -1260,6 +1614,7 @@ fn product_spec() -> impl Strategy<Value = ProductSpec> {
                     service: services,
                     parameter: Vec::new(),
                     alarm: Vec::new(),
+                    simulated: Default::default(),
                 }
             },
         )

@@ -32,6 +32,14 @@ fn service(id: &str, register: RegisterDef) -> Service {
         register,
         recording_interval_min: 15,
         description: String::new(),
+        measurand: None,
+        phase: None,
+        direction: None,
+        tariff: None,
+        harmonic: None,
+        partial: false,
+        channel_kind: Default::default(),
+        simulated: None,
     }
 }
 

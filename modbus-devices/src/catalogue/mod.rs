@@ -17,6 +17,7 @@
 pub mod file;
 mod model;
 mod refresh;
+mod resolve;
 
 #[doc = include_str!("FORMAT.md")]
 pub mod format {}
@@ -269,24 +270,7 @@ pub fn generic_energy_meter(
             ));
         }
     };
-    let hex = register_hex.trim();
-    let digits = hex
-        .strip_prefix("0x")
-        .or_else(|| hex.strip_prefix("0X"))
-        .unwrap_or(hex);
-    let address =
-        if (1..=4).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_hexdigit()) {
-            u16::from_str_radix(digits, 16).ok()
-        } else {
-            None
-        }
-        .ok_or_else(|| {
-            invalid(
-                "register",
-                "a 0-based register address in hex, 0000..FFFF, optionally 0x-prefixed",
-                format!("{register_hex:?}"),
-            )
-        })?;
+    let address = generic_register_address(register_hex)?;
     let data_type = match words {
         1 => DataType::U16,
         2 => DataType::U32,
@@ -338,8 +322,35 @@ pub fn generic_energy_meter(
             register,
             recording_interval_min: 15,
             description: String::new(),
+            measurand: Some(Measurand::ActiveEnergy),
+            phase: Some(Phase::Total),
+            direction: Some(Direction::Import),
+            tariff: None,
+            harmonic: None,
+            partial: false,
+            channel_kind: ChannelKind::Counter,
+            simulated: None,
         }],
         parameters: Vec::new(),
         alarms: Vec::new(),
+    })
+}
+
+/// The 0-based address of a generic meter's register, given in hex (`"0x0048"`, `"B060"`).
+fn generic_register_address(register_hex: &str) -> Result<u16, CatalogueError> {
+    let hex = register_hex.trim();
+    let digits = hex
+        .strip_prefix("0x")
+        .or_else(|| hex.strip_prefix("0X"))
+        .unwrap_or(hex);
+    if (1..=4).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        u16::from_str_radix(digits, 16).ok()
+    } else {
+        None
+    }
+    .ok_or_else(|| CatalogueError::InvalidArgument {
+        field: "register",
+        expected: "a 0-based register address in hex, 0000..FFFF, optionally 0x-prefixed",
+        found: format!("{register_hex:?}"),
     })
 }

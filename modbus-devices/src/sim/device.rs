@@ -15,7 +15,7 @@ use super::model::{
     Base, EnergyCounters, FIRMWARE_VERSION, Identity, LoadModel, Measure, Snapshot, classify,
     is_three_phase, seed_of,
 };
-use crate::catalogue::{Expect, Product};
+use crate::catalogue::{Expect, Measurand, Parameter, Product, Simulated};
 use crate::register::{Access, ByteOrder, DataType, FunctionCode, RegisterDef, WordOrder};
 use crate::value::Value;
 
@@ -39,6 +39,9 @@ struct ParamState {
     def: RegisterDef,
     /// Lower-case id and name, for side effects.
     words_of_name: Vec<String>,
+    /// The starting value the catalogue gives (`simulated`, or the unit id for a
+    /// `unit_id` parameter); `None` falls back to the keyword guess.
+    start: Option<Value>,
     /// The stored words (read-write parameters) or zeros (write-only ones).
     words: Vec<u16>,
 }
@@ -171,6 +174,7 @@ impl SimDevice {
                 product.model.clone()
             },
             serial: format!("{:010}", seed % 10_000_000_000),
+            unit,
         };
         let measures = product
             .services
@@ -189,14 +193,16 @@ impl SimDevice {
             .iter()
             .map(|p| {
                 let names = lower_tokens(&[&p.id, &p.name]);
+                let start = parameter_start(p, unit);
                 let words = if p.register.access == Access::Write {
                     vec![0; usize::from(p.register.count())]
                 } else {
-                    initial_param_words(&p.register, &names, unit, None)
+                    initial_param_words(&p.register, &names, unit, None, start.as_ref())
                 };
                 ParamState {
                     def: p.register.clone(),
                     words_of_name: names,
+                    start,
                     words,
                 }
             })
@@ -240,7 +246,8 @@ impl SimDevice {
             let p = &device.params[i];
             if p.def.scale_register.is_some() && p.def.access != Access::Write {
                 let scale = device.scale_of(&p.def);
-                let words = initial_param_words(&p.def, &p.words_of_name, unit, scale);
+                let words =
+                    initial_param_words(&p.def, &p.words_of_name, unit, scale, p.start.as_ref());
                 device.params[i].words = words;
             }
         }
@@ -729,15 +736,38 @@ impl SimDevice {
     }
 }
 
-/// The starting content of a read-write parameter: the unit id for an address, 19200 for
-/// a baud rate, otherwise the bottom of its write range (or 0), as encoded words (with the
-/// content of its scale register, for a parameter that has one).
+/// The starting value the catalogue gives a parameter: its `simulated` value, or the unit
+/// id for a parameter whose measurand is `unit_id`.
+fn parameter_start(p: &Parameter, unit: u8) -> Option<Value> {
+    let bit = p.register.function_code.is_bit_table() || p.register.data_type == DataType::Bit;
+    match (&p.simulated, p.measurand) {
+        (Some(Simulated::Text(t)), _) => Some(Value::Text(t.clone())),
+        (Some(Simulated::Number(n)), _) if bit => Some(Value::Bool(*n != 0.0)),
+        (Some(Simulated::Number(n)), _) if p.register.data_type == DataType::Flags => {
+            Some(Value::Flags(n.max(0.0) as u64))
+        }
+        (Some(Simulated::Number(n)), _) => Some(Value::Number(*n)),
+        (None, Some(Measurand::UnitId)) => Some(Value::Number(f64::from(unit))),
+        (None, _) => None,
+    }
+}
+
+/// The starting content of a read-write parameter, as encoded words (with the content of
+/// its scale register, for a parameter that has one): the catalogue's `start` value when
+/// it gives one; else guessed from the keywords of its id and name (the unit id for an
+/// address, 19200 for a baud rate), otherwise the bottom of its write range (or 0).
 fn initial_param_words(
     def: &RegisterDef,
     names: &[String],
     unit: u8,
     scale: Option<i16>,
+    start: Option<&Value>,
 ) -> Vec<u16> {
+    if let Some(value) = start
+        && let Ok(words) = def.encode_scaled(value, scale)
+    {
+        return words;
+    }
     let has = |w: &str| names.iter().any(|n| n == w);
     let value = if def.function_code.is_bit_table() || def.data_type == DataType::Bit {
         Value::Bool(false)
@@ -875,6 +905,65 @@ register = { address = 4, type = "u32" }
         // A 10-digit serial keeps 8 digits to fit a u32.
         let serial = value(&mut d, "serial", &later);
         assert!((0.0..1e8).contains(&serial));
+    }
+
+    #[test]
+    fn configuration_registers_come_from_the_catalogue_data() {
+        let catalogue = Catalogue::builtin().unwrap();
+        let now = DateTime::parse_from_rfc3339("2024-06-03T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let device = |reference: &str, unit: u8| {
+            SimDevice::new(unit, catalogue.require(reference).unwrap().clone(), &now)
+        };
+        // ECR180T (Hager workbook, column 3P_1P80): network type 1 (1BL), not MID (0),
+        // 4 tariffs. The keyword guess served 4 (three-phase four-wire), 1 and 8.
+        let mut d = device("ECR180T", 9);
+        assert_eq!(
+            d.read_words(FunctionCode::Holding, 0xC000, 4, &now)
+                .unwrap()[0],
+            1
+        );
+        assert_eq!(
+            d.read_words(FunctionCode::Holding, 0xC003, 1, &now)
+                .unwrap(),
+            vec![0]
+        );
+        assert_eq!(
+            d.read_words(FunctionCode::Holding, 0xB0B0, 1, &now)
+                .unwrap(),
+            vec![4]
+        );
+        // Its Modbus address is its unit id (measurand "unit_id"), its serial settings the
+        // reference bus settings 19200 baud, even parity, 1 stop bit (simulated = 0x0404).
+        assert_eq!(
+            d.read_words(FunctionCode::Holding, 0xC040, 2, &now)
+                .unwrap(),
+            vec![9, 0x0404]
+        );
+        // ECR380D: three-phase four-wire (4), MID (1), 8 tariffs.
+        let mut d = device("ECR380D", 3);
+        assert_eq!(
+            d.read_words(FunctionCode::Holding, 0xC000, 4, &now)
+                .unwrap(),
+            vec![4, 0xFFFF, 0xFFFF, 1]
+        );
+        assert_eq!(
+            d.read_words(FunctionCode::Holding, 0xB0B0, 1, &now)
+                .unwrap(),
+            vec![8]
+        );
+        // Eastron SDM630: baud rate code 3 (19200), parity code 1 (even), address = unit id.
+        let mut d = device("SDM630", 4);
+        let value = |d: &mut SimDevice, address: u16| {
+            let w = d
+                .read_words(FunctionCode::Holding, address, 2, &now)
+                .unwrap();
+            f32::from_bits((u32::from(w[0]) << 16) | u32::from(w[1]))
+        };
+        assert_eq!(value(&mut d, 28), 3.0);
+        assert_eq!(value(&mut d, 18), 1.0);
+        assert_eq!(value(&mut d, 20), 4.0);
     }
 
     #[test]

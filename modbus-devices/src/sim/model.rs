@@ -595,15 +595,106 @@ fn phases_of(tokens: &[String], category: Category, three_phase: bool) -> Phases
     }
 }
 
-/// Whether a product's services name a second or third phase (else it is single-phase).
-pub fn is_three_phase<'a>(services: impl IntoIterator<Item = &'a Service>) -> bool {
-    services
-        .into_iter()
-        .any(|s| phase_tokens(&tokens(s)).iter().any(|p| *p > 0))
+/// Whether a service's catalogue data says what it is (a measurand or a simulated value):
+/// then the simulator takes everything from the data and nothing from its id or name.
+pub fn is_described(service: &Service) -> bool {
+    service.measurand.is_some() || service.simulated.is_some()
 }
 
-/// Decide what a service shows. `vendor`, `model` and `serial` fill identification texts.
+/// Whether a product's services name a second or third phase (else it is single-phase):
+/// from their `phase` when the data describes them, else from the keywords of their ids.
+pub fn is_three_phase<'a>(services: impl IntoIterator<Item = &'a Service>) -> bool {
+    services.into_iter().any(|s| {
+        if is_described(s) {
+            s.phase
+                .is_some_and(|p| p.single().is_some_and(|k| k > 0) || p.is_line_to_line())
+        } else {
+            phase_tokens(&tokens(s)).iter().any(|p| *p > 0)
+        }
+    })
+}
+
+/// Decide what a service shows: from its catalogue data ([`from_data`]) when it has a
+/// measurand or a simulated value, else guessed from the keywords of its id, quantity and
+/// name ([`guess`]), the fallback for user files without that data.
 pub fn classify(service: &Service, three_phase: bool, ident: &Identity) -> Measure {
+    from_data(service, ident).unwrap_or_else(|| guess(service, three_phase, ident))
+}
+
+/// What a service shows according to its catalogue data, or `None` when the data does not
+/// say (no measurand, no simulated value).
+pub fn from_data(service: &Service, ident: &Identity) -> Option<Measure> {
+    use crate::catalogue::{Direction as D, Measurand as M, Phase as P, Simulated};
+    match &service.simulated {
+        Some(Simulated::Number(n)) => return Some(Measure::Constant(*n)),
+        Some(Simulated::Text(t)) => return Some(Measure::Text(t.clone())),
+        None => {}
+    }
+    let m = service.measurand?;
+    let phase = service.phase;
+    let phases = match (phase, phase.and_then(P::single), phase.and_then(P::pair)) {
+        (_, Some(k), _) => Phases::One(k),
+        (_, _, Some((a, b))) => Phases::Between(a, b),
+        (Some(P::LineToLine), ..) => Phases::Between(3, 3),
+        (Some(P::N), ..) => Phases::Neutral,
+        (Some(P::Total), ..) => Phases::Sum,
+        // Powers and energies of the whole device are totals; other values averages.
+        (None, ..) if m.is_power() || m.is_energy() => Phases::Sum,
+        _ => Phases::Average,
+    };
+    let energy = |kind| {
+        let dir = match service.direction.unwrap_or(D::Import) {
+            D::Import => Direction::Import,
+            D::Export => Direction::Export,
+            D::Sum => Direction::Sum,
+            D::Net => Direction::Net,
+        };
+        Measure::Energy {
+            kind,
+            dir,
+            phase: service.phase.and_then(|p| p.single()),
+            tariff: service.tariff.map(|t| usize::from(t) - 1),
+            partial: service.partial,
+        }
+    };
+    let order = u32::from(service.harmonic.unwrap_or(3));
+    Some(match m {
+        M::Voltage => Measure::Voltage(phases),
+        M::Current => Measure::Current(phases),
+        M::ActivePower => Measure::ActivePower(phases),
+        M::ReactivePower => Measure::ReactivePower(phases),
+        M::ApparentPower => Measure::ApparentPower(phases),
+        M::PowerFactor | M::CosPhi => Measure::PowerFactor(match phases {
+            Phases::One(k) => Phases::One(k),
+            _ => Phases::Average,
+        }),
+        M::Frequency => Measure::Frequency,
+        M::ThdVoltage | M::ThdCurrent => Measure::Thd {
+            current: m == M::ThdCurrent,
+            phases,
+        },
+        M::HarmonicVoltage | M::HarmonicCurrent => Measure::Harmonic {
+            current: m == M::HarmonicCurrent,
+            order,
+            phases,
+        },
+        M::Temperature => Measure::Temperature,
+        M::ActiveEnergy => energy(EnergyKind::Active),
+        M::ReactiveEnergy => energy(EnergyKind::Reactive),
+        M::ApparentEnergy => energy(EnergyKind::Apparent),
+        M::PulseCount => Measure::Pulses,
+        M::ActiveTariff => Measure::ActiveTariff,
+        M::Vendor => Measure::Text(ident.vendor.clone()),
+        M::Model => Measure::Text(ident.model.clone()),
+        M::SerialNumber => Measure::Text(ident.serial.clone()),
+        M::FirmwareVersion | M::HardwareVersion => Measure::Version,
+        M::UnitId => Measure::Constant(f64::from(ident.unit)),
+    })
+}
+
+/// Guess what a service shows from its category, unit and the keywords of its id,
+/// quantity and name: the fallback for services whose catalogue data has no measurand.
+pub fn guess(service: &Service, three_phase: bool, ident: &Identity) -> Measure {
     let tk = tokens(service);
     let unit = service.unit;
     let phases = phases_of(&tk, service.category, three_phase);
@@ -784,6 +875,8 @@ pub struct Identity {
     pub model: String,
     /// Serial number.
     pub serial: String,
+    /// The device's unit id.
+    pub unit: u8,
 }
 
 /// Share of harmonic `order` in % of the fundamental, given the THD.
@@ -977,6 +1070,14 @@ mod tests {
             register: RegisterDef::new(FunctionCode::Holding, 0, DataType::U16),
             recording_interval_min: 15,
             description: String::new(),
+            measurand: None,
+            phase: None,
+            direction: None,
+            tariff: None,
+            harmonic: None,
+            partial: false,
+            channel_kind: crate::catalogue::ChannelKind::Instantaneous,
+            simulated: None,
         }
     }
 
@@ -1033,7 +1134,7 @@ mod tests {
     }
 
     #[test]
-    fn phases_and_keywords() {
+    fn phase_keywords() {
         let t = |s: &str| s.split('_').map(str::to_string).collect::<Vec<_>>();
         assert_eq!(phase_tokens(&t("v_l1_n")), vec![0]);
         assert_eq!(phase_tokens(&t("v_l2_l3")), vec![1, 2]);
@@ -1044,11 +1145,15 @@ mod tests {
         assert!(phase_tokens(&t("ea_imp_t1")).is_empty());
         assert!(phase_tokens(&t("thd_h3")).is_empty());
         assert_eq!(phase_tokens(&t("s2_v_l3_n")), vec![2]);
+    }
 
+    #[test]
+    fn the_keyword_guess_classifies_services_without_data() {
         let id = Identity {
             vendor: "Hager".into(),
             model: "ECR380D".into(),
             serial: "3424010001".into(),
+            unit: 1,
         };
         let m = classify(
             &svc(
@@ -1134,6 +1239,16 @@ mod tests {
                 phases: Phases::One(0)
             }
         );
+    }
+
+    #[test]
+    fn the_keyword_guess_names_identification_texts() {
+        let id = Identity {
+            vendor: "Hager".into(),
+            model: "ECR380D".into(),
+            serial: "3424010001".into(),
+            unit: 1,
+        };
         assert_eq!(
             classify(
                 &svc(
@@ -1147,6 +1262,120 @@ mod tests {
             ),
             Measure::Text("Hager".into())
         );
+    }
+
+    fn identity(p: &crate::Product) -> Identity {
+        Identity {
+            vendor: p.vendor.clone(),
+            model: p.model.clone(),
+            serial: "3424010001".into(),
+            unit: 7,
+        }
+    }
+
+    #[test]
+    fn every_builtin_service_classifies_from_its_data() {
+        let catalogue = crate::Catalogue::builtin().unwrap();
+        for p in catalogue.products() {
+            for s in &p.services {
+                assert!(
+                    from_data(s, &identity(p)).is_some(),
+                    "{} {}: no measurand and no simulated value",
+                    p.reference(),
+                    s.id
+                );
+            }
+            // The phases of the load come from the data too (and agree with the keywords).
+            let from_keywords = p
+                .services
+                .iter()
+                .any(|s| phase_tokens(&tokens(s)).iter().any(|k| *k > 0));
+            assert_eq!(
+                is_three_phase(&p.services),
+                from_keywords,
+                "{}",
+                p.reference()
+            );
+        }
+    }
+
+    /// Where the catalogue data says something else than the keyword guess did, because the
+    /// guess was wrong: (product, service, what the data says).
+    const CORRECTED: &[(&str, &str, &str)] = &[
+        // Eastron "Total kWh / kvarh" (and per phase) is import + export, not import (the
+        // guess had it right for ea_total only, whose name says "import + export").
+        ("SDM630", "er_total", "import+export"),
+        ("SDM630", "ea_total_l1", "import+export"),
+        ("SDM630", "ea_total_l2", "import+export"),
+        ("SDM630", "ea_total_l3", "import+export"),
+        ("SDM630", "er_total_l1", "import+export"),
+        ("SDM630", "er_total_l2", "import+export"),
+        ("SDM630", "er_total_l3", "import+export"),
+        ("SDM120", "er_total", "import+export"),
+        // Hager workbook, column 3P_1P80: three single-phase meters (1BL), not MID, 4 tariffs.
+        ("ECR180T", "network_type", "1"),
+        ("ECR180T", "mid_certified", "0"),
+        ("ECR180T", "tariff_count", "4"),
+        ("ECA180T", "network_type", "1"),
+        ("ECA180T", "mid_certified", "0"),
+        ("ECA180T", "tariff_count", "4"),
+        // Carlo Gavazzi EM340: a three-phase four-wire meter is "3P.n" (0).
+        ("EM340", "measuring_system", "0"),
+    ];
+
+    #[test]
+    fn builtin_data_agrees_with_the_old_guess_except_where_the_guess_was_wrong() {
+        let catalogue = crate::Catalogue::builtin().unwrap();
+        let mut differ = Vec::new();
+        for p in catalogue.products() {
+            let three = is_three_phase(&p.services);
+            let id = identity(p);
+            for s in &p.services {
+                let data = from_data(s, &id).unwrap();
+                let guessed = match guess(s, three, &id) {
+                    // What the wiring guess served: 4 for a three-phase load, else 1.
+                    Measure::NetworkType => Measure::Constant(if three { 4.0 } else { 1.0 }),
+                    other => other,
+                };
+                if data != guessed {
+                    let says = match (&data, s.direction) {
+                        (Measure::Energy { .. }, Some(d)) => d.to_string(),
+                        (Measure::Constant(c), _) => c.to_string(),
+                        _ => format!("{data:?}"),
+                    };
+                    differ.push((p.reference().to_string(), s.id.clone(), says));
+                }
+            }
+        }
+        let expected: Vec<(String, String, String)> = CORRECTED
+            .iter()
+            .map(|(p, s, v)| (p.to_string(), s.to_string(), v.to_string()))
+            .collect();
+        let mut differ_sorted = differ.clone();
+        differ_sorted.sort();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort();
+        assert_eq!(differ_sorted, expected_sorted);
+    }
+
+    #[test]
+    fn the_ecr180t_reports_single_phase_wiring_from_its_data() {
+        let catalogue = crate::Catalogue::builtin().unwrap();
+        let network_type = |reference: &str| {
+            let p = catalogue.get(reference).unwrap();
+            let s = p.service("network_type").unwrap();
+            let m = classify(s, is_three_phase(&p.services), &identity(p));
+            let snapshot = LoadModel::new(1, 3).snapshot(&t0());
+            let e = EnergyCounters::new(&LoadModel::new(1, 3), &t0());
+            m.base_value(&snapshot, &e)
+        };
+        // Three single-phase meters on three phases: the load is three-phase, the wiring
+        // code is 1BL. The keyword guess said 4 (three-phase four-wire).
+        let p = catalogue.get("ECR180T").unwrap();
+        assert!(is_three_phase(&p.services));
+        assert_eq!(network_type("ECR180T"), Base::Number(1.0, BaseUnit::Count));
+        assert_eq!(network_type("ECR380D"), Base::Number(4.0, BaseUnit::Count));
+        assert_eq!(network_type("ECR140D"), Base::Number(1.0, BaseUnit::Count));
     }
 
     #[test]
