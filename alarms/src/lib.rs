@@ -1,21 +1,15 @@
-//! # `alarms`
+#![doc = include_str!("../README.md")]
 //!
-//! Threshold / pre-alarm / hysteresis / delay alarm engine, binary, controller, rate and
-//! offline alarms, schedules, hierarchy, acknowledgement, an event log and notification
-//! routing.
+//! ## Modules
 //!
-//! The pieces, in the order data flows through them:
+//! The types are at the crate root; these public modules hold what goes with them:
 //!
-//! 1. [`RuleSet`] — rules loaded from TOML ([`RuleSet::from_toml`], format in [`file`]) or
-//!    built in code, validated; the group hierarchy, recipients and digest time.
-//! 2. [`Engine`] — deterministic and clock-free: [`AlarmSample`]s and ticks in, [`Transition`]s
-//!    out (semantics in [`engine`]).
-//! 3. [`Book`] — occurrences (new → read → acknowledged, active → cleared), group alarms,
-//!    and the [`EventLog`], mirrored to an [`EventSink`] such as [`JsonLinesSink`] and
-//!    restored by [`Book::replay`].
-//! 4. [`SystemTexts`] — parameterised system event texts, as data.
-//! 5. [`Router`] — notifications: critical at once plus the relay flag, a daily digest per
-//!    recipient for the rest; [`Transport`] for delivery.
+//! | module | what |
+//! |---|---|
+//! | [`engine`] | the engine and its semantics: thresholds and hysteresis, delays, samples without a value, out-of-order samples, offline alarms, schedules, the order of transitions, feeding it from a poller |
+//! | [`file`](mod@file) | the rules file (TOML): its format, and errors that name file, line, column and field |
+//! | `testing` | (cargo feature `testing`, for tests, not covered by semver) test doubles: `TestTransport` |
+//! | `plain` | (cargo feature `testing`, for tests, not covered by semver) `PlainEngine`, the straightforward reference the engine is tested and benchmarked against |
 #![forbid(unsafe_code)]
 
 mod book;
