@@ -5,3 +5,8 @@ pub mod alarm_templates;
 pub mod catalogue_json;
 pub mod pipeline;
 pub mod read_json;
+
+/// The repository README's Rust snippets, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
