@@ -28,7 +28,20 @@
 //! The encoding is lossless: a value is stored as a scaled integer only when dividing the
 //! integer by `10^k` gives back the very same `f64` bits; otherwise the chunk uses XOR mode.
 
-use crate::Error;
+use std::fmt;
+
+mod bits;
+mod decoder;
+mod encoder;
+mod prefix;
+mod v3;
+
+#[cfg(feature = "sqlite")]
+pub(crate) use decoder::ChunkReader;
+#[cfg(test)]
+use decoder::Times;
+pub use decoder::{count, decode, decode_into};
+pub use encoder::encode;
 
 /// One stored reading: Unix seconds (UTC) and value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,8 +63,6 @@ impl Sample {
     }
 }
 
-mod v3;
-
 /// The version written.
 const VERSION: u8 = v3::VERSION;
 /// The second layout, still read.
@@ -61,981 +72,157 @@ const VERSION_1: u8 = 1;
 const XOR_MODE: u8 = 0xFF;
 const POW10: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
-struct BitWriter {
-    buf: Vec<u8>,
-    acc: u64,
-    nbits: u32,
-}
-
-impl BitWriter {
-    fn new(buf: Vec<u8>) -> Self {
-        BitWriter {
-            buf,
-            acc: 0,
-            nbits: 0,
-        }
-    }
-    #[inline]
-    fn put(&mut self, bits: u64, n: u32) {
-        debug_assert!(n <= 32);
-        if n == 0 {
-            return;
-        }
-        let bits = bits & ((1u64 << n) - 1);
-        self.acc = (self.acc << n) | bits;
-        self.nbits += n;
-        while self.nbits >= 8 {
-            self.nbits -= 8;
-            self.buf.push((self.acc >> self.nbits) as u8);
-        }
-        self.acc &= (1u64 << self.nbits) - 1;
-    }
-    #[inline]
-    fn put64(&mut self, bits: u64) {
-        self.put(bits >> 32, 32);
-        self.put(bits & 0xFFFF_FFFF, 32);
-    }
-    fn finish(mut self) -> Vec<u8> {
-        if self.nbits > 0 {
-            let pad = 8 - self.nbits;
-            self.put(0, pad);
-        }
-        self.buf
-    }
-}
-
-/// The error of a bit stream read past its end (kept out of line: it is the rare path).
-#[cold]
-#[inline(never)]
-fn overrun(bytes: usize, pos: usize, n: u32) -> Error {
-    Error::Decode(format!(
-        "bit stream ends at bit {}, needed {n} more bits at bit {pos}",
-        bytes * 8
-    ))
-}
-
-#[derive(Debug)]
-struct BitReader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> BitReader<'a> {
-    #[inline]
-    fn get(&mut self, n: u32) -> Result<u64, Error> {
-        if n == 0 {
-            return Ok(0);
-        }
-        let end = self.pos + n as usize;
-        if end > self.data.len() * 8 {
-            return Err(overrun(self.data.len(), self.pos, n));
-        }
-        let byte = self.pos / 8;
-        let word = if byte + 8 <= self.data.len() {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&self.data[byte..byte + 8]);
-            u64::from_be_bytes(b)
-        } else {
-            let mut b = [0u8; 8];
-            let rest = &self.data[byte..];
-            b[..rest.len()].copy_from_slice(rest);
-            u64::from_be_bytes(b)
-        };
-        let v = (word << (self.pos % 8)) >> (64 - n);
-        self.pos = end;
-        Ok(v)
-    }
-    #[inline]
-    fn get64(&mut self) -> Result<u64, Error> {
-        Ok((self.get(32)? << 32) | self.get(32)?)
-    }
-    /// Count leading one bits, at most `max`, consuming them and the terminating zero (if < max).
-    #[inline]
-    fn prefix(&mut self, max: u32) -> Result<u32, Error> {
-        let n = self.peek().leading_ones().min(max);
-        self.skip(n + u32::from(n < max))?;
-        Ok(n)
-    }
-    /// The next 57 or more bits, left-aligned (zeros past the end).
-    #[inline(always)]
-    fn peek(&self) -> u64 {
-        let byte = self.pos / 8;
-        let word = if byte + 8 <= self.data.len() {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&self.data[byte..byte + 8]);
-            u64::from_be_bytes(b)
-        } else {
-            let mut b = [0u8; 8];
-            let rest = self.data.get(byte..).unwrap_or(&[]);
-            b[..rest.len()].copy_from_slice(rest);
-            u64::from_be_bytes(b)
-        };
-        word << (self.pos % 8)
-    }
-    #[inline(always)]
-    fn skip(&mut self, n: u32) -> Result<(), Error> {
-        let end = self.pos + n as usize;
-        if end > self.data.len() * 8 {
-            return Err(overrun(self.data.len(), self.pos, n));
-        }
-        self.pos = end;
-        Ok(())
-    }
-    /// A prefix code: up to `max` leading ones select a payload width from `widths`
-    /// (index = number of ones); the widest (64 bits) is read in two steps.
-    #[inline(always)]
-    fn code(&mut self, max: u32, widths: &[u32]) -> Result<i64, Error> {
-        let w = self.peek();
-        let ones = w.leading_ones().min(max);
-        let hdr = ones + u32::from(ones < max);
-        let bits = widths[ones as usize];
-        if bits == 64 {
-            self.skip(hdr)?;
-            return Ok(self.get64()? as i64);
-        }
-        self.skip(hdr + bits)?;
-        if bits == 0 {
-            return Ok(0);
-        }
-        Ok(sign_extend((w << hdr) >> (64 - bits), bits))
-    }
-}
-
-#[inline]
-fn zz(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-#[inline]
-fn unzz(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
-}
-#[inline]
-fn sign_extend(v: u64, n: u32) -> i64 {
-    let shift = 64 - n;
-    ((v << shift) as i64) >> shift
-}
-
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
-}
-
-fn get_varint(data: &[u8], pos: &mut usize) -> Result<u64, Error> {
-    let mut v = 0u64;
-    let mut shift = 0;
-    loop {
-        let b = *data
-            .get(*pos)
-            .ok_or_else(|| Error::Decode(format!("header ends at byte {}", data.len())))?;
-        *pos += 1;
-        if shift >= 64 {
-            return Err(Error::Decode("varint longer than 10 bytes".into()));
-        }
-        v |= u64::from(b & 0x7F) << shift;
-        if b < 0x80 {
-            return Ok(v);
-        }
-        shift += 7;
-    }
-}
-
-/// A prefix code for signed integers: `i` leading ones (then a zero, except after the last
-/// slot's ones) select slot `i`, whose payload is `widths[i]` bits of two's complement. Slot 0
-/// has width 0 and holds only 0; the last slot has width 64 and holds anything. One table
-/// serves the writer ([`PrefixCode::put`]), the size estimate ([`PrefixCode::cost`]) and the
-/// reader ([`BitReader::code`]), so they cannot disagree.
-#[derive(Debug)]
-struct PrefixCode(&'static [u32]);
-
-/// Timestamp delta-of-delta code of version 1.
-const DOD_V1: PrefixCode = PrefixCode(&[0, 7, 12, 20, 64]);
-/// Value residual code (scaled-integer deltas) of version 1.
-const INT_V1: PrefixCode = PrefixCode(&[0, 4, 8, 16, 32, 64]);
-/// Timestamp delta-of-delta code: a 4-bit slot holds the few seconds a poll time jitters by.
-const DOD: PrefixCode = PrefixCode(&[0, 4, 7, 12, 20, 64]);
-/// Value residual code: a 12-bit slot for the noisy residuals of fine-resolution counters.
-const INT: PrefixCode = PrefixCode(&[0, 4, 8, 12, 16, 32, 64]);
-
-/// The code tables of a chunk version.
-fn tables(version: u8) -> Option<(&'static PrefixCode, &'static PrefixCode)> {
-    match version {
-        VERSION | VERSION_2 => Some((&DOD, &INT)),
-        VERSION_1 => Some((&DOD_V1, &INT_V1)),
-        _ => None,
-    }
-}
-
-impl PrefixCode {
-    /// The number of ones of the longest prefix.
-    #[inline(always)]
-    const fn max(&self) -> u32 {
-        self.0.len() as u32 - 1
-    }
-
-    /// The smallest slot whose width holds `d`.
-    #[inline(always)]
-    fn slot(&self, d: i64) -> usize {
-        self.0
-            .iter()
-            .position(|&w| match w {
-                0 => d == 0,
-                64 => true,
-                w => (-(1i64 << (w - 1))..(1i64 << (w - 1))).contains(&d),
-            })
-            .unwrap_or(self.0.len() - 1)
-    }
-
-    /// Bits `d` takes: prefix plus payload.
-    #[inline(always)]
-    fn cost(&self, d: i64) -> u64 {
-        let i = self.slot(d);
-        let prefix = i as u32 + u32::from((i as u32) < self.max());
-        u64::from(prefix + self.0[i])
-    }
-
-    #[inline(always)]
-    fn put(&self, w: &mut BitWriter, d: i64) {
-        let i = self.slot(d) as u32;
-        if i < self.max() {
-            w.put(((1u64 << i) - 1) << 1, i + 1);
-        } else {
-            w.put((1u64 << i) - 1, i);
-        }
-        match self.0[i as usize] {
-            64 => w.put64(d as u64),
-            bits => w.put(d as u64, bits),
-        }
-    }
-
-    #[inline(always)]
-    fn get(&self, r: &mut BitReader<'_>) -> Result<i64, Error> {
-        r.code(self.max(), self.0)
-    }
-}
-
-#[cfg(test)]
-#[inline]
-fn put_dod(w: &mut BitWriter, d: i64) {
-    DOD.put(w, d);
-}
-
-#[cfg(test)]
-#[inline]
-fn int_cost(d: i64) -> u64 {
-    INT.cost(d)
-}
-
-#[cfg(test)]
-#[inline]
-fn put_int(w: &mut BitWriter, d: i64) {
-    INT.put(w, d);
-}
-
-/// The smallest decimal scale `k` at which every value is an exact integer / 10^k.
-fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<(u8, Vec<i64>)> {
-    'k: for (k, p) in POW10.iter().enumerate() {
-        let mut ints = Vec::new();
-        for v in values.clone() {
-            let n = (v * p).round();
-            if !n.is_finite() || n.abs() >= 9.0e15 {
-                continue 'k;
-            }
-            let i = n as i64;
-            if (i as f64 / p).to_bits() != v.to_bits() {
-                continue 'k;
-            }
-            ints.push(i);
-        }
-        return Some((k as u8, ints));
-    }
-    None
-}
-
-/// Encode readings (strictly increasing times) into a chunk.
-///
-/// # Errors
-/// [`Error::Invalid`] when `samples` is empty or times are not strictly increasing.
+/// A chunk that does not decode: the chunk's layout version, the byte where the fault was found
+/// and what was wrong there.
 ///
 /// ```
-/// use reports::codec::{encode, decode, Sample};
-/// let s: Vec<Sample> = (0..96).map(|i| Sample::new(i * 900, 1000.0 + i as f64 * 0.25)).collect();
-/// let bytes = encode(&s).unwrap();
-/// assert!(bytes.len() < 96 * 2);
-/// assert_eq!(decode(&bytes).unwrap(), s);
+/// use reports::codec::{decode, CodecProblem};
+/// let e = decode(&[3, 5]).unwrap_err();
+/// assert_eq!((e.version, e.offset), (Some(3), 2));
+/// assert_eq!(e.problem, CodecProblem::Ends { field: "first time" });
+/// assert_eq!(e.to_string(), "chunk layout version 3, byte 2: the chunk ends before its first time");
 /// ```
-pub fn encode(samples: &[Sample]) -> Result<Vec<u8>, Error> {
-    check_times(samples)?;
-    Ok(v3::encode(samples))
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError {
+    /// The chunk's layout version (its first byte, whether known or not); `None` for an empty chunk.
+    pub version: Option<u8>,
+    /// Byte offset in the chunk where the fault was found.
+    pub offset: usize,
+    /// What was wrong.
+    pub problem: CodecProblem,
 }
 
-/// At least one reading, times strictly increasing.
-fn check_times(samples: &[Sample]) -> Result<(), Error> {
-    if samples.is_empty() {
-        return Err(Error::invalid("chunk", "at least one reading", "none"));
-    }
-    if let Some(w) = samples.windows(2).find(|w| w[1].t <= w[0].t) {
-        return Err(Error::invalid(
-            "chunk times",
-            "strictly increasing",
-            format!("{} then {}", w[0].t, w[1].t),
-        ));
-    }
-    Ok(())
-}
-
-/// Gorilla XOR codes of readings 1..n (version 2 and 3).
-fn put_xor(w: &mut BitWriter, samples: &[Sample]) {
-    let mut prev = samples[0].v.to_bits();
-    let (mut lead, mut trail) = (u32::MAX, 0u32);
-    for s in &samples[1..] {
-        let bits = s.v.to_bits();
-        let x = bits ^ prev;
-        prev = bits;
-        if x == 0 {
-            w.put(0, 1);
-            continue;
-        }
-        let l = x.leading_zeros().min(31);
-        let t = x.trailing_zeros();
-        if lead != u32::MAX && l >= lead && t >= trail {
-            w.put(0b10, 2);
-            let len = 64 - lead - trail;
-            put_bits(w, x >> trail, len);
-        } else {
-            lead = l;
-            trail = t;
-            let len = 64 - l - t; // 1..=64
-            w.put(0b11, 2);
-            w.put(u64::from(l), 5);
-            w.put(u64::from(len - 1), 6);
-            put_bits(w, x >> t, len);
+impl CodecError {
+    /// A fault at byte `offset` of `chunk`.
+    #[cold]
+    #[inline(never)]
+    fn at(chunk: &[u8], offset: usize, problem: CodecProblem) -> Self {
+        CodecError {
+            version: chunk.first().copied(),
+            offset,
+            problem,
         }
     }
 }
 
-/// The version 2 writer (kept to test that version 2 chunks still read).
-#[cfg(test)]
-fn encode_v2(samples: &[Sample]) -> Result<Vec<u8>, Error> {
-    check_times(samples)?;
-    let first = samples[0];
-    let mut head = Vec::with_capacity(16 + samples.len() * 2);
-    head.push(VERSION_2);
-    put_varint(&mut head, samples.len() as u64);
-    put_varint(&mut head, zz(first.t));
-    let scaled = decimal_scale(samples.iter().map(|s| s.v));
-    let mut order2 = false;
-    match &scaled {
-        Some((k, ints)) => {
-            // Choose delta or delta-of-delta by exact bit cost.
-            let (mut c1, mut c2) = (0u64, 0u64);
-            for i in 1..ints.len() {
-                let d = ints[i].wrapping_sub(ints[i - 1]);
-                c1 += int_cost(d);
-                let dd = if i >= 2 {
-                    d.wrapping_sub(ints[i - 1].wrapping_sub(ints[i - 2]))
-                } else {
-                    d
-                };
-                c2 += int_cost(dd);
-            }
-            head.push(*k);
-            order2 = c2 < c1;
-            head.push(if order2 { 2 } else { 1 });
-            put_varint(&mut head, zz(ints[0]));
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.version {
+            Some(v) => write!(
+                f,
+                "chunk layout version {v}, byte {}: {}",
+                self.offset, self.problem
+            ),
+            None => write!(f, "chunk byte {}: {}", self.offset, self.problem),
         }
-        None => {
-            head.push(XOR_MODE);
-            head.extend_from_slice(&first.v.to_bits().to_be_bytes());
-        }
-    }
-    let mut w = BitWriter::new(head);
-    let mut prev_delta = 0i64;
-    for i in 1..samples.len() {
-        let delta = samples[i].t - samples[i - 1].t;
-        put_dod(&mut w, delta - prev_delta);
-        prev_delta = delta;
-    }
-    match scaled {
-        Some((_, ints)) => {
-            let mut prev_d = 0i64;
-            for i in 1..ints.len() {
-                let d = ints[i].wrapping_sub(ints[i - 1]);
-                if order2 {
-                    put_int(&mut w, d.wrapping_sub(prev_d));
-                    prev_d = d;
-                } else {
-                    put_int(&mut w, d);
-                }
-            }
-        }
-        None => put_xor(&mut w, samples),
-    }
-    Ok(w.finish())
-}
-
-#[inline]
-fn put_bits(w: &mut BitWriter, v: u64, len: u32) {
-    if len > 32 {
-        w.put(v >> 32, len - 32);
-        w.put(v & 0xFFFF_FFFF, 32);
-    } else {
-        w.put(v, len);
     }
 }
 
-#[inline]
-fn get_bits(r: &mut BitReader<'_>, len: u32) -> Result<u64, Error> {
-    if len > 32 {
-        Ok((r.get(len - 32)? << 32) | r.get(32)?)
-    } else {
-        r.get(len)
-    }
+impl std::error::Error for CodecError {}
+
+/// What was wrong with a chunk ([`CodecError::problem`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodecProblem {
+    /// The version byte is not a layout this crate reads.
+    UnknownVersion,
+    /// The chunk ends inside its header, before `field`.
+    Ends {
+        /// The header field (`count`, `first time`, `value mode`, ...).
+        field: &'static str,
+    },
+    /// A varint header field longer than 10 bytes.
+    LongVarint {
+        /// The header field.
+        field: &'static str,
+    },
+    /// A reading count of 0, or more than the chunk's bits can hold.
+    Count {
+        /// The count in the header.
+        count: u64,
+        /// The chunk's length in bytes.
+        bytes: usize,
+    },
+    /// A header field outside its range.
+    Field {
+        /// The header field.
+        field: &'static str,
+        /// What the layout allows.
+        expected: &'static str,
+        /// What the chunk holds.
+        found: String,
+    },
+    /// A bit stream ends before a code does.
+    BitsEnd {
+        /// The byte where the stream ends.
+        end: usize,
+        /// The bit (from the chunk's start) where the code starts.
+        bit: u64,
+        /// The bits the code needed.
+        needed: u32,
+    },
+    /// A Gorilla XOR code whose window runs past 64 bits.
+    XorWindow {
+        /// Leading zero bits.
+        lead: u32,
+        /// Meaningful bits.
+        len: u32,
+    },
+    /// A version 3 time stream longer than what follows the header.
+    TimeStream {
+        /// The time stream length in the header.
+        length: u64,
+        /// The bytes after the header.
+        left: usize,
+    },
 }
 
-/// Number of readings in a chunk, read from its header.
-///
-/// # Errors
-/// [`Error::Decode`] on a malformed header.
-pub fn count(data: &[u8]) -> Result<usize, Error> {
-    let mut pos = 1;
-    Ok(get_varint(data, &mut pos)? as usize)
-}
-
-/// Decode a chunk.
-///
-/// # Errors
-/// [`Error::Decode`] when the bytes are not a chunk of this version.
-///
-/// ```
-/// use reports::codec::{encode, decode, Sample};
-/// let s = vec![Sample::new(0, 21.5), Sample::new(900, 21.6), Sample::new(3600, 21.4)];
-/// assert_eq!(decode(&encode(&s).unwrap()).unwrap(), s);
-/// ```
-pub fn decode(data: &[u8]) -> Result<Vec<Sample>, Error> {
-    let mut out = Vec::new();
-    decode_into(data, &mut out)?;
-    Ok(out)
-}
-
-/// Decode a chunk, appending to `out` (which is not cleared).
-///
-/// # Errors
-/// [`Error::Decode`] when the bytes are not a chunk of this version.
-pub fn decode_into(data: &[u8], out: &mut Vec<Sample>) -> Result<(), Error> {
-    let mut rd = ChunkReader::new(data)?;
-    let base = out.len();
-    out.reserve(rd.n);
-    let mut t = rd.t0;
-    let mut delta = 0i64;
-    out.push(Sample {
-        t,
-        v: rd.first_value(),
-    });
-    match rd.grid {
-        Some(g) => {
-            let mut grid = g.grid0;
-            for _ in 1..rd.n {
-                g.next(&mut rd.r, &mut t, &mut grid)?;
-                out.push(Sample { t, v: 0.0 });
+impl fmt::Display for CodecProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CodecProblem::UnknownVersion => write!(
+                f,
+                "expected layout version {VERSION_1}..={VERSION}, found another version byte"
+            ),
+            CodecProblem::Ends { field } => write!(f, "the chunk ends before its {field}"),
+            CodecProblem::LongVarint { field } => {
+                write!(
+                    f,
+                    "{field}: expected a varint of at most 10 bytes, found a longer one"
+                )
             }
+            CodecProblem::Count { count, bytes } => write!(
+                f,
+                "count: expected 1 to {} readings for {bytes} bytes, found {count}",
+                bytes * 8 + 1
+            ),
+            CodecProblem::Field {
+                field,
+                expected,
+                found,
+            } => write!(f, "{field}: expected {expected}, found {found}"),
+            CodecProblem::BitsEnd { end, bit, needed } => write!(
+                f,
+                "bit stream ends at byte {end}: {needed} more bits needed at bit {bit}"
+            ),
+            CodecProblem::XorWindow { lead, len } => write!(
+                f,
+                "XOR code: expected a window within 64 bits, found {lead} leading zeros and {len} bits"
+            ),
+            CodecProblem::TimeStream { length, left } => write!(
+                f,
+                "time stream: expected at most the {left} bytes after the header, found {length} bytes"
+            ),
         }
-        None => {
-            for _ in 1..rd.n {
-                delta = delta.wrapping_add(rd.dod.get(&mut rd.r)?);
-                t = t.wrapping_add(delta);
-                out.push(Sample { t, v: 0.0 });
-            }
-        }
-    }
-    let mut slots = out[base + 1..].iter_mut();
-    rd.fold_values(|v| {
-        if let Some(s) = slots.next() {
-            s.v = v;
-        }
-        true
-    })?;
-    Ok(())
-}
-
-/// What [`ChunkReader::skip_times`] learns from a time stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Times {
-    /// Time of the last reading.
-    pub(crate) last: i64,
-    /// The interval between consecutive readings when they are all equal (at least two readings).
-    pub(crate) step: Option<i64>,
-}
-
-/// How a chunk's values are coded, from its header.
-#[derive(Debug, Clone, Copy)]
-enum Vals {
-    Int { p: f64, order: u8, first: i64 },
-    Rice { p: f64, first: i64, code: v3::Rice },
-    Xor(u64),
-}
-
-/// A chunk being read in stream order: header, then the time stream (decoded or skipped), then
-/// the value stream folded value by value. This is what lets an aggregation that needs no
-/// individual times (a chunk lying inside one bin) skip building `(t, v)` pairs altogether.
-#[derive(Debug)]
-pub(crate) struct ChunkReader<'a> {
-    dod: &'static PrefixCode,
-    int: &'static PrefixCode,
-    n: usize,
-    t0: i64,
-    vals: Vals,
-    /// The time stream (version 3), or times and then values (versions 1 and 2).
-    r: BitReader<'a>,
-    /// Version 3: the grid time code, when the chunk uses it.
-    grid: Option<v3::Grid>,
-    /// Version 3: the value stream, apart from the times.
-    rv: Option<BitReader<'a>>,
-}
-
-impl<'a> ChunkReader<'a> {
-    /// Parse the header of `data`.
-    pub(crate) fn new(data: &'a [u8]) -> Result<Self, Error> {
-        let Some((dod, int)) = data.first().and_then(|&v| tables(v)) else {
-            return Err(Error::Decode(format!(
-                "expected chunk version {VERSION_1}..={VERSION}, found {:?}",
-                data.first()
-            )));
-        };
-        let mut pos = 1;
-        let n = get_varint(data, &mut pos)? as usize;
-        if n == 0 || n > data.len() * 8 + 1 {
-            return Err(Error::Decode(format!(
-                "implausible count {n} for {} bytes",
-                data.len()
-            )));
-        }
-        let t0 = unzz(get_varint(data, &mut pos)?);
-        if data[0] == VERSION {
-            let h = v3::header(data, pos, t0)?;
-            let vals = match (h.rice, h.xor_first) {
-                (Some((p, first, code)), _) => Vals::Rice { p, first, code },
-                (None, Some(bits)) => Vals::Xor(bits),
-                (None, None) => return Err(Error::Decode("no value mode".into())),
-            };
-            return Ok(ChunkReader {
-                dod,
-                int,
-                n,
-                t0,
-                vals,
-                r: BitReader {
-                    data: h.times,
-                    pos: 0,
-                },
-                grid: h.grid,
-                rv: Some(BitReader {
-                    data: h.values,
-                    pos: 0,
-                }),
-            });
-        }
-        let mode = *data
-            .get(pos)
-            .ok_or_else(|| Error::Decode("header ends before value mode".into()))?;
-        pos += 1;
-        let vals = if mode == XOR_MODE {
-            let b = data
-                .get(pos..pos + 8)
-                .ok_or_else(|| Error::Decode("header ends before first value".into()))?;
-            pos += 8;
-            let mut a = [0u8; 8];
-            a.copy_from_slice(b);
-            Vals::Xor(u64::from_be_bytes(a))
-        } else if (mode as usize) < POW10.len() {
-            let order = *data
-                .get(pos)
-                .ok_or_else(|| Error::Decode("header ends before order".into()))?;
-            pos += 1;
-            if order != 1 && order != 2 {
-                return Err(Error::Decode(format!(
-                    "expected order 1 or 2, found {order}"
-                )));
-            }
-            let first = unzz(get_varint(data, &mut pos)?);
-            Vals::Int {
-                p: POW10[mode as usize],
-                order,
-                first,
-            }
-        } else {
-            return Err(Error::Decode(format!(
-                "expected value mode 0..=9 or 255, found {mode}"
-            )));
-        };
-        Ok(ChunkReader {
-            dod,
-            int,
-            n,
-            t0,
-            vals,
-            r: BitReader {
-                data: &data[pos..],
-                pos: 0,
-            },
-            grid: None,
-            rv: None,
-        })
-    }
-
-    /// Whether the chunk is of layout version 3 (times and values in streams of their own).
-    pub(crate) fn is_v3(&self) -> bool {
-        self.rv.is_some()
-    }
-
-    /// Whether the chunk's times use the grid code (version 3).
-    pub(crate) fn has_grid(&self) -> bool {
-        self.grid.is_some()
-    }
-
-    /// Number of readings.
-    pub(crate) fn len(&self) -> usize {
-        self.n
-    }
-
-    /// Time of the first reading.
-    pub(crate) fn first_time(&self) -> i64 {
-        self.t0
-    }
-
-    /// Value of the first reading.
-    pub(crate) fn first_value(&self) -> f64 {
-        match self.vals {
-            Vals::Int { p, first, .. } | Vals::Rice { p, first, .. } => first as f64 / p,
-            Vals::Xor(bits) => f64::from_bits(bits),
-        }
-    }
-
-    /// Run over the time stream without storing it (must come before [`Self::fold_values`]).
-    /// `None` when the times are not strictly increasing without overflow (never for a chunk
-    /// [`encode`] wrote; a caller then decodes in full).
-    ///
-    /// Regular data is a run of `0` codes (same step), skipped up to 56 at a time.
-    pub(crate) fn skip_times(&mut self) -> Result<Option<Times>, Error> {
-        if let Some(g) = self.grid {
-            let (mut t, mut grid) = (self.t0, g.grid0);
-            let (mut ok, mut first_dt, mut even) = (true, None, true);
-            for _ in 1..self.n {
-                let prev = t;
-                let dt = g.next(&mut self.r, &mut t, &mut grid)?;
-                ok &= t > prev;
-                even &= *first_dt.get_or_insert(dt) == dt;
-            }
-            return Ok(ok.then_some(Times {
-                last: t,
-                step: first_dt.filter(|_| even),
-            }));
-        }
-        let mut t = self.t0;
-        let mut delta = 0i64;
-        let mut ok = true;
-        let mut changes = 0u32;
-        let mut left = self.n - 1;
-        while left > 0 {
-            let zeros = (self.r.peek().leading_zeros().min(56) as usize).min(left);
-            if zeros > 0 {
-                self.r.skip(zeros as u32)?;
-                ok &= delta > 0;
-                match delta
-                    .checked_mul(zeros as i64)
-                    .and_then(|d| t.checked_add(d))
-                {
-                    Some(x) => t = x,
-                    None => {
-                        ok = false;
-                        t = t.wrapping_add(delta.wrapping_mul(zeros as i64));
-                    }
-                }
-                left -= zeros;
-                continue;
-            }
-            let dod = self.dod.get(&mut self.r)?;
-            changes += u32::from(dod != 0);
-            delta = delta.wrapping_add(dod);
-            ok &= delta > 0;
-            match t.checked_add(delta) {
-                Some(x) => t = x,
-                None => {
-                    ok = false;
-                    t = t.wrapping_add(delta);
-                }
-            }
-            left -= 1;
-        }
-        Ok(ok.then_some(Times {
-            last: t,
-            step: (self.n > 1 && changes <= 1).then_some(delta),
-        }))
-    }
-
-    /// Decode the time stream into the intervals between consecutive readings (`n - 1` of
-    /// them, appended to `out`); must come before [`Self::fold_values`].
-    pub(crate) fn read_intervals(&mut self, out: &mut Vec<i64>) -> Result<(), Error> {
-        let mut delta = 0i64;
-        out.reserve(self.n - 1);
-        if let Some(g) = self.grid {
-            let (mut t, mut grid) = (self.t0, g.grid0);
-            for _ in 1..self.n {
-                out.push(g.next(&mut self.r, &mut t, &mut grid)?);
-            }
-            return Ok(());
-        }
-        for _ in 1..self.n {
-            delta = delta.wrapping_add(self.dod.get(&mut self.r)?);
-            out.push(delta);
-        }
-        Ok(())
-    }
-
-    /// Feed the values of readings 1..n (the first is [`Self::first_value`]) to `f`, in order,
-    /// after the time stream was read or skipped. Stops as soon as `f` returns `false`; returns
-    /// whether every value was fed.
-    #[inline(always)]
-    pub(crate) fn fold_values(&mut self, mut f: impl FnMut(f64) -> bool) -> Result<bool, Error> {
-        let int = self.int;
-        let r = match self.rv.as_mut() {
-            Some(rv) => rv,
-            None => &mut self.r,
-        };
-        match self.vals {
-            Vals::Rice { p, first, code } => {
-                let mut st = v3::RiceState::new(code, first, p);
-                return st.run(r, self.n - 1, f);
-            }
-            Vals::Int { p, order, first } => {
-                let mut x = first;
-                let mut d = 0i64;
-                let mut left = self.n - 1;
-                while left > 0 {
-                    // Codes are taken from one loaded word (57 valid bits) while they fit, so
-                    // the bit position is not reloaded from memory per code; a code is checked
-                    // against the end of the stream when the word's bits are consumed.
-                    let w = r.peek();
-                    let mut used = 0u32;
-                    while left > 0 && used <= 37 {
-                        let v = w << used;
-                        let zeros = v.leading_zeros();
-                        if zeros > 0 {
-                            // A run of `0` codes (zero residuals): in delta order the value
-                            // repeats, in delta-of-delta order the step repeats.
-                            let run = (zeros.min(57 - used) as usize).min(left);
-                            used += run as u32;
-                            left -= run;
-                            if order == 2 {
-                                for _ in 0..run {
-                                    x = x.wrapping_add(d);
-                                    if !f(x as f64 / p) {
-                                        return Ok(false);
-                                    }
-                                }
-                            } else {
-                                d = 0;
-                                let v = x as f64 / p;
-                                for _ in 0..run {
-                                    if !f(v) {
-                                        return Ok(false);
-                                    }
-                                }
-                            }
-                            continue;
-                        }
-                        // `10`+4, `110`+8, then `1110`+16 (version 1) or +12 bits (at most
-                        // 20 bits: fits); wider codes take the general path below.
-                        let ones = v.leading_ones();
-                        if ones >= 4 {
-                            break;
-                        }
-                        let hdr = ones + 1;
-                        let bits = int.0[ones as usize];
-                        let c = sign_extend((v << hdr) >> (64 - bits), bits);
-                        used += hdr + bits;
-                        if order == 2 {
-                            d = d.wrapping_add(c);
-                        } else {
-                            d = c;
-                        }
-                        x = x.wrapping_add(d);
-                        left -= 1;
-                        if !f(x as f64 / p) {
-                            return Ok(false);
-                        }
-                    }
-                    if used > 0 {
-                        r.skip(used)?;
-                        continue;
-                    }
-                    let c = int.get(r)?;
-                    if order == 2 {
-                        d = d.wrapping_add(c);
-                    } else {
-                        d = c;
-                    }
-                    x = x.wrapping_add(d);
-                    left -= 1;
-                    if !f(x as f64 / p) {
-                        return Ok(false);
-                    }
-                }
-            }
-            Vals::Xor(first) => {
-                let mut prev = first;
-                let (mut lead, mut trail) = (0u32, 0u32);
-                for _ in 1..self.n {
-                    match r.prefix(2)? {
-                        0 => {}
-                        1 => {
-                            let len = 64 - lead - trail;
-                            prev ^= get_bits(r, len)? << trail;
-                        }
-                        _ => {
-                            lead = r.get(5)? as u32;
-                            let len = r.get(6)? as u32 + 1;
-                            if lead + len > 64 {
-                                return Err(Error::Decode(format!(
-                                    "XOR window {lead}+{len} exceeds 64 bits"
-                                )));
-                            }
-                            trail = 64 - lead - len;
-                            prev ^= get_bits(r, len)? << trail;
-                        }
-                    }
-                    if !f(f64::from_bits(prev)) {
-                        return Ok(false);
-                    }
-                }
-            }
-        }
-        Ok(true)
-    }
-}
-
-impl ChunkReader<'_> {
-    /// Whether the values use the Rice code (version 3, scaled integers).
-    pub(crate) fn is_rice(&self) -> bool {
-        matches!(self.vals, Vals::Rice { .. })
-    }
-
-    /// [`Self::fold_timed_other`] for a chunk whose values use the Rice code ([`Self::is_rice`];
-    /// `None`, nothing read, for any other chunk); a caller whose fold state should stay in
-    /// registers calls it apart from [`Self::fold_timed_other`], whose value loop does not
-    /// inline the fold.
-    #[inline(always)]
-    pub(crate) fn fold_timed_rice(
-        &mut self,
-        f: impl FnMut(f64, i64) -> bool,
-    ) -> Result<Option<Option<i64>>, Error> {
-        self.fold_timed_impl(f, true)
-    }
-
-    /// Version 3 only (`None` otherwise, nothing read): feed readings 1..n to `f` as their value
-    /// and their interval since the previous reading, decoding times and values side by side
-    /// in one pass. `Some(None)` when `f` stopped or an interval is not positive (never for a
-    /// chunk [`encode`] wrote); `Some(Some(t))` with the last time when every reading was fed.
-    /// Any version 3 chunk; a Rice-coded one is folded faster by [`Self::fold_timed_rice`].
-    #[inline(always)]
-    pub(crate) fn fold_timed_other(
-        &mut self,
-        f: impl FnMut(f64, i64) -> bool,
-    ) -> Result<Option<Option<i64>>, Error> {
-        self.fold_timed_impl(f, false)
-    }
-
-    /// The body of [`Self::fold_timed_rice`] and [`Self::fold_timed_other`]: with `rice` only Rice-coded chunks are folded, without
-    /// it every chunk goes through the general branch (correct for any chunk).
-    #[inline(always)]
-    fn fold_timed_impl(
-        &mut self,
-        mut f: impl FnMut(f64, i64) -> bool,
-        rice: bool,
-    ) -> Result<Option<Option<i64>>, Error> {
-        let Some(rv) = self.rv.as_mut() else {
-            return Ok(None);
-        };
-        let r = &mut self.r;
-        let mut t = self.t0;
-        let (mut grid, mut delta) = (self.grid.map_or(0, |g| g.grid0), 0i64);
-        let grid_code = self.grid;
-        let dod = self.dod;
-        let mut next_dt = move |r: &mut BitReader<'_>| -> Result<i64, Error> {
-            match &grid_code {
-                Some(g) => g.next(r, &mut t, &mut grid),
-                None => {
-                    delta = delta.wrapping_add(dod.get(r)?);
-                    Ok(delta)
-                }
-            }
-        };
-        let mut last = self.t0;
-        match self.vals {
-            Vals::Rice { p, first, code } if rice => {
-                // Blocks of intervals, then the block's values.
-                let mut st = v3::RiceState::new(code, first, p);
-                let mut dts = [0i64; 64];
-                let mut left = self.n - 1;
-                while left > 0 {
-                    let m = left.min(dts.len());
-                    let mut ok = true;
-                    match &grid_code {
-                        Some(g) => g.block(r, &mut t, &mut grid, &mut dts[..m])?,
-                        None => {
-                            for dt in &mut dts[..m] {
-                                *dt = next_dt(r)?;
-                            }
-                        }
-                    }
-                    for dt in &dts[..m] {
-                        ok &= *dt > 0;
-                        last = last.wrapping_add(*dt);
-                    }
-                    if !ok {
-                        return Ok(Some(None));
-                    }
-                    let mut k = 0;
-                    let all = st.run(rv, m, |v| {
-                        let dt = dts.get(k).copied().unwrap_or(1);
-                        k += 1;
-                        f(v, dt)
-                    })?;
-                    if !all {
-                        return Ok(Some(None));
-                    }
-                    left -= m;
-                }
-            }
-            // Not compiled into `fold_timed_rice` (whose fold can then stay in registers).
-            _ if rice => return Ok(None),
-            _ => {
-                let mut dts = Vec::with_capacity(self.n - 1);
-                for _ in 1..self.n {
-                    dts.push(next_dt(r)?);
-                }
-                let mut k = 0;
-                let mut ok = true;
-                let all = self.fold_values(|v| {
-                    let dt = dts.get(k).copied().unwrap_or(0);
-                    k += 1;
-                    last = last.wrapping_add(dt);
-                    ok &= dt > 0;
-                    ok && f(v, dt)
-                })?;
-                if !all {
-                    return Ok(Some(None));
-                }
-            }
-        }
-        Ok(Some(Some(last)))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::bits::{BitReader, BitWriter, get_varint, put_varint, zz};
+    use super::decoder::{ChunkReader, Vals};
+    use super::encoder::encode_v2;
+    use super::prefix::{DOD, DOD_V1, INT, INT_V1, PrefixCode};
     use super::*;
     use proptest::prelude::*;
 
@@ -1205,8 +392,8 @@ mod tests {
         assert!(matches!(ChunkReader::new(&b).unwrap().vals, Vals::Xor(_)));
         let b = encode_v2(&s).unwrap();
         let mut pos = 1;
-        get_varint(&b, &mut pos).unwrap();
-        get_varint(&b, &mut pos).unwrap();
+        get_varint(&b, &mut pos, "count").unwrap();
+        get_varint(&b, &mut pos, "first time").unwrap();
         assert_eq!(b[pos], XOR_MODE);
         roundtrip(&s);
     }
@@ -1240,6 +427,72 @@ mod tests {
         ])
         .unwrap();
         assert!(decode(&good[..good.len() - 1]).is_err());
+    }
+
+    /// A chunk that does not decode says its layout version, the byte where the fault was found
+    /// and what was wrong there.
+    #[test]
+    fn decode_errors_say_where_and_what() {
+        let e = decode(&[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "chunk byte 0: the chunk ends before its version byte"
+        );
+        let e = decode(&[9, 1, 0]).unwrap_err();
+        assert_eq!((e.version, e.offset), (Some(9), 0));
+        assert_eq!(e.problem, CodecProblem::UnknownVersion);
+        // Version 2, one reading at t = 0, value mode 12 (no such mode) at byte 3.
+        let e = decode(&[2, 1, 0, 12]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "chunk layout version 2, byte 3: value mode: expected 0..=9 (decimal scale) or 255 (XOR), found 12"
+        );
+        // A count that 3 bytes cannot hold.
+        let e = decode(&[1, 100, 0]).unwrap_err();
+        assert_eq!(
+            (e.offset, e.problem),
+            (
+                1,
+                CodecProblem::Count {
+                    count: 100,
+                    bytes: 3
+                }
+            )
+        );
+        // A version 2 chunk cut inside its bit stream: the fault is at the cut, in chunk bytes.
+        let s: Vec<Sample> = (0..50)
+            .map(|i| Sample::new(i * 900 + i % 3, f64::from(i as u32).sqrt()))
+            .collect();
+        let b = encode_v2(&s).unwrap();
+        let cut = &b[..b.len() - 4];
+        let e = decode(cut).unwrap_err();
+        assert_eq!(e.version, Some(2));
+        match e.problem {
+            CodecProblem::BitsEnd { end, bit, needed } => {
+                assert_eq!(end, cut.len());
+                assert_eq!(e.offset, (bit / 8) as usize);
+                assert!(bit + u64::from(needed) > 8 * cut.len() as u64, "{e}");
+            }
+            other => panic!("expected the bit stream to end, found {other:?}"),
+        }
+        // Version 3: the time stream length in the header runs past the chunk.
+        let b = encode(&s).unwrap();
+        let e = decode(&b[..b.len() / 2]).unwrap_err();
+        assert_eq!(e.version, Some(3));
+        assert!(
+            matches!(
+                e.problem,
+                CodecProblem::TimeStream { .. } | CodecProblem::BitsEnd { .. }
+            ),
+            "{e}"
+        );
+        // The store's error keeps the codec error as its source.
+        let e = crate::Error::from(e);
+        assert!(
+            e.to_string()
+                .starts_with("corrupt chunk: chunk layout version 3, byte "),
+            "{e}"
+        );
     }
 
     fn stream_read(bytes: &[u8]) -> (i64, Option<Times>, Vec<f64>) {
@@ -1280,8 +533,8 @@ mod tests {
         assert_eq!(seen, 10);
         // Times that overflow i64 on the way are reported as not usable for skipping.
         let mut w = BitWriter::new(Vec::new());
-        put_dod(&mut w, i64::MAX);
-        put_dod(&mut w, 0);
+        DOD.put(&mut w, i64::MAX);
+        DOD.put(&mut w, 0);
         let mut data = vec![VERSION_2];
         put_varint(&mut data, 3);
         put_varint(&mut data, zz(0));

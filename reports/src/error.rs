@@ -9,14 +9,14 @@ pub enum Error {
     #[error("store: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// A stored chunk could not be decoded.
-    #[error("corrupt chunk of channel {channel} (window starting {window}): {reason}")]
+    #[error("corrupt chunk of channel {channel} (window starting {window}): {source}")]
     CorruptChunk {
         /// Channel id.
         channel: i64,
         /// Window start, Unix seconds.
         window: i64,
-        /// What was wrong.
-        reason: String,
+        /// Where in the chunk and what was wrong.
+        source: crate::codec::CodecError,
     },
     /// A stored value of a chunk that is not what the schema or the chunk's data says (a window,
     /// time or count that is not an integer, data that is not a blob, a header that disagrees
@@ -42,9 +42,10 @@ pub enum Error {
         /// What was given.
         found: String,
     },
-    /// A chunk decode error without context (wrapped into [`Error::CorruptChunk`] by the store).
+    /// A chunk decode error without the store's context (the store reports
+    /// [`Error::CorruptChunk`], which names the channel and window).
     #[error("corrupt chunk: {0}")]
-    Decode(String),
+    Decode(#[from] crate::codec::CodecError),
     /// No channel with this name or id.
     #[error("unknown channel {0:?}: expected a channel created with ensure_channel")]
     UnknownChannel(String),

@@ -27,7 +27,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::Error;
 use crate::aggregate::{Aggregator, ValueFold};
-use crate::codec::{self, ChunkReader, Sample};
+use crate::codec::{self, ChunkReader, CodecError, Sample};
 use crate::store::{
     Channel, ChannelId, ChannelKind, ChannelSpec, RecordingInterval, Retention, Store, StoreStats,
     WriteReport,
@@ -408,12 +408,71 @@ fn merge(
     changed.then_some(out)
 }
 
+/// The channel's newest stored reading time (what "late" is measured by), from the statement
+/// `SELECT window, t_last ... ORDER BY window DESC LIMIT 1`.
+fn newest_stored(last: &mut rusqlite::Statement<'_>, id: ChannelId) -> Result<Option<i64>, Error> {
+    last.query_row(params![id.0], |r| {
+        Ok((describe(r.get_ref(0)?), r.get_ref(1)?.as_i64().ok()))
+    })
+    .optional()?
+    .map(|(window, t)| {
+        t.ok_or_else(|| corrupt_value(id, window, "t_last", "an integer", "another type".into()))
+    })
+    .transpose()
+}
+
+/// A stored chunk's data, first time, last time and count (`None` for a column that is not an
+/// integer), from the statement `SELECT data, t_first, t_last, n ... WHERE channel AND window`.
+type StoredChunk = (Vec<u8>, Option<i64>, Option<i64>, Option<i64>);
+
+fn stored_chunk(
+    get: &mut rusqlite::Statement<'_>,
+    id: ChannelId,
+    window: i64,
+) -> Result<Option<StoredChunk>, Error> {
+    get.query_row(params![id.0, window], |r| {
+        let int = |i: usize| r.get_ref(i).map(|v| v.as_i64().ok());
+        Ok(match r.get_ref(0)? {
+            ValueRef::Blob(b) => Ok((b.to_vec(), int(1)?, int(2)?, int(3)?)),
+            other => Err(describe(other)),
+        })
+    })
+    .optional()?
+    .transpose()
+    .map_err(|found| corrupt_value(id, window, "data", "a blob", found))
+}
+
+/// A write's readings of one channel in time order, one per time: a stable sort keeps batch
+/// order among equal times, the last one wins, and each earlier one is counted as replaced (or
+/// duplicate) by the one after it.
+fn latest_per_time(mut samples: Vec<Sample>, report: &mut WriteReport) -> Vec<Sample> {
+    samples.sort_by_key(|s| s.t);
+    let mut unique: Vec<Sample> = Vec::with_capacity(samples.len());
+    for s in samples {
+        match unique.last_mut() {
+            Some(l) if l.t == s.t => {
+                if l.v.to_bits() == s.v.to_bits() {
+                    report.duplicates += 1;
+                } else {
+                    report.replaced += 1;
+                }
+                *l = s;
+            }
+            _ => unique.push(s),
+        }
+    }
+    unique
+}
+
 /// [`ChunkReader::fold_timed_other`] into `f`, out of line: in a function this small the fold's
 /// closures are inlined and its state (copied to a local) stays in registers, where inside
 /// [`fold_chunk`] the closure was called per reading with the state in memory.
 /// The Rice-coded chunks (most of them) and the others go through functions of their own, so
 /// the others' value loop (which calls the fold out of line) does not pin the state to memory.
-fn fold_timed(rd: &mut ChunkReader<'_>, f: &mut ValueFold) -> Result<Option<Option<i64>>, Error> {
+fn fold_timed(
+    rd: &mut ChunkReader<'_>,
+    f: &mut ValueFold,
+) -> Result<Option<Option<i64>>, CodecError> {
     if rd.is_rice() {
         fold_timed_rice(rd, f)
     } else {
@@ -425,7 +484,7 @@ fn fold_timed(rd: &mut ChunkReader<'_>, f: &mut ValueFold) -> Result<Option<Opti
 fn fold_timed_rice(
     rd: &mut ChunkReader<'_>,
     f: &mut ValueFold,
-) -> Result<Option<Option<i64>>, Error> {
+) -> Result<Option<Option<i64>>, CodecError> {
     let mut g = f.clone();
     let r = rd.fold_timed_rice(|v, dt| g.add_timed(v, dt));
     *f = g;
@@ -436,7 +495,7 @@ fn fold_timed_rice(
 fn fold_timed_other(
     rd: &mut ChunkReader<'_>,
     f: &mut ValueFold,
-) -> Result<Option<Option<i64>>, Error> {
+) -> Result<Option<Option<i64>>, CodecError> {
     let mut g = f.clone();
     let r = rd.fold_timed_other(|v, dt| g.add_timed(v, dt));
     *f = g;
@@ -627,36 +686,9 @@ impl Store for SqliteStore {
             let mut last = tx.prepare_cached(
                 "SELECT window, t_last FROM chunk WHERE channel=?1 ORDER BY window DESC LIMIT 1",
             )?;
-            for (id, mut samples) in by_channel {
-                // The channel's newest reading before this write (what "late" is measured by).
-                let newest_before = last
-                    .query_row(params![id.0], |r| {
-                        Ok((describe(r.get_ref(0)?), r.get_ref(1)?.as_i64().ok()))
-                    })
-                    .optional()?
-                    .map(|(window, t)| {
-                        t.ok_or_else(|| {
-                            corrupt_value(id, window, "t_last", "an integer", "another type".into())
-                        })
-                    })
-                    .transpose()?;
-                // Stable sort keeps batch order among equal times; the last one wins, and each
-                // earlier one is counted as replaced (or duplicate) by the one after it.
-                samples.sort_by_key(|s| s.t);
-                let mut unique: Vec<Sample> = Vec::with_capacity(samples.len());
-                for s in samples {
-                    match unique.last_mut() {
-                        Some(l) if l.t == s.t => {
-                            if l.v.to_bits() == s.v.to_bits() {
-                                report.duplicates += 1;
-                            } else {
-                                report.replaced += 1;
-                            }
-                            *l = s;
-                        }
-                        _ => unique.push(s),
-                    }
-                }
+            for (id, samples) in by_channel {
+                let newest_before = newest_stored(&mut last, id)?;
+                let unique = latest_per_time(samples, &mut report);
                 let mut start = 0;
                 while start < unique.len() {
                     let window = unique[start]
@@ -665,24 +697,15 @@ impl Store for SqliteStore {
                     let end = start
                         + unique[start..].partition_point(|s| s.t < window.saturating_add(span));
                     let new = &unique[start..end];
-                    let old = get
-                        .query_row(params![id.0, window], |r| {
-                            let int = |i: usize| r.get_ref(i).map(|v| v.as_i64().ok());
-                            Ok(match r.get_ref(0)? {
-                                ValueRef::Blob(b) => Ok((b.to_vec(), int(1)?, int(2)?, int(3)?)),
-                                other => Err(describe(other)),
-                            })
-                        })
-                        .optional()?
-                        .transpose()
-                        .map_err(|found| corrupt_value(id, window, "data", "a blob", found))?;
+                    let old = stored_chunk(&mut get, id, window)?;
                     let merged = match old.as_ref() {
                         Some((bytes, t_first, t_last, n)) => {
-                            let old = codec::decode(bytes).map_err(|e| Error::CorruptChunk {
-                                channel: id.0,
-                                window,
-                                reason: e.to_string(),
-                            })?;
+                            let old =
+                                codec::decode(bytes).map_err(|source| Error::CorruptChunk {
+                                    channel: id.0,
+                                    window,
+                                    source,
+                                })?;
                             let row = ChunkRow {
                                 channel: id,
                                 window,
@@ -904,11 +927,11 @@ impl ChunkRow<'_> {
         }
     }
 
-    fn corrupt(&self, e: impl std::fmt::Display) -> Error {
+    fn corrupt(&self, source: CodecError) -> Error {
         Error::CorruptChunk {
             channel: self.channel.0,
             window: self.window,
-            reason: e.to_string(),
+            source,
         }
     }
 

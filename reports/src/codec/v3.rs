@@ -29,10 +29,10 @@
 //! followed by the Rice code of `u - 1`. The writer picks the order, the bias, `k` and the flag
 //! by exact bit cost, and the time mode likewise (ties keep delta-of-delta).
 
-use super::{
-    BitReader, BitWriter, DOD, Error, POW10, Sample, XOR_MODE, decimal_scale, get_varint,
-    put_varint, put_xor, unzz, zz,
-};
+use super::bits::{BitReader, BitWriter, get_byte, get_u64, get_varint, put_varint, unzz, zz};
+use super::encoder::{decimal_scale, put_xor};
+use super::prefix::DOD;
+use super::{CodecError, CodecProblem, POW10, Sample, XOR_MODE};
 
 /// This layout's version byte.
 pub(super) const VERSION: u8 = 3;
@@ -89,7 +89,7 @@ impl Grid {
         r: &mut BitReader<'_>,
         t: &mut i64,
         grid: &mut i64,
-    ) -> Result<i64, Error> {
+    ) -> Result<i64, CodecError> {
         let w = r.peek();
         let short = if self.k > 1 { w >> (65 - self.k) } else { 0 };
         let s = if short < self.u {
@@ -116,13 +116,17 @@ impl Grid {
     /// The intervals of the next `out.len()` readings (as [`Grid::next`]), symbols taken from
     /// one loaded word while they fit; the bits are checked when the word is consumed.
     #[inline(always)]
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(dead_code, reason = "used by the SQLite engine's streamed reads")
+    )]
     pub(super) fn block(
         &self,
         r: &mut BitReader<'_>,
         t: &mut i64,
         grid: &mut i64,
         out: &mut [i64],
-    ) -> Result<(), Error> {
+    ) -> Result<(), CodecError> {
         let mut i = 0;
         while i < out.len() {
             let w = r.peek();
@@ -300,7 +304,7 @@ impl Rice {
 
     /// The next residual (bias added back).
     #[inline(always)]
-    pub(super) fn get(&self, r: &mut BitReader<'_>) -> Result<i64, Error> {
+    pub(super) fn get(&self, r: &mut BitReader<'_>) -> Result<i64, CodecError> {
         let w = r.peek();
         let mut hdr = 0u32;
         let mut plus = 0u64;
@@ -435,7 +439,7 @@ impl RiceState {
         r: &mut BitReader<'_>,
         count: usize,
         mut f: impl FnMut(f64) -> bool,
-    ) -> Result<bool, Error> {
+    ) -> Result<bool, CodecError> {
         let code = self.code;
         let (p, k, hdr) = (self.p, code.k, u32::from(code.zeros));
         let (mut x, mut d) = (self.x, self.d);
@@ -601,64 +605,88 @@ pub(super) fn encode(samples: &[Sample]) -> Vec<u8> {
 }
 
 /// What a version 3 header says beyond the count and first time.
-pub(super) struct Header<'a> {
+pub(super) struct Header {
     pub(super) grid: Option<Grid>,
+    /// Scale, first integer and Rice code of scaled-integer values; `None` for XOR values.
     pub(super) rice: Option<(f64, i64, Rice)>,
-    pub(super) xor_first: Option<u64>,
-    pub(super) times: &'a [u8],
-    pub(super) values: &'a [u8],
+    /// The first value's bits (XOR values).
+    pub(super) xor_first: u64,
+    /// Byte offset of the time stream in the chunk.
+    pub(super) times: usize,
+    /// Byte offset of the value stream (the end of the time stream).
+    pub(super) values: usize,
 }
 
-fn byte(data: &[u8], pos: &mut usize, what: &str) -> Result<u8, Error> {
-    let b = *data
-        .get(*pos)
-        .ok_or_else(|| Error::Decode(format!("header ends before {what}")))?;
-    *pos += 1;
-    Ok(b)
+/// A header field out of range, at byte `at`.
+#[cold]
+fn out_of_range(
+    data: &[u8],
+    at: usize,
+    field: &'static str,
+    expected: &'static str,
+    found: String,
+) -> CodecError {
+    CodecError::at(
+        data,
+        at,
+        CodecProblem::Field {
+            field,
+            expected,
+            found,
+        },
+    )
 }
 
 /// Parse the header after the count and first time (at `pos`).
-pub(super) fn header(data: &[u8], mut pos: usize, t0: i64) -> Result<Header<'_>, Error> {
-    let grid = match byte(data, &mut pos, "time mode")? {
+pub(super) fn header(data: &[u8], mut pos: usize, t0: i64) -> Result<Header, CodecError> {
+    let grid = match get_byte(data, &mut pos, "time mode")? {
         0 => None,
         1 => {
-            let step = get_varint(data, &mut pos)?;
-            let m = get_varint(data, &mut pos)?;
-            let back = unzz(get_varint(data, &mut pos)?);
+            let at = pos;
+            let step = get_varint(data, &mut pos, "grid step")?;
+            let m = get_varint(data, &mut pos, "grid width")?;
+            let back = unzz(get_varint(data, &mut pos, "grid offset")?);
             if step < 2 || step > i64::MAX as u64 || m == 0 || m > step || m > MMAX {
-                return Err(Error::Decode(format!(
-                    "grid step {step} and width {m} out of range"
-                )));
+                return Err(out_of_range(
+                    data,
+                    at,
+                    "grid step and width",
+                    "a step of at least 2 s and a width of 1..=min(step, 2^20)",
+                    format!("step {step}, width {m}"),
+                ));
             }
             Some(Grid::new(step as i64, m, t0.wrapping_sub(back)))
         }
         other => {
-            return Err(Error::Decode(format!(
-                "expected time mode 0 or 1, found {other}"
-            )));
+            return Err(out_of_range(
+                data,
+                pos - 1,
+                "time mode",
+                "0 (delta of deltas) or 1 (grid)",
+                other.to_string(),
+            ));
         }
     };
-    let tlen = get_varint(data, &mut pos)?;
-    let mode = byte(data, &mut pos, "value mode")?;
-    let (mut rice, mut xor_first) = (None, None);
+    let tlen = get_varint(data, &mut pos, "time stream length")?;
+    let mode = get_byte(data, &mut pos, "value mode")?;
+    let (mut rice, mut xor_first) = (None, 0);
     if mode == XOR_MODE {
-        let b = data
-            .get(pos..pos + 8)
-            .ok_or_else(|| Error::Decode("header ends before first value".into()))?;
-        pos += 8;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        xor_first = Some(u64::from_be_bytes(a));
+        xor_first = get_u64(data, &mut pos, "first value")?;
     } else if (mode as usize) < POW10.len() {
-        let order = byte(data, &mut pos, "order")?;
-        let first = unzz(get_varint(data, &mut pos)?);
-        let bias = unzz(get_varint(data, &mut pos)?);
-        let k = u32::from(byte(data, &mut pos, "Rice parameter")?);
-        let zeros = byte(data, &mut pos, "zero flag")?;
+        let at = pos;
+        let order = get_byte(data, &mut pos, "order")?;
+        let first = unzz(get_varint(data, &mut pos, "first value")?);
+        let bias = unzz(get_varint(data, &mut pos, "bias")?);
+        let k = u32::from(get_byte(data, &mut pos, "Rice parameter")?);
+        let zeros = get_byte(data, &mut pos, "zero flag")?;
         if !(1..=2).contains(&order) || k > KMAX || zeros > 1 {
-            return Err(Error::Decode(format!(
-                "value code order {order}, k {k}, zero flag {zeros} out of range"
-            )));
+            return Err(out_of_range(
+                data,
+                at,
+                "value code",
+                "order 1 or 2, Rice parameter 0..=32, zero flag 0 or 1",
+                format!("order {order}, Rice parameter {k}, zero flag {zeros}"),
+            ));
         }
         rice = Some((
             POW10[mode as usize],
@@ -671,26 +699,27 @@ pub(super) fn header(data: &[u8], mut pos: usize, t0: i64) -> Result<Header<'_>,
             },
         ));
     } else {
-        return Err(Error::Decode(format!(
-            "expected value mode 0..=9 or 255, found {mode}"
-        )));
+        return Err(out_of_range(
+            data,
+            pos - 1,
+            "value mode",
+            "0..=9 (decimal scale) or 255 (XOR)",
+            mode.to_string(),
+        ));
     }
-    let rest = &data[pos..];
+    let left = data.len() - pos;
     let tlen = usize::try_from(tlen)
         .ok()
-        .filter(|&l| l <= rest.len())
+        .filter(|&l| l <= left)
         .ok_or_else(|| {
-            Error::Decode(format!(
-                "time stream of {tlen} bytes, {} bytes left",
-                rest.len()
-            ))
+            CodecError::at(data, pos, CodecProblem::TimeStream { length: tlen, left })
         })?;
     Ok(Header {
         grid,
         rice,
         xor_first,
-        times: &rest[..tlen],
-        values: &rest[tlen..],
+        times: pos,
+        values: pos + tlen,
     })
 }
 
@@ -775,11 +804,12 @@ mod tests {
         let d = super::super::decode(&b).unwrap();
         assert_eq!(d, s);
         let mut pos = 1;
-        get_varint(&b, &mut pos).unwrap();
-        get_varint(&b, &mut pos).unwrap();
+        get_varint(&b, &mut pos, "count").unwrap();
+        get_varint(&b, &mut pos, "first time").unwrap();
         let h = header(&b, pos, s[0].t).unwrap();
         let g = h.grid.expect("grid time mode");
         assert_eq!((g.step, g.m), (900, 5));
-        assert!(h.times.len() * 8 <= s.len() * 29 / 10, "{}", h.times.len());
+        let times = h.values - h.times;
+        assert!(times * 8 <= s.len() * 29 / 10, "{times}");
     }
 }
