@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::building::BuildingType;
 use crate::classes::{Class, ClassTable};
-use crate::criteria::{CriteriaSet, Kind, MAX_LEVEL};
+use crate::criteria::{CriteriaSet, CriterionKind, MAX_LEVEL};
 use crate::derive::Derivation;
 use crate::{Confidence, Error};
 
@@ -262,7 +262,7 @@ pub struct CriterionScore {
     /// Criterion id.
     pub id: String,
     /// EM or EEPL.
-    pub kind: Kind,
+    pub kind: CriterionKind,
     /// The rating given (not considered when the assessment had no entry).
     pub rating: Rating,
     /// Points (the level; 0 when not considered).

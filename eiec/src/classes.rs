@@ -9,7 +9,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use toml::Spanned;
 
 use crate::building::{self, BuildingType};
-use crate::source::{self, Source};
+use crate::source;
+use crate::toml_file::Source;
 use crate::{Confidence, Error};
 
 /// The built-in class-table file, embedded at compile time.
@@ -244,7 +245,7 @@ impl ClassTables {
     /// # Ok::<(), eiec::Error>(())
     /// ```
     pub fn from_toml_str(file: &Path, text: &str) -> Result<Self, Error> {
-        let src = Source { file, text };
+        let src = Source::new(file, text);
         let parsed: ClassFile = src.parse()?;
         convert(&src, parsed)
     }
@@ -333,7 +334,8 @@ fn convert(src: &Source<'_>, file: ClassFile) -> Result<ClassTables, Error> {
         let t = spanned.into_inner();
         let at = |f: &str| format!("table[{i}].{f}");
         if t.id.get_ref().trim().is_empty() || !ids.insert(t.id.get_ref().clone()) {
-            return Err(src.err(
+            return Err(source::invalid(
+                src,
                 t.id.span(),
                 at("id"),
                 format!("expected a unique non-empty id, found {:?}", t.id.get_ref()),
@@ -341,7 +343,8 @@ fn convert(src: &Source<'_>, file: ClassFile) -> Result<ClassTables, Error> {
         }
         let bounds = t.lower_bounds.get_ref();
         if !(bounds.len() == 5 || bounds.len() == 6) {
-            return Err(src.err(
+            return Err(source::invalid(
+                src,
                 t.lower_bounds.span(),
                 at("lower_bounds"),
                 format!(
@@ -351,22 +354,25 @@ fn convert(src: &Source<'_>, file: ClassFile) -> Result<ClassTables, Error> {
             ));
         }
         if bounds[0] != 0 || bounds.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(src.err(
+            return Err(source::invalid(
+                src,
                 t.lower_bounds.span(),
                 at("lower_bounds"),
                 format!("expected 0 first and strictly ascending bounds, found {bounds:?}"),
             ));
         }
         if t.building_types.get_ref().is_empty() {
-            return Err(src.err(
+            return Err(source::invalid(
+                src,
                 t.building_types.span(),
                 at("building_types"),
-                "expected at least one building type".into(),
+                "expected at least one building type",
             ));
         }
         for b in t.building_types.get_ref() {
             if !keys.insert((t.edition.clone(), *b, bounds.len())) {
-                return Err(src.err(
+                return Err(source::invalid(
+                    src,
                     t.building_types.span(),
                     at("building_types"),
                     format!(
@@ -380,7 +386,8 @@ fn convert(src: &Source<'_>, file: ClassFile) -> Result<ClassTables, Error> {
         if let Some(e) = &t.expected_class
             && usize::from(e.get_ref().index()) >= bounds.len()
         {
-            return Err(src.err(
+            return Err(source::invalid(
+                src,
                 e.span(),
                 at("expected_class"),
                 format!(

@@ -2,14 +2,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::ops::Range;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::building::{self, BuildingType};
-use crate::derive::Quantity;
-use crate::source::{self, Source};
+use crate::derive::MeasuredQuantity;
+use crate::source;
+use crate::toml_file::Source;
 use crate::{Confidence, Error};
 
 /// The built-in criteria file, embedded at compile time.
@@ -22,7 +24,7 @@ pub const MAX_LEVEL: u8 = 4;
 
 /// The two kinds of criteria.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Kind {
+pub enum CriterionKind {
     /// Efficiency measure (EM).
     #[serde(rename = "EM")]
     Em,
@@ -31,11 +33,11 @@ pub enum Kind {
     Eepl,
 }
 
-impl fmt::Display for Kind {
+impl fmt::Display for CriterionKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Kind::Em => "EM",
-            Kind::Eepl => "EEPL",
+            CriterionKind::Em => "EM",
+            CriterionKind::Eepl => "EEPL",
         })
     }
 }
@@ -75,7 +77,7 @@ impl fmt::Display for Requirement {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DerivationRule {
     /// The measured quantity.
-    pub quantity: Quantity,
+    pub quantity: MeasuredQuantity,
     /// Least value of the quantity for levels 1, 2, 3 and 4 (ascending), when known. The
     /// built-in data has none: the thresholds are not public.
     pub thresholds: Option<[f64; 4]>,
@@ -87,7 +89,7 @@ pub struct Criterion {
     /// Identifier, unique within its set (e.g. `lighting`).
     pub id: String,
     /// EM or EEPL.
-    pub kind: Kind,
+    pub kind: CriterionKind,
     /// Short title.
     pub title: String,
     /// What the criterion is about.
@@ -145,12 +147,12 @@ impl CriteriaSet {
 /// All criteria sets, keyed by edition and building type.
 ///
 /// ```
-/// use eiec::{BuildingType, CriteriaCatalogue, Kind};
+/// use eiec::{BuildingType, CriteriaCatalogue, CriterionKind};
 /// let catalogue = CriteriaCatalogue::builtin()?;
 /// let set = catalogue.set_for(BuildingType::Commercial, None)?;
 /// assert_eq!(set.criteria.len(), 16);
 /// assert_eq!(set.max_points, 64);
-/// assert_eq!(set.criteria.iter().filter(|c| c.kind == Kind::Eepl).count(), 3);
+/// assert_eq!(set.criteria.iter().filter(|c| c.kind == CriterionKind::Eepl).count(), 3);
 /// # Ok::<(), eiec::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,9 +193,9 @@ impl CriteriaCatalogue {
     /// assert!(err.to_string().starts_with("c.toml:"));
     /// ```
     pub fn from_toml_str(file: &Path, text: &str) -> Result<Self, Error> {
-        let src = Source { file, text };
+        let src = Source::new(file, text);
         let parsed: CriteriaFile = src.parse()?;
-        convert(&src, parsed)
+        convert(src, parsed)
     }
 
     /// The edition used when an assessment names none.
@@ -297,11 +299,11 @@ struct SetSpec {
 #[serde(deny_unknown_fields)]
 struct CriterionSpec {
     id: Spanned<String>,
-    kind: Kind,
+    kind: CriterionKind,
     title: String,
     description: String,
     confidence: Confidence,
-    derived_from: Option<Quantity>,
+    derived_from: Option<MeasuredQuantity>,
     thresholds: Option<Spanned<Vec<f64>>>,
     levels: Spanned<LevelsSpec>,
 }
@@ -337,161 +339,33 @@ fn check_id_text(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn convert(src: &Source<'_>, file: CriteriaFile) -> Result<CriteriaCatalogue, Error> {
-    let mut sets = Vec::with_capacity(file.set.len());
-    let mut set_ids = BTreeSet::new();
-    let mut coverage: BTreeMap<(String, BuildingType), String> = BTreeMap::new();
-    for (si, spanned) in file.set.into_iter().enumerate() {
-        let span = spanned.span();
-        let s = spanned.into_inner();
-        let at = |f: &str| format!("set[{si}].{f}");
-        check_id_text(s.id.get_ref()).map_err(|m| src.err(s.id.span(), at("id"), m))?;
-        if !set_ids.insert(s.id.get_ref().clone()) {
-            return Err(src.err(
-                s.id.span(),
-                at("id"),
-                format!("duplicate set id {:?}", s.id.get_ref()),
-            ));
-        }
-        if s.building_types.get_ref().is_empty() {
-            return Err(src.err(
-                s.building_types.span(),
-                at("building_types"),
-                "expected at least one building type".into(),
-            ));
-        }
-        for b in s.building_types.get_ref() {
-            let key = (s.edition.clone(), *b);
-            if let Some(other) = coverage.insert(key, s.id.get_ref().clone()) {
-                return Err(src.err(
-                    s.building_types.span(),
-                    at("building_types"),
-                    format!(
-                        "{b} buildings already have the set {other:?} in edition {:?}",
-                        s.edition
-                    ),
-                ));
-            }
-        }
-        if s.criterion.is_empty() {
-            return Err(src.err(
-                span,
-                at("criterion"),
-                "expected at least one criterion".into(),
-            ));
-        }
-        let mut criteria = Vec::with_capacity(s.criterion.len());
-        let mut ids = BTreeSet::new();
-        for (ci, cs) in s.criterion.into_iter().enumerate() {
-            let c = cs.into_inner();
-            let at = |f: &str| format!("set[{si}].criterion[{ci}].{f}");
-            check_id_text(c.id.get_ref()).map_err(|m| src.err(c.id.span(), at("id"), m))?;
-            if !ids.insert(c.id.get_ref().clone()) {
-                return Err(src.err(
-                    c.id.span(),
-                    at("id"),
-                    format!("duplicate criterion id {:?} in set", c.id.get_ref()),
-                ));
-            }
-            let levels_span = c.levels.span();
-            let l = c.levels.into_inner();
-            let mut levels: [Requirement; LEVELS] = std::array::from_fn(|_| Requirement::Unknown);
-            for (n, text) in [l.l0, l.l1, l.l2, l.l3, l.l4].into_iter().enumerate() {
-                let text = text.trim().to_string();
-                if text.is_empty() {
-                    return Err(src.err(
-                        levels_span.clone(),
-                        at(&format!("levels.{n}")),
-                        "expected the requirement text or \"unknown\", found an empty text".into(),
-                    ));
-                }
-                levels[n] = if text.eq_ignore_ascii_case("unknown") {
-                    Requirement::Unknown
-                } else {
-                    Requirement::Known(text)
-                };
-            }
-            let thresholds = match (c.thresholds, c.derived_from) {
-                (None, _) => None,
-                (Some(t), None) => {
-                    return Err(src.err(
-                        t.span(),
-                        at("thresholds"),
-                        "thresholds need `derived_from` (the quantity they apply to)".into(),
-                    ));
-                }
-                (Some(t), Some(_)) => {
-                    let span = t.span();
-                    let v = t.into_inner();
-                    let arr: [f64; 4] = v.as_slice().try_into().map_err(|_| {
-                        src.err(
-                            span.clone(),
-                            at("thresholds"),
-                            format!(
-                                "expected 4 values (least value for levels 1..4), found {}",
-                                v.len()
-                            ),
-                        )
-                    })?;
-                    if arr.iter().any(|x| !x.is_finite()) || arr.windows(2).any(|w| w[0] > w[1]) {
-                        return Err(src.err(
-                            span,
-                            at("thresholds"),
-                            format!("expected finite values in ascending order, found {arr:?}"),
-                        ));
-                    }
-                    Some(arr)
-                }
-            };
-            criteria.push(Criterion {
-                id: c.id.into_inner(),
-                kind: c.kind,
-                title: c.title,
-                description: c.description,
-                confidence: c.confidence,
-                levels,
-                derivation: c.derived_from.map(|quantity| DerivationRule {
-                    quantity,
-                    thresholds,
-                }),
-            });
-        }
-        let full = u32::try_from(criteria.len())
-            .unwrap_or(u32::MAX)
-            .saturating_mul(u32::from(MAX_LEVEL));
-        let max_points = match s.max_points {
-            None => full,
-            Some(m) => {
-                let v = *m.get_ref();
-                if v == 0 || v > full {
-                    return Err(src.err(
-                        m.span(),
-                        at("max_points"),
-                        format!(
-                            "expected 1..={full} (4 points for each of the {} criteria), found {v}",
-                            criteria.len()
-                        ),
-                    ));
-                }
-                v
-            }
-        };
-        sets.push(CriteriaSet {
-            id: s.id.into_inner(),
-            edition: s.edition,
-            title: s.title,
-            building_types: s.building_types.into_inner(),
-            max_points,
-            confidence: s.confidence,
-            note: s.note.trim().to_string(),
-            criteria,
-        });
-    }
+/// The resolve steps of a criteria file share the source (for positions) and what the
+/// sets before the current one claimed.
+struct Resolver<'a> {
+    src: Source<'a>,
+    /// Set ids seen so far.
+    set_ids: BTreeSet<String>,
+    /// Which set covers each (edition, building type).
+    coverage: BTreeMap<(String, BuildingType), String>,
+}
+
+fn convert(src: Source<'_>, file: CriteriaFile) -> Result<CriteriaCatalogue, Error> {
+    let mut r = Resolver {
+        src,
+        set_ids: BTreeSet::new(),
+        coverage: BTreeMap::new(),
+    };
+    let sets = file
+        .set
+        .into_iter()
+        .enumerate()
+        .map(|(si, s)| r.set(&format!("set[{si}]"), s))
+        .collect::<Result<Vec<_>, _>>()?;
     let default_edition = file.default_edition.get_ref().clone();
     if !sets.iter().any(|s| s.edition == default_edition) {
-        return Err(src.err(
+        return Err(r.err(
             file.default_edition.span(),
-            "default_edition".into(),
+            "default_edition",
             format!("no set has the edition {default_edition:?}"),
         ));
     }
@@ -500,4 +374,208 @@ fn convert(src: &Source<'_>, file: CriteriaFile) -> Result<CriteriaCatalogue, Er
         editions: file.editions,
         sets,
     })
+}
+
+impl Resolver<'_> {
+    /// An [`Error::InvalidFile`] at `span`.
+    fn err(
+        &self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Error {
+        source::invalid(&self.src, span, field, message)
+    }
+
+    /// One set, at field path `at` (`set[N]`).
+    fn set(&mut self, at: &str, spanned: Spanned<SetSpec>) -> Result<CriteriaSet, Error> {
+        let span = spanned.span();
+        let s = spanned.into_inner();
+        self.set_id(at, &s.id)?;
+        self.coverage(at, &s)?;
+        if s.criterion.is_empty() {
+            return Err(self.err(
+                span,
+                format!("{at}.criterion"),
+                "expected at least one criterion",
+            ));
+        }
+        let mut criteria = Vec::with_capacity(s.criterion.len());
+        let mut ids = BTreeSet::new();
+        for (ci, cs) in s.criterion.into_iter().enumerate() {
+            let at = format!("{at}.criterion[{ci}]");
+            let c = cs.into_inner();
+            check_id_text(c.id.get_ref())
+                .map_err(|m| self.err(c.id.span(), format!("{at}.id"), m))?;
+            if !ids.insert(c.id.get_ref().clone()) {
+                return Err(self.err(
+                    c.id.span(),
+                    format!("{at}.id"),
+                    format!("duplicate criterion id {:?} in set", c.id.get_ref()),
+                ));
+            }
+            criteria.push(self.criterion(&at, c)?);
+        }
+        let max_points = self.max_points(at, s.max_points, criteria.len())?;
+        Ok(CriteriaSet {
+            id: s.id.into_inner(),
+            edition: s.edition,
+            title: s.title,
+            building_types: s.building_types.into_inner(),
+            max_points,
+            confidence: s.confidence,
+            note: s.note.trim().to_string(),
+            criteria,
+        })
+    }
+
+    /// A set id: usable in level lists and not used by an earlier set.
+    fn set_id(&mut self, at: &str, id: &Spanned<String>) -> Result<(), Error> {
+        check_id_text(id.get_ref()).map_err(|m| self.err(id.span(), format!("{at}.id"), m))?;
+        if !self.set_ids.insert(id.get_ref().clone()) {
+            return Err(self.err(
+                id.span(),
+                format!("{at}.id"),
+                format!("duplicate set id {:?}", id.get_ref()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The set's building types: at least one, none covered by another set of the edition.
+    fn coverage(&mut self, at: &str, s: &SetSpec) -> Result<(), Error> {
+        let field = format!("{at}.building_types");
+        if s.building_types.get_ref().is_empty() {
+            return Err(self.err(
+                s.building_types.span(),
+                field,
+                "expected at least one building type",
+            ));
+        }
+        for b in s.building_types.get_ref() {
+            let key = (s.edition.clone(), *b);
+            if let Some(other) = self.coverage.insert(key, s.id.get_ref().clone()) {
+                return Err(self.err(
+                    s.building_types.span(),
+                    field,
+                    format!(
+                        "{b} buildings already have the set {other:?} in edition {:?}",
+                        s.edition
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// One criterion, at field path `at` (`set[N].criterion[M]`); its id is checked by the set.
+    fn criterion(&self, at: &str, c: CriterionSpec) -> Result<Criterion, Error> {
+        let levels = self.levels(at, c.levels)?;
+        let thresholds = self.thresholds(at, c.thresholds, c.derived_from)?;
+        Ok(Criterion {
+            id: c.id.into_inner(),
+            kind: c.kind,
+            title: c.title,
+            description: c.description,
+            confidence: c.confidence,
+            levels,
+            derivation: c.derived_from.map(|quantity| DerivationRule {
+                quantity,
+                thresholds,
+            }),
+        })
+    }
+
+    /// The five requirement texts: each given, `unknown` where nobody knows it.
+    fn levels(
+        &self,
+        at: &str,
+        levels: Spanned<LevelsSpec>,
+    ) -> Result<[Requirement; LEVELS], Error> {
+        let span = levels.span();
+        let l = levels.into_inner();
+        let mut out: [Requirement; LEVELS] = std::array::from_fn(|_| Requirement::Unknown);
+        for (n, text) in [l.l0, l.l1, l.l2, l.l3, l.l4].into_iter().enumerate() {
+            let text = text.trim().to_string();
+            if text.is_empty() {
+                return Err(self.err(
+                    span.clone(),
+                    format!("{at}.levels.{n}"),
+                    "expected the requirement text or \"unknown\", found an empty text",
+                ));
+            }
+            out[n] = if text.eq_ignore_ascii_case("unknown") {
+                Requirement::Unknown
+            } else {
+                Requirement::Known(text)
+            };
+        }
+        Ok(out)
+    }
+
+    /// The derivation thresholds: only with `derived_from`, four finite ascending values.
+    fn thresholds(
+        &self,
+        at: &str,
+        thresholds: Option<Spanned<Vec<f64>>>,
+        derived_from: Option<MeasuredQuantity>,
+    ) -> Result<Option<[f64; 4]>, Error> {
+        let field = format!("{at}.thresholds");
+        let Some(t) = thresholds else {
+            return Ok(None);
+        };
+        if derived_from.is_none() {
+            return Err(self.err(
+                t.span(),
+                field,
+                "thresholds need `derived_from` (the quantity they apply to)",
+            ));
+        }
+        let span = t.span();
+        let v = t.into_inner();
+        let arr: [f64; 4] = v.as_slice().try_into().map_err(|_| {
+            self.err(
+                span.clone(),
+                field.clone(),
+                format!(
+                    "expected 4 values (least value for levels 1..4), found {}",
+                    v.len()
+                ),
+            )
+        })?;
+        if arr.iter().any(|x| !x.is_finite()) || arr.windows(2).any(|w| w[0] > w[1]) {
+            return Err(self.err(
+                span,
+                field,
+                format!("expected finite values in ascending order, found {arr:?}"),
+            ));
+        }
+        Ok(Some(arr))
+    }
+
+    /// The set's maximum: given, between 1 and 4 points per criterion; else 4 per criterion.
+    fn max_points(
+        &self,
+        at: &str,
+        max_points: Option<Spanned<u32>>,
+        criteria: usize,
+    ) -> Result<u32, Error> {
+        let full = u32::try_from(criteria)
+            .unwrap_or(u32::MAX)
+            .saturating_mul(u32::from(MAX_LEVEL));
+        let Some(m) = max_points else {
+            return Ok(full);
+        };
+        let v = *m.get_ref();
+        if v == 0 || v > full {
+            return Err(self.err(
+                m.span(),
+                format!("{at}.max_points"),
+                format!(
+                    "expected 1..={full} (4 points for each of the {criteria} criteria), found {v}"
+                ),
+            ));
+        }
+        Ok(v)
+    }
 }

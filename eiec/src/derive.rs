@@ -5,9 +5,9 @@
 //!
 //! | quantity | from | built-in criteria |
 //! |---|---|---|
-//! | [`Quantity::MeteringCoverage`] | the devices' annual consumption over the site's annual consumption (the `reports` totals), in % | `consumption-coverage` |
-//! | [`Quantity::PowerFactor`] | active and reactive energy over the period, or power-factor samples | `power-factor` (non-residential) |
-//! | [`Quantity::LoadProfiles`] | the share of the annual consumption whose devices record load profiles, in % | `load-profile` |
+//! | [`MeasuredQuantity::MeteringCoverage`] | the devices' annual consumption over the site's annual consumption (the `reports` totals), in % | `consumption-coverage` |
+//! | [`MeasuredQuantity::PowerFactor`] | active and reactive energy over the period, or power-factor samples | `power-factor` (non-residential) |
+//! | [`MeasuredQuantity::LoadProfiles`] | the share of the annual consumption whose devices record load profiles, in % | `load-profile` |
 //!
 //! Every other criterion is entered by the assessor.
 //!
@@ -29,7 +29,7 @@ use crate::criteria::CriteriaSet;
 /// A measured quantity a criterion can be derived from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Quantity {
+pub enum MeasuredQuantity {
     /// Share of the annual consumption covered by metered devices, in %.
     MeteringCoverage,
     /// Average power factor over the period, 0..=1.
@@ -38,22 +38,22 @@ pub enum Quantity {
     LoadProfiles,
 }
 
-impl Quantity {
+impl MeasuredQuantity {
     /// Unit symbol (from the workspace's unit list).
     pub fn unit(self) -> &'static str {
         match self {
-            Quantity::MeteringCoverage | Quantity::LoadProfiles => "%",
-            Quantity::PowerFactor => "",
+            MeasuredQuantity::MeteringCoverage | MeasuredQuantity::LoadProfiles => "%",
+            MeasuredQuantity::PowerFactor => "",
         }
     }
 }
 
-impl fmt::Display for Quantity {
+impl fmt::Display for MeasuredQuantity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Quantity::MeteringCoverage => "metering coverage",
-            Quantity::PowerFactor => "average power factor",
-            Quantity::LoadProfiles => "load-profile coverage",
+            MeasuredQuantity::MeteringCoverage => "metering coverage",
+            MeasuredQuantity::PowerFactor => "average power factor",
+            MeasuredQuantity::LoadProfiles => "load-profile coverage",
         })
     }
 }
@@ -116,11 +116,11 @@ pub struct Measurements {
 
 impl Measurements {
     /// The value of a quantity, if measured.
-    pub fn value(&self, q: Quantity) -> Option<f64> {
+    pub fn value(&self, q: MeasuredQuantity) -> Option<f64> {
         match q {
-            Quantity::MeteringCoverage => Some(self.metering_coverage_percent),
-            Quantity::LoadProfiles => Some(self.load_profile_coverage_percent),
-            Quantity::PowerFactor => self.average_power_factor,
+            MeasuredQuantity::MeteringCoverage => Some(self.metering_coverage_percent),
+            MeasuredQuantity::LoadProfiles => Some(self.load_profile_coverage_percent),
+            MeasuredQuantity::PowerFactor => self.average_power_factor,
         }
     }
 }
@@ -233,7 +233,7 @@ pub struct Derivation {
     /// Criterion id.
     pub criterion: String,
     /// The quantity.
-    pub quantity: Quantity,
+    pub quantity: MeasuredQuantity,
     /// Its measured value (`None`: not measured, e.g. no power-factor data).
     pub value: Option<f64>,
     /// The derived level; `None` when it cannot be derived (thresholds unknown, or no value).
@@ -255,9 +255,9 @@ pub(crate) fn derive(set: &CriteriaSet, m: &Measurements) -> Vec<Derivation> {
                 _ => format!("{q} {v:.3}"),
             };
             let absent = match q {
-                Quantity::LoadProfiles => !m.load_profiles_present,
-                Quantity::MeteringCoverage => m.metering_coverage_percent == 0.0,
-                Quantity::PowerFactor => false,
+                MeasuredQuantity::LoadProfiles => !m.load_profiles_present,
+                MeasuredQuantity::MeteringCoverage => m.metering_coverage_percent == 0.0,
+                MeasuredQuantity::PowerFactor => false,
             };
             let (level, reason) = match (value, rule.thresholds) {
                 (None, _) => (None, format!("{q} not measured")),

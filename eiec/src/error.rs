@@ -15,16 +15,16 @@ pub enum Error {
         /// What the operating system said.
         source: std::io::Error,
     },
-    /// A criteria or class-table file is malformed or inconsistent.
-    #[error("{}:{line}:{column}: field `{field}`: {message}", file.display())]
+    /// A data file is malformed or inconsistent: where, and what was wrong.
+    #[error("{}:{line}:{column}: {field}: {message}", file.display())]
     InvalidFile {
-        /// The file (the built-in files are named `<builtin>/NAME.toml`).
-        file: PathBuf,
+        /// The file (built-in files are named `<builtin>/NAME`).
+        file: std::path::PathBuf,
         /// 1-based line.
         line: usize,
-        /// 1-based column.
+        /// 1-based column, in characters.
         column: usize,
-        /// Path of the field, e.g. `set[0].criterion[3].levels.4`.
+        /// The field path as written in the file, e.g. `product[2].service[4].type`; `(file)` when no field.
         field: String,
         /// What was expected and what was found.
         message: String,

@@ -10,7 +10,7 @@ use crate::classes::Class;
 
 /// One assessment in the history, with the time (UTC) it was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
+pub struct HistoryEntry {
     /// When the assessment was made.
     pub at: DateTime<Utc>,
     /// The scored assessment.
@@ -52,7 +52,7 @@ pub struct LevelView {
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct History {
-    records: Vec<Record>,
+    records: Vec<HistoryEntry>,
     expected: Option<Class>,
 }
 
@@ -76,7 +76,7 @@ impl History {
             }
         }
         let pos = self.records.partition_point(|r| r.at <= at);
-        self.records.insert(pos, Record { at, result });
+        self.records.insert(pos, HistoryEntry { at, result });
         Ok(())
     }
 
@@ -86,17 +86,17 @@ impl History {
     }
 
     /// Every record, oldest first.
-    pub fn records(&self) -> &[Record] {
+    pub fn records(&self) -> &[HistoryEntry] {
         &self.records
     }
 
     /// The latest record.
-    pub fn current(&self) -> Option<&Record> {
+    pub fn current(&self) -> Option<&HistoryEntry> {
         self.records.last()
     }
 
     /// The record before the latest.
-    pub fn previous(&self) -> Option<&Record> {
+    pub fn previous(&self) -> Option<&HistoryEntry> {
         self.records.len().checked_sub(2).map(|i| &self.records[i])
     }
 

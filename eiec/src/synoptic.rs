@@ -259,11 +259,6 @@ impl<'a> Synoptic<'a> {
     /// The table as a standalone SVG document. Each cell carries its requirement as a
     /// tooltip (`<title>`).
     pub fn svg(&self) -> String {
-        const ROW: u32 = 26;
-        const CELL: u32 = 44;
-        const PAD: u32 = 16;
-        const CHAR: u32 = 7; // approximate advance of a 12 px sans-serif character
-        let r = self.result;
         let id_w = CHAR
             * self
                 .set
@@ -291,54 +286,8 @@ impl<'a> Synoptic<'a> {
             s,
             r##"<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>"##
         );
-        let _ = writeln!(
-            s,
-            r#"<text x="{PAD}" y="{}" font-size="15" font-weight="bold">{}</text>"#,
-            PAD + 12,
-            esc(&format!(
-                "EIEC synoptic table: {} building, edition {}",
-                r.building, r.edition
-            ))
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{PAD}" y="{}">{}</text>"#,
-            PAD + 32,
-            esc(&format!(
-                "criteria set {} ({}); class table {} ({})",
-                self.set.id, self.set.confidence, r.table, r.table_confidence
-            ))
-        );
-        let _ = writeln!(
-            s,
-            r##"<text x="{PAD}" y="{}" fill="#555555">{}</text>"##,
-            PAD + 50,
-            esc("filled: achieved level; ? requirement unknown; hover a cell for its requirement")
-        );
-        // Header row.
-        let hy = top;
-        let _ = writeln!(
-            s,
-            r#"<text x="{PAD}" y="{}" font-weight="bold">criterion</text><text x="{}" y="{}" font-weight="bold">kind</text>"#,
-            hy + 17,
-            PAD + id_w,
-            hy + 17
-        );
-        let heads = ["nc", "0", "1", "2", "3", "4"];
-        for (i, h) in heads.iter().enumerate() {
-            let x = x_cells + CELL * i as u32 + CELL / 2;
-            let _ = writeln!(
-                s,
-                r#"<text x="{x}" y="{}" text-anchor="middle" font-weight="bold">{h}</text>"#,
-                hy + 17
-            );
-        }
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="end" font-weight="bold">points</text>"#,
-            width - PAD,
-            hy + 17
-        );
+        self.svg_titles(&mut s);
+        svg_header_row(&mut s, top, id_w, x_cells, width);
         for (row, (c, rating, points, evidence)) in self.rows().enumerate() {
             let y = top + ROW * (row as u32 + 1);
             if row % 2 == 0 {
@@ -370,33 +319,7 @@ impl<'a> Synoptic<'a> {
             let marks = Self::marks(c, rating);
             for (i, mark) in marks.iter().enumerate() {
                 let x = x_cells + CELL * i as u32;
-                let (fill, text, color, tip) = match (i, *mark) {
-                    (0, ACHIEVED) => (
-                        "#78909c",
-                        "\u{25cf}",
-                        "#ffffff",
-                        "not considered: 0 points".to_string(),
-                    ),
-                    (_, ACHIEVED) => (
-                        "#2e7d32",
-                        "\u{25cf}",
-                        "#ffffff",
-                        format!("achieved: level {}: {}", i - 1, c.levels[i - 1]),
-                    ),
-                    (0, _) => ("#ffffff", "", "#000000", "not considered: 0 points".into()),
-                    (_, UNKNOWN) => (
-                        "#e0e0e0",
-                        "?",
-                        "#757575",
-                        format!("level {}: requirement unknown", i - 1),
-                    ),
-                    _ => (
-                        "#ffffff",
-                        "",
-                        "#000000",
-                        format!("level {}: {}", i - 1, c.levels[i - 1]),
-                    ),
-                };
+                let (fill, text, color, tip) = cell_style(c, i, mark);
                 let _ = writeln!(
                     s,
                     r##"<g><title>{}</title><rect x="{}" y="{}" width="{}" height="{}" fill="{fill}" stroke="#9e9e9e"/><text x="{}" y="{}" text-anchor="middle" fill="{color}">{text}</text></g>"##,
@@ -428,6 +351,104 @@ impl<'a> Synoptic<'a> {
         }
         s.push_str("</svg>\n");
         s
+    }
+
+    /// The three title lines of the SVG: building and edition, sets, legend.
+    fn svg_titles(&self, s: &mut String) {
+        let r = self.result;
+        let _ = writeln!(
+            s,
+            r#"<text x="{PAD}" y="{}" font-size="15" font-weight="bold">{}</text>"#,
+            PAD + 12,
+            esc(&format!(
+                "EIEC synoptic table: {} building, edition {}",
+                r.building, r.edition
+            ))
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{PAD}" y="{}">{}</text>"#,
+            PAD + 32,
+            esc(&format!(
+                "criteria set {} ({}); class table {} ({})",
+                self.set.id, self.set.confidence, r.table, r.table_confidence
+            ))
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{PAD}" y="{}" fill="#555555">{}</text>"##,
+            PAD + 50,
+            esc("filled: achieved level; ? requirement unknown; hover a cell for its requirement")
+        );
+    }
+}
+
+/// SVG layout: row height, cell width, padding, and the approximate advance of a 12 px
+/// sans-serif character.
+const ROW: u32 = 26;
+const CELL: u32 = 44;
+const PAD: u32 = 16;
+const CHAR: u32 = 7;
+
+/// The header row of the SVG table: criterion, kind, the six cells, points.
+fn svg_header_row(s: &mut String, top: u32, id_w: u32, x_cells: u32, width: u32) {
+    let _ = writeln!(
+        s,
+        r#"<text x="{PAD}" y="{}" font-weight="bold">criterion</text><text x="{}" y="{}" font-weight="bold">kind</text>"#,
+        top + 17,
+        PAD + id_w,
+        top + 17
+    );
+    let heads = ["nc", "0", "1", "2", "3", "4"];
+    for (i, h) in heads.iter().enumerate() {
+        let x = x_cells + CELL * i as u32 + CELL / 2;
+        let _ = writeln!(
+            s,
+            r#"<text x="{x}" y="{}" text-anchor="middle" font-weight="bold">{h}</text>"#,
+            top + 17
+        );
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="end" font-weight="bold">points</text>"#,
+        width - PAD,
+        top + 17
+    );
+}
+
+/// Fill, text, text colour and tooltip of cell `i` of a criterion's row (0: not
+/// considered, 1..: levels 0..4) with its mark.
+fn cell_style(
+    c: &Criterion,
+    i: usize,
+    mark: &str,
+) -> (&'static str, &'static str, &'static str, String) {
+    match (i, mark) {
+        (0, ACHIEVED) => (
+            "#78909c",
+            "\u{25cf}",
+            "#ffffff",
+            "not considered: 0 points".to_string(),
+        ),
+        (_, ACHIEVED) => (
+            "#2e7d32",
+            "\u{25cf}",
+            "#ffffff",
+            format!("achieved: level {}: {}", i - 1, c.levels[i - 1]),
+        ),
+        (0, _) => ("#ffffff", "", "#000000", "not considered: 0 points".into()),
+        (_, UNKNOWN) => (
+            "#e0e0e0",
+            "?",
+            "#757575",
+            format!("level {}: requirement unknown", i - 1),
+        ),
+        _ => (
+            "#ffffff",
+            "",
+            "#000000",
+            format!("level {}: {}", i - 1, c.levels[i - 1]),
+        ),
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use eiec::{
     BUILTIN_CLASSES, BUILTIN_CRITERIA, BuildingType, ClassScale, ClassTables, Confidence,
-    CriteriaCatalogue, Error, Kind, Quantity, Requirement,
+    CriteriaCatalogue, CriterionKind, Error, MeasuredQuantity, Requirement,
 };
 
 #[test]
@@ -14,8 +14,16 @@ fn builtin_criteria_state_only_what_is_known() {
     let non = cat.set_for(BuildingType::Commercial, None).unwrap();
     assert_eq!(non.criteria.len(), 16);
     assert_eq!(non.max_points, 64);
-    let em = non.criteria.iter().filter(|c| c.kind == Kind::Em).count();
-    let eepl = non.criteria.iter().filter(|c| c.kind == Kind::Eepl).count();
+    let em = non
+        .criteria
+        .iter()
+        .filter(|c| c.kind == CriterionKind::Em)
+        .count();
+    let eepl = non
+        .criteria
+        .iter()
+        .filter(|c| c.kind == CriterionKind::Eepl)
+        .count();
     assert_eq!((em, eepl), (13, 3));
     for set in cat.sets() {
         for c in &set.criteria {
@@ -72,9 +80,9 @@ fn builtin_criteria_state_only_what_is_known() {
     assert_eq!(
         derived,
         [
-            ("load-profile", Quantity::LoadProfiles),
-            ("consumption-coverage", Quantity::MeteringCoverage),
-            ("power-factor", Quantity::PowerFactor),
+            ("load-profile", MeasuredQuantity::LoadProfiles),
+            ("consumption-coverage", MeasuredQuantity::MeteringCoverage),
+            ("power-factor", MeasuredQuantity::PowerFactor),
         ]
     );
 }
@@ -305,5 +313,31 @@ fn malformed_class_tables_are_refused_with_file_line_and_field() {
         Path::new("classes.toml"),
         duplicate[..second].matches('\n').count() + 1,
         "table[1].building_types",
+    );
+}
+
+/// The full message of a bad field on a line with multi-byte characters: the column counts
+/// characters, the field is the path as written.
+#[test]
+fn bad_field_message_counts_columns_in_characters() {
+    let text = "table = [{ id = \"Zählerstand °C\", edition = \"2014\", building_types = [\"residential\"], \
+                lower_bounds = [0, 8, 14, 20, 26], confidence = \"sicher\" }]\n";
+    let err = ClassTables::from_toml_str(Path::new("räume/klassen.toml"), text).unwrap_err();
+    let Error::InvalidFile {
+        line,
+        column,
+        ref field,
+        ..
+    } = err
+    else {
+        panic!("{err}");
+    };
+    // `"sicher"` starts at character 135 (byte 137: "ä" and "°" take two bytes each)
+    assert_eq!((line, column), (1, 135), "{err}");
+    assert_eq!(field, "table[0].confidence");
+    assert_eq!(
+        err.to_string(),
+        "räume/klassen.toml:1:135: table[0].confidence: unknown variant `sicher`, \
+         expected one of `confirmed`, `vendor-derived-unverified`, `inferred`"
     );
 }

@@ -4,7 +4,7 @@
 use chrono::{TimeZone, Utc};
 use eiec::{
     Assessment, BUILTIN_CRITERIA, BuildingType, Class, ClassScale, ClassTables, CriteriaCatalogue,
-    Error, History, MeasuredData, MeteredDevice, PowerFactorData, Quantity, Rating, Scheme,
+    Error, History, MeasuredData, MeasuredQuantity, MeteredDevice, PowerFactorData, Rating, Scheme,
     measure,
 };
 
@@ -114,7 +114,7 @@ fn builtin_derivations_report_values_but_invent_no_levels() {
     }
     let coverage = d
         .iter()
-        .find(|d| d.quantity == Quantity::MeteringCoverage)
+        .find(|d| d.quantity == MeasuredQuantity::MeteringCoverage)
         .unwrap();
     assert_eq!(coverage.value, Some(75.0));
     let mut a = Assessment::new(BuildingType::Commercial);
