@@ -8,8 +8,9 @@
 //!
 //! `list` prints every built-in product (and those of `--catalogue` files) as a table, or with
 //! `--json` as the array described in `examples::catalogue_json`. `show` prints one product
-//! for humans: identity, source, read limits, signature, services, parameters and alarm
-//! templates. Errors print one line and exit 1.
+//! for humans: identity, source, read limits, signature, services (with their ids, the names
+//! points use, and what each is: measurand, direction, phase, tariff, simulated value, channel
+//! kind), parameters and alarm templates. Errors print one line and exit 1.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -20,7 +21,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use examples::catalogue_json;
 use modbus_devices::catalogue::AddressRange;
-use modbus_devices::{Catalogue, Product};
+use modbus_devices::{Catalogue, Product, Service};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -131,6 +132,34 @@ fn range(r: &AddressRange) -> String {
     format!("{} {:#06X}..{:#06X}", r.function_code, r.from, r.to)
 }
 
+/// What a service is, from its catalogue data: `active_energy export L1 T2 partial`, or
+/// `= 4` for a simulated constant; empty when the data does not say.
+fn what(s: &Service) -> String {
+    let mut words: Vec<String> = Vec::new();
+    if let Some(m) = s.measurand {
+        words.push(m.to_string());
+    }
+    if let Some(d) = s.direction {
+        words.push(d.to_string());
+    }
+    if let Some(ph) = s.phase {
+        words.push(ph.to_string());
+    }
+    if let Some(t) = s.tariff {
+        words.push(format!("T{t}"));
+    }
+    if let Some(h) = s.harmonic {
+        words.push(format!("H{h}"));
+    }
+    if s.partial {
+        words.push("partial".into());
+    }
+    if let Some(v) = &s.simulated {
+        words.push(format!("= {v}"));
+    }
+    words.join(" ")
+}
+
 fn show(out: &mut String, p: &Product) {
     out_line!(out, "{} {} ({})", p.vendor, p.model, p.family);
     if !p.description.is_empty() {
@@ -177,7 +206,18 @@ fn show(out: &mut String, p: &Product) {
             s.expect
         );
     }
-    out_line!(out, "\nservices ({}):", p.services.len());
+    show_services(out, p);
+    show_parameters(out, p);
+    show_alarms(out, p);
+}
+
+/// The services table: every id, with where it lives and what it is.
+fn show_services(out: &mut String, p: &Product) {
+    out_line!(
+        out,
+        "\nservices ({}; points are DEVICE/ID):",
+        p.services.len()
+    );
     let rows: Vec<Vec<String>> = p
         .services
         .iter()
@@ -192,16 +232,21 @@ fn show(out: &mut String, p: &Product) {
                 e.data_type,
                 e.word_order,
                 format!("{}", e.scale),
+                what(s),
+                s.channel_kind.to_string(),
             ]
         })
         .collect();
     table(
         out,
         &[
-            "ID", "NAME", "UNIT", "FC", "ADDRESS", "TYPE", "WORDS", "SCALE",
+            "ID", "NAME", "UNIT", "FC", "ADDRESS", "TYPE", "WORDS", "SCALE", "IS", "CHANNEL",
         ],
         &rows,
     );
+}
+
+fn show_parameters(out: &mut String, p: &Product) {
     if !p.parameters.is_empty() {
         out_line!(out, "\nparameters ({}):", p.parameters.len());
         let rows: Vec<Vec<String>> = p
@@ -227,6 +272,9 @@ fn show(out: &mut String, p: &Product) {
             &rows,
         );
     }
+}
+
+fn show_alarms(out: &mut String, p: &Product) {
     if !p.alarms.is_empty() {
         out_line!(out, "\nalarm templates ({}):", p.alarms.len());
         let rows: Vec<Vec<String>> = p

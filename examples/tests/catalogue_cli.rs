@@ -152,6 +152,48 @@ fn list_json_end_to_end() {
 }
 
 #[test]
+fn show_lists_every_service_id() {
+    let catalogue = Catalogue::builtin().unwrap();
+    for reference in ["ECR180T", "SDM630"] {
+        let out = run_catalogue(&["show", reference]);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let product = catalogue.get(reference).unwrap();
+        assert!(
+            text.contains(&format!("services ({};", product.services.len())),
+            "{text}"
+        );
+        for s in &product.services {
+            assert!(
+                text.lines()
+                    .any(|l| l.split_whitespace().next() == Some(s.id.as_str())),
+                "{reference}: service {} missing from\n{text}",
+                s.id
+            );
+        }
+        if reference == "ECR180T" {
+            // What a service is, from the catalogue data.
+            let line = |id: &str| {
+                text.lines()
+                    .find(|l| l.split_whitespace().next() == Some(id))
+                    .unwrap()
+                    .to_string()
+            };
+            assert!(
+                line("network_type").contains("= 1"),
+                "{}",
+                line("network_type")
+            );
+            let e = line("ea_import_m2_t3");
+            assert!(
+                e.contains("active_energy import L2 T3") && e.ends_with("counter"),
+                "{e}"
+            );
+        }
+    }
+}
+
+#[test]
 fn errors_are_one_line_and_fail() {
     let out = run_catalogue(&["show", "NO-SUCH-PRODUCT"]);
     assert!(!out.status.success());

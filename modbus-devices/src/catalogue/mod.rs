@@ -13,6 +13,38 @@
 //! assert_eq!(ecr.vendor, "Hager");
 //! assert!(ecr.service("v_l1_n").is_some());
 //! ```
+//!
+//! # The service ids of a product
+//!
+//! A point is named `DEVICE/SERVICE-ID` (`meter1/v_l1_n`). To see every service id of a
+//! built-in product, with its name, unit, register and what it is (measurand, direction,
+//! phase, tariff, channel kind), run
+//!
+//! ```text
+//! cargo run --example catalogue -- show ECR380D
+//! ```
+//!
+//! (`list` shows every product; `list --json` the same as JSON). In code, the ids are the
+//! [`Service::id`]s of [`Product::services`], in catalogue order, and the fields a file gives
+//! about each one are described in [`format`](mod@format#what-a-service-is):
+//!
+//! ```
+//! use modbus_devices::Catalogue;
+//! use modbus_devices::catalogue::{ChannelKind, Direction, Measurand, Phase};
+//!
+//! let catalogue = Catalogue::builtin().unwrap();
+//! let ecr = catalogue.get("ECR380D").unwrap();
+//! let ids: Vec<&str> = ecr.services.iter().map(|s| s.id.as_str()).collect();
+//! assert!(ids.contains(&"ea_import") && ids.contains(&"v_l2_n"));
+//!
+//! // What a service is comes from the data, not from its id.
+//! let e = ecr.service("ea_import").unwrap();
+//! assert_eq!(e.measurand, Some(Measurand::ActiveEnergy));
+//! assert_eq!((e.direction, e.phase), (Some(Direction::Import), Some(Phase::Total)));
+//! // The bridge to `reports`: channel kind and recording interval in its words.
+//! assert_eq!((e.channel_kind.as_str(), e.recording_interval_min), ("counter", 15));
+//! assert_eq!(ecr.service("v_l2_n").unwrap().channel_kind, ChannelKind::Instantaneous);
+//! ```
 
 pub mod file;
 mod model;

@@ -739,7 +739,7 @@ pub struct Product {
     pub description: String,
     /// Supported field buses.
     pub field_buses: Vec<FieldBus>,
-    /// `false` when part of the map is uncertain (confidence C or D in registers.md).
+    /// `false` when part of the map is uncertain (confidence C or D in the project's register reference).
     pub verified: bool,
     /// Where the map comes from, with its confidence.
     pub source: String,
