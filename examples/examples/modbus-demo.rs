@@ -242,7 +242,7 @@ fn print_table(site: &Installation, catalogue: &Catalogue, cycle: &Cycle, termin
                 })
                 .map(|r| match r.value.as_ref().and_then(|v| v.as_f64()) {
                     Some(v) => format!("{v:.2} {}", r.unit),
-                    None => format!("n/a ({:?})", r.quality).to_lowercase(),
+                    None => format!("n/a ({})", r.quality),
                 })
                 .unwrap_or_else(|| "-".into());
             out.push_str(&format!("{cell:>18}"));

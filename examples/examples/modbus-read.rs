@@ -147,8 +147,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let value = match (&r.value, r.quality) {
                 (Some(Value::Number(v)), _) => read_json::tidy(*v).to_string(),
                 (Some(v), _) => v.to_string(),
-                (None, Quality::Good) => "not available".into(),
-                (None, Quality::Bad) => "read failed".into(),
+                (None, Quality::Good | Quality::NotAvailable) => "not available".into(),
+                (None, Quality::NoAnswer) => "no answer".into(),
+                (None, Quality::Invalid) => "invalid".into(),
             };
             [
                 r.service.clone(),

@@ -13,9 +13,10 @@
 //!   everything else instantaneous values. Readings without a number are counted in
 //!   [`NotStored`] by reason.
 //! - **one alarm batch** ([`AlarmFeed::process`]): the engine is ticked to the cycle's start,
-//!   then given every reading of a watched point at its own answer time: a failed read is
-//!   [`alarms::SampleValue::NoAnswer`] (no answer), a value the device reports as not available
-//!   is [`alarms::SampleValue::Invalid`], text is not a sample. The engine's
+//!   then given every reading of a watched point at its own answer time: each quality
+//!   other than good becomes the sample value of the same name
+//!   ([`alarms::SampleValue::NotAvailable`], [`alarms::SampleValue::NoAnswer`],
+//!   [`alarms::SampleValue::Invalid`]), text is not a sample. The engine's
 //!   [`alarms::ProcessReport`] says what it applied and rejected.
 
 use std::collections::HashMap;
@@ -28,9 +29,9 @@ use reports::{ChannelId, ChannelKind, ChannelSpec, Store, WriteReport};
 /// Readings of a cycle that did not become store samples, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NotStored {
-    /// The read failed (quality bad): there is no value.
+    /// The read failed (quality no answer or invalid): there is no value.
     pub failed: u64,
-    /// The device answered "not available" (quality good, no value).
+    /// The device answered "not available" (quality not available, no value).
     pub not_available: u64,
     /// Text values (identification strings) are not time series.
     pub text: u64,
@@ -118,11 +119,11 @@ impl StoreFeed {
         self.batch.clear();
         for r in &cycle.readings {
             let v = match (&r.value, r.quality) {
-                (_, Quality::Bad) => {
+                (_, Quality::NoAnswer | Quality::Invalid) => {
                     not_stored.failed += 1;
                     continue;
                 }
-                (None, Quality::Good) => {
+                (_, Quality::NotAvailable) | (None, Quality::Good) => {
                     not_stored.not_available += 1;
                     continue;
                 }
@@ -183,8 +184,11 @@ impl AlarmFeed {
                 continue;
             };
             let reading = match (&r.value, r.quality) {
-                (_, Quality::Bad) => alarms::SampleValue::NoAnswer,
-                (None, Quality::Good) => alarms::SampleValue::Invalid,
+                (_, Quality::NoAnswer) => alarms::SampleValue::NoAnswer,
+                (_, Quality::Invalid) => alarms::SampleValue::Invalid,
+                (_, Quality::NotAvailable) | (None, Quality::Good) => {
+                    alarms::SampleValue::NotAvailable
+                }
                 (Some(Value::Bool(b)), Quality::Good) => alarms::SampleValue::Bool(*b),
                 (Some(v), Quality::Good) => match number(v) {
                     Some(x) => alarms::SampleValue::Number(x),

@@ -3,12 +3,13 @@
 //! ```text
 //! { "identification": { "status": "match" | "mismatch" | "error", "detail": "..." },
 //!   "values": [ { "service": "...", "name": "...", "quantity": "...", "value": 231.5,
-//!                 "unit": "V", "quality": "good" | "bad" } ] }
+//!                 "unit": "V", "quality": "good" | "not_available" | "no_answer" | "invalid" } ] }
 //! ```
 //!
 //! `identification` is present only when asked for. `value` is a number in the unit given,
 //! a string for text values (identification strings), or `null` when the device reports
-//! "not available" (quality `good`) or the read failed (quality `bad`). Booleans and bit
+//! "not available" (quality `not_available`), gave no answer (`no_answer`) or an answer that
+//! cannot be used (`invalid`: an exception, words that do not decode). Booleans and bit
 //! fields are numbers (0/1, the raw bits).
 
 use modbus_devices::poll::Identification;
@@ -37,12 +38,9 @@ pub fn value_json(value: Option<&Value>) -> Json {
     }
 }
 
-/// `"good"` or `"bad"`.
+/// `"good"`, `"not_available"`, `"no_answer"` or `"invalid"` (the serde form of [`Quality`]).
 pub fn quality_str(q: Quality) -> &'static str {
-    match q {
-        Quality::Good => "good",
-        Quality::Bad => "bad",
-    }
+    q.as_str()
 }
 
 /// One entry of `values`, with the service's name and quantity from the product.
@@ -80,7 +78,9 @@ pub fn document(
 
 /// Whether anything at all was read: a value, or a "not available" answer.
 pub fn anything_read(readings: &[Reading]) -> bool {
-    readings.iter().any(|r| r.quality == Quality::Good)
+    readings
+        .iter()
+        .any(|r| matches!(r.quality, Quality::Good | Quality::NotAvailable))
 }
 
 #[cfg(test)]
@@ -118,8 +118,8 @@ mod tests {
         let p = cat.get("ECR380D").unwrap();
         let readings = vec![
             reading("v_l1_n", Some(Value::Number(231.5)), Unit::V, Quality::Good),
-            reading("v_l2_n", None, Unit::V, Quality::Good),
-            reading("v_l3_n", None, Unit::V, Quality::Bad),
+            reading("v_l2_n", None, Unit::V, Quality::NotAvailable),
+            reading("v_l3_n", None, Unit::V, Quality::NoAnswer),
             reading(
                 "vendor",
                 Some(Value::Text("Hager".into())),
@@ -147,11 +147,11 @@ mod tests {
         assert_eq!(v[0]["quality"], "good");
         assert_eq!(
             (v[1]["value"].clone(), v[1]["quality"].clone()),
-            (Json::Null, json!("good"))
+            (Json::Null, json!("not_available"))
         );
         assert_eq!(
             (v[2]["value"].clone(), v[2]["quality"].clone()),
-            (Json::Null, json!("bad"))
+            (Json::Null, json!("no_answer"))
         );
         assert_eq!(v[3]["value"], "Hager");
         let obj = v[0].as_object().unwrap();

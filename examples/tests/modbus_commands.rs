@@ -95,7 +95,7 @@ fn read_json_follows_the_contract() {
     }
 
     // A single-phase ECR140D declared as an ECR380D: the signature says so, and the phases
-    // it does not have read as "not available" (null, quality good), not as numbers.
+    // it does not have read as "not available" (null, quality not_available), not as numbers.
     let out = read(port, "2", "ECR380D", &["--identify", "--json"]);
     assert!(out.status.success());
     let doc: Json = serde_json::from_slice(&out.stdout).unwrap();
@@ -109,7 +109,7 @@ fn read_json_follows_the_contract() {
     );
     let l2 = value(&doc, "v_l2_n");
     assert!(l2["value"].is_null(), "{l2}");
-    assert_eq!(l2["quality"], "good");
+    assert_eq!(l2["quality"], "not_available");
 
     // Without --identify there is no identification member.
     let out = read(port, "1", "ECR380D", &["--json"]);
@@ -248,7 +248,7 @@ fn modbus_sim_serves_tls() {
         // client learns it at its first request): nothing is read.
         let anonymous = Poller::new(&site(false), &catalogue).unwrap();
         let readings = anonymous.poll_once().await;
-        assert!(readings.iter().all(|r| r.quality == Quality::Bad));
+        assert!(readings.iter().all(|r| r.quality == Quality::NoAnswer));
         assert_eq!(
             anonymous.state("main"),
             Some(modbus_devices::poll::DeviceState::NotCommunicating)

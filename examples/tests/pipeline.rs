@@ -153,7 +153,7 @@ async fn poller_store_alarms_with_a_silent_device_lose_nothing() {
         .filter(|c| {
             c.readings
                 .iter()
-                .any(|r| r.device == "pump" && r.quality == Quality::Bad)
+                .any(|r| r.device == "pump" && r.quality == Quality::NoAnswer)
         })
         .map(|c| c.number)
         .collect();
@@ -168,7 +168,7 @@ async fn poller_store_alarms_with_a_silent_device_lose_nothing() {
         assert!(c.finished - c.started >= chrono::Duration::milliseconds(TIMEOUT_MS as i64));
     }
 
-    // The poller's side: every reading of the pump is bad in the silent cycles; every other
+    // The poller's side: every reading of the pump is no answer in the silent cycles; every other
     // reading is good.
     let mut expected: HashMap<String, usize> = HashMap::new();
     let mut good_numbers = 0u64;
@@ -176,13 +176,14 @@ async fn poller_store_alarms_with_a_silent_device_lose_nothing() {
         for r in &c.readings {
             let pump_silent = r.device == "pump" && silent.contains(&c.number);
             assert_eq!(
-                r.quality == Quality::Bad,
+                r.quality == Quality::NoAnswer,
                 pump_silent,
                 "cycle {} {}: {:?}",
                 c.number,
                 r.point(),
                 r.quality
             );
+            assert_ne!(r.quality, Quality::Invalid, "{}", r.point());
             if r.quality == Quality::Good && r.value.as_ref().and_then(number).is_some() {
                 good_numbers += 1;
                 *expected.entry(r.point()).or_default() += 1;
@@ -209,14 +210,17 @@ async fn poller_store_alarms_with_a_silent_device_lose_nothing() {
     let all = || cycles.iter().flat_map(|c| &c.readings);
     let count =
         |f: &dyn Fn(&modbus_devices::Reading) -> bool| all().filter(|r| f(r)).count() as u64;
-    assert_eq!(not_stored.failed, count(&|r| r.quality == Quality::Bad));
+    assert_eq!(
+        not_stored.failed,
+        count(&|r| matches!(r.quality, Quality::NoAnswer | Quality::Invalid))
+    );
     assert_eq!(
         not_stored.text,
         count(&|r| r.quality == Quality::Good && matches!(r.value, Some(Value::Text(_))))
     );
     assert_eq!(
         not_stored.not_available,
-        count(&|r| r.quality == Quality::Good && r.value.is_none())
+        count(&|r| r.quality == Quality::NotAvailable)
     );
     for (point, n) in &expected {
         let channel = store.channel(point).unwrap().expect("channel exists");

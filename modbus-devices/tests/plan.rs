@@ -363,7 +363,7 @@ fn scale_registers_in_other_requests_and_signatures_decode() {
     // A failed scale request makes v "not read"; e is unaffected.
     let values = dp.decode(&[responses[0].clone(), None, None]);
     assert_eq!(values[0].result, None);
-    assert_eq!(values[0].quality(), modbus_devices::Quality::Bad);
+    assert_eq!(values[0].quality(), modbus_devices::Quality::NoAnswer);
     assert_eq!(values[1].value(), Some(&Value::Number(65538.0)));
     // A short response is a codec error, not a panic; missing entries are "not read".
     let values = dp.decode(&[Some(vec![1u16, 2])]);
@@ -917,6 +917,10 @@ fn arb_case() -> impl Strategy<Value = (Product, Option<Vec<bool>>, bool, Image,
         })
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one property check: every invariant of a plan against the brute force, in the order a reader verifies them"
+)]
 fn check_case(
     p: &Product,
     mask: &Option<Vec<bool>>,

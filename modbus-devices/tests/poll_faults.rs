@@ -1,6 +1,7 @@
 //! Fault injection with our simulator: a device goes "not communicating" when it stops
 //! answering and comes back at the first answer; timeouts, CRC errors and exceptions are
 //! counted and typed; RTU framing over TCP; periodic polling into a channel.
+#![cfg(feature = "io")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -51,12 +52,13 @@ fn all_good(readings: &[modbus_devices::Reading], device: &str) -> bool {
         && mine.iter().any(|r| r.value.is_some())
 }
 
-fn all_bad(readings: &[modbus_devices::Reading], device: &str) -> bool {
+/// Every reading of `device` has `quality` and no value.
+fn all_with(readings: &[modbus_devices::Reading], device: &str, quality: Quality) -> bool {
     let mine: Vec<_> = readings.iter().filter(|r| r.device == device).collect();
     !mine.is_empty()
         && mine
             .iter()
-            .all(|r| r.quality == Quality::Bad && r.value.is_none())
+            .all(|r| r.quality == quality && r.value.is_none())
 }
 
 async fn poll(p: &Poller) -> Vec<modbus_devices::Reading> {
@@ -91,7 +93,7 @@ async fn no_answer_makes_a_device_not_communicating_and_back() {
     let t = std::time::Instant::now();
     let r = poll(&p).await;
     let took = t.elapsed();
-    assert!(all_bad(&r, "m1"), "{r:?}");
+    assert!(all_with(&r, "m1", Quality::NoAnswer), "{r:?}");
     assert!(
         all_good(&r, "m2"),
         "another device of the bus is not affected"
@@ -141,7 +143,7 @@ async fn exception_and_slow_faults() {
 
     sim.set_fault(1, Fault::Exception(4));
     let r = poll(&p).await;
-    assert!(all_bad(&r, "m1"));
+    assert!(all_with(&r, "m1", Quality::Invalid));
     assert_eq!(
         p.state("m1"),
         Some(DeviceState::Communicating),
@@ -189,7 +191,7 @@ async fn exception_and_slow_faults() {
     // Slower than the timeout: no answer.
     sim.set_fault(1, Fault::Delay(Duration::from_millis(400)));
     let r = poll(&p).await;
-    assert!(all_bad(&r, "m1"));
+    assert!(all_with(&r, "m1", Quality::NoAnswer));
     assert_eq!(p.state("m1"), Some(DeviceState::NotCommunicating));
     sim.clear_fault(1);
     // The late answer to the abandoned request must not be taken for a new one.
@@ -221,7 +223,7 @@ async fn rtu_over_tcp_reads_and_counts_crc_errors() {
 
     sim.set_fault(2, Fault::BadCrc);
     let r = poll(&p).await;
-    assert!(all_good(&r, "m1") && all_bad(&r, "m2"));
+    assert!(all_good(&r, "m1") && all_with(&r, "m2", Quality::NoAnswer));
     assert_eq!(p.state("m2"), Some(DeviceState::NotCommunicating));
     let m2 = p.stats().device("m2").cloned().unwrap();
     assert_eq!(m2.counters.crc_errors, 2, "{m2:?}");
@@ -244,7 +246,7 @@ async fn rtu_over_tcp_reads_and_counts_crc_errors() {
     let t = std::time::Instant::now();
     let r = poll(&p).await;
     let took = t.elapsed();
-    assert!(all_bad(&r, "m2"));
+    assert!(all_with(&r, "m2", Quality::NoAnswer));
     let m2 = p.stats().device("m2").cloned().unwrap();
     assert_eq!(
         (m2.counters.crc_errors, m2.counters.timeouts),
@@ -266,7 +268,7 @@ async fn unknown_unit_on_rtu_framing_times_out() {
     let (addr, _h) = sim.serve_rtu_over_tcp("127.0.0.1:0").await.unwrap();
     let p = Poller::new(&site(BusKind::RtuOverTcp, addr, &[9]), &cat).unwrap();
     let r = poll(&p).await;
-    assert!(all_bad(&r, "m9"));
+    assert!(all_with(&r, "m9", Quality::NoAnswer));
     let m9 = p.stats().device("m9").cloned().unwrap();
     assert_eq!((m9.counters.timeouts, m9.counters.crc_errors), (2, 0));
     // Identification reports the transport error with the device.
@@ -347,4 +349,56 @@ async fn periodic_polling_feeds_a_channel() {
         .expect("the poller stops when the receiver is gone")
         .unwrap();
     assert!(p.stats().device("m1").unwrap().polls >= 2);
+}
+
+/// Each quality word from its cause, against the simulator on RTU framing over TCP: values
+/// read are `Good` (the only readings with a value); the phases a single-phase ECR140D does
+/// not have, read as an ECR380D, are `NotAvailable` (it answers with its "not available"
+/// sentinel, and stays communicating); an exception answer is `Invalid`; silence, a bad CRC
+/// and a unit nobody answers are `NoAnswer`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_quality_from_its_cause() {
+    let cat = Catalogue::builtin().unwrap();
+    let sim = Simulator::new(SimClock::real());
+    sim.add_device(1, cat.require("ECR380D").unwrap().clone())
+        .unwrap();
+    sim.add_device(2, cat.require("ECR140D").unwrap().clone())
+        .unwrap();
+    let (addr, _h) = sim.serve_rtu_over_tcp("127.0.0.1:0").await.unwrap();
+    // Every device is declared an ECR380D: unit 2 is really single-phase, unit 9 absent.
+    let p = Poller::new(&site(BusKind::RtuOverTcp, addr, &[1, 2, 9]), &cat).unwrap();
+    let quality = |r: &[modbus_devices::Reading], point: &str| {
+        r.iter().find(|x| x.point() == point).map(|x| x.quality)
+    };
+    let only_good_has_a_value = |r: &[modbus_devices::Reading]| {
+        for x in r {
+            assert_eq!(x.value.is_some(), x.quality == Quality::Good, "{x:?}");
+        }
+    };
+
+    let r = poll(&p).await;
+    only_good_has_a_value(&r);
+    assert!(all_good(&r, "m1"), "{r:?}");
+    assert_eq!(quality(&r, "m2/v_l1_n"), Some(Quality::Good));
+    for phase in ["m2/v_l2_n", "m2/v_l3_n", "m2/i_l2", "m2/i_l3"] {
+        assert_eq!(quality(&r, phase), Some(Quality::NotAvailable), "{phase}");
+    }
+    assert_eq!(p.state("m2"), Some(DeviceState::Communicating));
+    assert!(all_with(&r, "m9", Quality::NoAnswer));
+
+    sim.set_fault(1, Fault::Exception(2));
+    sim.set_fault(2, Fault::BadCrc);
+    let r = poll(&p).await;
+    only_good_has_a_value(&r);
+    assert!(all_with(&r, "m1", Quality::Invalid), "{r:?}");
+    assert!(all_with(&r, "m2", Quality::NoAnswer), "{r:?}");
+    assert_eq!(p.state("m1"), Some(DeviceState::Communicating));
+
+    sim.set_fault(1, Fault::NoAnswer);
+    sim.clear_fault(2);
+    let r = poll(&p).await;
+    only_good_has_a_value(&r);
+    assert!(all_with(&r, "m1", Quality::NoAnswer), "{r:?}");
+    assert_eq!(p.state("m1"), Some(DeviceState::NotCommunicating));
+    assert_eq!(quality(&r, "m2/v_l2_n"), Some(Quality::NotAvailable));
 }

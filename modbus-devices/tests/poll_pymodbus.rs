@@ -2,8 +2,10 @@
 //! catalogue says, "not available" sentinels, typed exceptions, parameter writes with range
 //! checks, identification (match and mismatch), statistics; and connection back-off
 //! against a closed port (no peer needed).
+#![cfg(feature = "io")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod peers;
 mod poll_support;
 
 use std::path::Path;
@@ -223,9 +225,12 @@ async fn poller_reads_pymodbus_server() {
     assert!((number(&readings, "meter", "t") - (-5.5)).abs() < 1e-9);
     assert_eq!(number(&readings, "meter", "ct"), 100.0);
     // The sentinel 0xFFFF: no value, but the read worked.
-    assert_eq!(value(&readings, "meter", "i_n"), (None, Quality::Good));
-    // 0x3000 is outside pymodbus' block: exception 02, read failed.
-    assert_eq!(value(&readings, "meter", "ghost"), (None, Quality::Bad));
+    assert_eq!(
+        value(&readings, "meter", "i_n"),
+        (None, Quality::NotAvailable)
+    );
+    // 0x3000 is outside pymodbus' block: exception 02, the answer cannot be used.
+    assert_eq!(value(&readings, "meter", "ghost"), (None, Quality::Invalid));
     let r = readings.iter().find(|r| r.point() == "meter/v").unwrap();
     assert_eq!(r.unit.symbol(), "V");
     assert!(r.timestamp >= before && r.timestamp <= chrono::Utc::now());
@@ -357,7 +362,7 @@ async fn pymodbus_exception_is_typed() {
     let poller = Poller::new(&s, &cat).unwrap();
     let readings = poller.poll_device("meter").await.unwrap();
     assert_eq!(readings.len(), 1);
-    assert_eq!(readings[0].quality, Quality::Bad);
+    assert_eq!(readings[0].quality, Quality::Invalid);
     let last = poller
         .stats()
         .device("meter")
@@ -401,7 +406,7 @@ async fn closed_port_backs_off() {
     assert!(
         !r.is_empty()
             && r.iter()
-                .all(|r| r.quality == Quality::Bad && r.value.is_none())
+                .all(|r| r.quality == Quality::NoAnswer && r.value.is_none())
     );
     assert_eq!(poller.state("m"), Some(DeviceState::NotCommunicating));
     assert_eq!(failures(&poller), 1);

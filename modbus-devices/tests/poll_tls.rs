@@ -2,6 +2,7 @@
 //! generated here (rcgen): a CA, server certificates (CA-signed, expired, self-signed), a
 //! good client, a read-only client (role extension) and a client signed by another CA that
 //! the server rejects.
+#![cfg(feature = "io")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;

@@ -2,8 +2,10 @@
 //! (read-modify-write with a re-read check) and a value whose scale lives in another
 //! register. Against our simulator and against a pymodbus (3.x) server; the registers are
 //! checked with a plain tokio-modbus client, not with the poller that wrote them.
+#![cfg(feature = "io")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod peers;
 mod poll_support;
 
 use std::net::SocketAddr;

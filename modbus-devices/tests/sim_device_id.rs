@@ -7,6 +7,7 @@
 #![cfg(feature = "io")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod peers;
 mod poll_support;
 mod sim_support;
 

@@ -6,6 +6,7 @@
 #![cfg(feature = "io")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod peers;
 mod sim_support;
 
 use std::collections::HashMap;
@@ -137,7 +138,7 @@ fn tcp_target(port: u16) -> Vec<String> {
 
 #[tokio::test]
 async fn mbpoll_reads_what_the_catalogue_says_over_tcp() {
-    if !peer_available("mbpoll", "-V") {
+    if !peers::mbpoll() {
         return;
     }
     let catalogue = catalogue();
@@ -163,7 +164,7 @@ async fn mbpoll_reads_what_the_catalogue_says_over_tcp() {
 
 #[tokio::test]
 async fn mbpoll_sees_the_simulator_exceptions_and_writes_parameters() {
-    if !peer_available("mbpoll", "-V") {
+    if !peers::mbpoll() {
         return;
     }
     let sim = Simulator::new(SimClock::manual(t0()))
@@ -204,7 +205,7 @@ async fn mbpoll_sees_the_simulator_exceptions_and_writes_parameters() {
 
 #[tokio::test]
 async fn mbpoll_reads_over_rtu_on_a_pseudo_terminal() {
-    if !peer_available("mbpoll", "-V") {
+    if !peers::mbpoll() {
         return;
     }
     let Some(pty) = PtyPair::new() else { return };

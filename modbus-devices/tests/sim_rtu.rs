@@ -5,6 +5,7 @@
 #![cfg(feature = "io")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod peers;
 mod sim_support;
 
 use std::time::Duration;

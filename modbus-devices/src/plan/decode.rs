@@ -102,13 +102,17 @@ impl DecodedService<'_> {
         }
     }
 
-    /// Good when the device answered and the value decoded, including a "not available"
-    /// sentinel (then [`DecodedService::value`] is `None`); bad when not read or not
-    /// decodable. This is the rule of [`Quality`].
+    /// The [`Quality`] of the result: `Good` with a value, `NotAvailable` for a "not
+    /// available" sentinel, `Invalid` when the words do not decode (or are too few),
+    /// `NoAnswer` when the request (or the scale register's) got no response. (A response
+    /// slot cannot say why it is empty; the poller, which knows, reads an exception answer
+    /// as `Invalid`.)
     pub fn quality(&self) -> Quality {
         match &self.result {
-            Some(Ok(_)) => Quality::Good,
-            _ => Quality::Bad,
+            Some(Ok(Some(_))) => Quality::Good,
+            Some(Ok(None)) => Quality::NotAvailable,
+            Some(Err(_)) => Quality::Invalid,
+            None => Quality::NoAnswer,
         }
     }
 }

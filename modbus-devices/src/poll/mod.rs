@@ -22,7 +22,7 @@
 //!   answer: every request ended, after its retries, in a timeout, a CRC error or a
 //!   transport / connection error. When a request of a poll gets no answer at all, the
 //!   remaining requests of that device are skipped for that poll (their services read
-//!   *bad*), so a silent device costs one request's tries per cycle, not all of them;
+//!   [`Quality::NoAnswer`]), so a silent device costs one request's tries per cycle, not all of them;
 //! - [`DeviceState::Communicating`] again at the first answer (a response or an exception
 //!   answer: the device is there even if it refuses a register);
 //! - [`DeviceState::Disabled`] for disabled devices, which are not polled.
@@ -51,9 +51,13 @@
 //! apart (see [`Poller::run`]).
 //!
 //! # Readings
-//! A service reads a value with quality *good*; a value the device reports as "not
-//! available" reads as no value with quality *good*; a service whose request failed reads
-//! as no value with quality *bad*.
+//! Each reading carries a [`Quality`]: a service read and decoded is
+//! [`Quality::Good`] (the only quality with a value); a value the device reports as "not
+//! available" (a sentinel, NaN) is [`Quality::NotAvailable`]; a service whose request got
+//! no usable answer (timeout, transport or connection failure, CRC error, an answer that
+//! does not match the request, or skipped after such a failure in the same poll) is
+//! [`Quality::NoAnswer`]; one whose request was answered with an exception, or whose words
+//! do not decode, is [`Quality::Invalid`].
 //!
 //! # Example
 //! Poll a simulated Hager ECR380D over Modbus/TCP on loopback, identify it, write a
@@ -123,7 +127,7 @@ use crate::catalogue::{Catalogue, Product};
 use crate::device::{BusKind, DeviceInstance, Installation};
 #[cfg(doc)]
 use crate::device::{RtuSettings, TcpSettings};
-use crate::value::{Reading, Value};
+use crate::value::{Quality, Reading, Value};
 use cycle::{RefreshPlans, RefreshState};
 use read::Block;
 use stats::Outcome;
@@ -376,21 +380,21 @@ impl Poller {
         let mut silent: Option<PollError> = None;
         for block in &plan.blocks {
             if silent.is_some() {
-                answers.push(None);
+                answers.push(Err(Quality::NoAnswer));
                 continue;
             }
             match self.read_block_at(link, bus, d, block).await {
                 Ok(answer) => {
                     answered = true;
-                    answers.push(Some(answer));
+                    answers.push(Ok(answer));
                 }
                 Err(e) => {
+                    answers.push(Err(read::failed_quality(&e)));
                     if e.is_no_answer() {
                         silent = Some(e);
                     } else {
                         answered = true;
                     }
-                    answers.push(None);
                 }
             }
         }

@@ -1,19 +1,36 @@
 //! The requests of one device's poll and the decoding of their answers into readings.
 //!
-//! The requests are built once per configuration. Decoding follows the JSON contract of
-//! `modbus-read`: a value the device reports as "not available" (a sentinel, NaN) is a
-//! reading with no value and quality *good* (the read worked; the device has nothing to
-//! give); a service whose request failed, or whose registers do not decode, is a reading with
-//! no value and quality *bad*.
+//! The requests are built once per configuration. Decoding gives each reading its
+//! [`Quality`]: a decoded value is `Good`; a value the device reports as "not available" (a
+//! sentinel, NaN) is `NotAvailable` (the read worked; the device has nothing to give); a
+//! service whose request (or scale register's request) got no usable answer is `NoAnswer`;
+//! one whose request was answered with an exception, whose answer is too short, or whose
+//! registers do not decode is `Invalid`. Only a `Good` reading has a value.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use super::PollError;
 use crate::catalogue::Service;
 use crate::plan::{Item, Plan, PlanDevice, PlanError};
 use crate::register::{ByteOrder, DataType, FunctionCode, RegisterDef, WordOrder};
 use crate::value::{Quality, Reading, Value};
+
+/// The answer to one block: its words (bits as 0/1) and when they arrived, or the quality
+/// of the readings it carries when it failed.
+pub(crate) type Answer = Result<(Vec<u16>, DateTime<Utc>), Quality>;
+
+/// The quality of the readings of a request that failed with `e`: [`Quality::Invalid`]
+/// when the device answered with an exception, [`Quality::NoAnswer`] otherwise (timeout,
+/// transport or connection failure, CRC error, an answer that does not match the request:
+/// nothing usable arrived).
+pub(crate) fn failed_quality(e: &PollError) -> Quality {
+    match e {
+        PollError::Exception { .. } => Quality::Invalid,
+        _ => Quality::NoAnswer,
+    }
+}
 
 /// One read request: a table, a first address and a count (registers or bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,26 +243,34 @@ impl DevicePlan {
     }
 
     /// The readings of `device` from the answers to [`DevicePlan::blocks`], in order: the
-    /// words (bits as 0/1) and the time each arrived, or `None` when the request failed.
-    /// `failed_at` gives the time of the readings of failed requests; it is called at most
-    /// once, and only when there is such a reading.
+    /// words (bits as 0/1) and the time each arrived, or, when the request failed, the
+    /// quality its services read with ([`Quality::NoAnswer`] or [`Quality::Invalid`], see
+    /// [`failed_quality`]). `failed_at` gives the time of the readings of failed requests;
+    /// it is called at most once, and only when there is such a reading.
     pub(crate) fn decode(
         &self,
         device: &str,
-        answers: &[Option<(Vec<u16>, DateTime<Utc>)>],
+        answers: &[Answer],
         failed_at: impl FnOnce() -> DateTime<Utc>,
     ) -> Vec<Reading> {
-        let words = |slot: Slot| -> Option<(&[u16], DateTime<Utc>)> {
-            let (w, t) = answers.get(slot.block)?.as_ref()?;
+        // The words of a slot and when they arrived; the quality of the failure otherwise
+        // (no entry for the block: not asked, no answer).
+        let words = |slot: Slot| -> Result<(&[u16], DateTime<Utc>), Quality> {
+            let (w, t) = match answers.get(slot.block) {
+                Some(Ok((w, t))) => (w, t),
+                Some(Err(q)) => return Err(*q),
+                None => return Err(Quality::NoAnswer),
+            };
             w.get(slot.offset..slot.offset + slot.count)
                 .map(|x| (x, *t))
+                .ok_or(Quality::Invalid)
         };
         let mut failed_at = Some(failed_at);
         let mut failed_time: Option<DateTime<Utc>> = None;
         let mut readings = Vec::with_capacity(self.services.len());
         for p in &self.services {
             let s = &p.service;
-            let reading = |value, timestamp, quality| Reading {
+            let reading = |value: Option<Value>, timestamp, quality| Reading {
                 device: device.to_string(),
                 service: s.id.clone(),
                 value,
@@ -253,29 +278,42 @@ impl DevicePlan {
                 timestamp,
                 quality,
             };
-            let Some((raw, at)) = p.value.and_then(words) else {
-                let t = *failed_time
-                    .get_or_insert_with(|| failed_at.take().map_or_else(Utc::now, |f| f()));
-                readings.push(reading(None, t, Quality::Bad));
-                continue;
+            // A value is kept only when good; "not available" has none.
+            let decoded = |value: Option<Value>, at| match value {
+                Some(v) => reading(Some(v), at, Quality::Good),
+                None => reading(None, at, Quality::NotAvailable),
+            };
+            let (raw, at) = match p.value.ok_or(Quality::NoAnswer).and_then(words) {
+                Ok(found) => found,
+                Err(quality) => {
+                    let t = *failed_time
+                        .get_or_insert_with(|| failed_at.take().map_or_else(Utc::now, |f| f()));
+                    readings.push(reading(None, t, quality));
+                    continue;
+                }
             };
             if let Some(value) = p.linear.as_ref().and_then(|l| l.decode(raw)) {
-                readings.push(reading(value, at, Quality::Good));
+                readings.push(decoded(value, at));
                 continue;
             }
-            let scale = match (s.register.scale_register, p.scale.and_then(words)) {
+            let scale = match (s.register.scale_register, p.scale.map(words)) {
                 (None, _) => None,
-                (Some(_), Some((w, _))) => Some(w[0] as i16),
+                (Some(_), Some(Ok((w, _)))) => Some(w[0] as i16),
+                (Some(_), Some(Err(quality))) => {
+                    readings.push(reading(None, at, quality));
+                    continue;
+                }
                 (Some(_), None) => {
-                    readings.push(reading(None, at, Quality::Bad));
+                    // Not located by the plan (it always is): the value cannot be scaled.
+                    readings.push(reading(None, at, Quality::Invalid));
                     continue;
                 }
             };
             readings.push(match s.register.decode_scaled(raw, scale) {
-                Ok(value) => reading(value, at, Quality::Good),
+                Ok(value) => decoded(value, at),
                 Err(e) => {
                     tracing::debug!(device, service = %s.id, error = %e, "cannot decode");
-                    reading(None, at, Quality::Bad)
+                    reading(None, at, Quality::Invalid)
                 }
             });
         }
@@ -414,7 +452,7 @@ mod tests {
     }
 
     #[test]
-    fn quality_rules_not_available_is_good_failed_is_bad() {
+    fn quality_rules_each_word_from_its_cause() {
         let cat = Catalogue::builtin().unwrap();
         let p = cat.get("ECR380D").unwrap();
         let v = p.service("v_l1_n").unwrap();
@@ -424,26 +462,96 @@ mod tests {
         let now = Utc::now();
         let mut words = vec![0u16; n];
         words[0] = 23150;
-        let r = plan.decode("d", &[Some((words.clone(), now))], || now);
+        let r = plan.decode("d", &[Ok((words.clone(), now))], || now);
         assert_eq!(
             (r[0].value.clone(), r[0].quality),
             (Some(Value::Number(231.5)), Quality::Good)
         );
         assert_eq!(r[0].unit, v.unit);
         words[0] = 0xFFFF;
-        let r = plan.decode("d", &[Some((words, now))], || now);
+        let r = plan.decode("d", &[Ok((words, now))], || now);
         assert_eq!(
             (r[0].value.clone(), r[0].quality),
-            (None, Quality::Good),
+            (None, Quality::NotAvailable),
             "not available"
         );
-        let r = plan.decode("d", &[None], || now);
+        for q in [Quality::NoAnswer, Quality::Invalid] {
+            let r = plan.decode("d", &[Err(q)], || now);
+            assert_eq!((r[0].value.clone(), r[0].quality), (None, q), "failed read");
+        }
+        let r = plan.decode("d", &[], || now);
+        assert_eq!(r[0].quality, Quality::NoAnswer, "no answer listed");
+        let r = plan.decode("d", &[Ok((vec![], now))], || now);
+        assert_eq!(r[0].quality, Quality::Invalid, "short answer");
+    }
+
+    #[test]
+    fn a_failed_request_reads_invalid_only_for_an_exception() {
+        use crate::poll::ModbusException;
+        let e = |exception| PollError::Exception {
+            device: "d".into(),
+            request: "FC3 0xB000+1".into(),
+            exception,
+        };
         assert_eq!(
-            (r[0].value.clone(), r[0].quality),
-            (None, Quality::Bad),
-            "failed read"
+            failed_quality(&e(ModbusException::IllegalDataAddress)),
+            Quality::Invalid
         );
-        let r = plan.decode("d", &[Some((vec![], now))], || now);
-        assert_eq!(r[0].quality, Quality::Bad, "short answer");
+        assert_eq!(
+            failed_quality(&e(ModbusException::GatewayTargetFailedToRespond)),
+            Quality::Invalid
+        );
+        let timeout = PollError::Timeout {
+            device: "d".into(),
+            request: "FC3 0xB000+1".into(),
+            timeout_ms: 100,
+            tries: 2,
+        };
+        assert_eq!(failed_quality(&timeout), Quality::NoAnswer);
+        let protocol = PollError::Protocol {
+            device: "d".into(),
+            request: "FC3 0xB000+1".into(),
+            message: "expected 1 values, found 0".into(),
+        };
+        assert_eq!(failed_quality(&protocol), Quality::NoAnswer);
+    }
+
+    /// A service with a scale register in another request reads with that request's
+    /// failure.
+    #[test]
+    fn a_failed_scale_register_gives_its_quality() {
+        let mut cat = Catalogue::new();
+        cat.load_str(
+            std::path::Path::new("scaled.toml"),
+            r#"
+            [[product]]
+            references = ["SCALED"]
+            vendor = "Demo"
+            model = "Scaled"
+            defaults = { function_code = 3 }
+            limits = { max_registers_per_read = 8, max_gap = 0 }
+
+            [[product.service]]
+            id = "p"
+            name = "Power"
+            quantity = "active_power"
+            unit = "W"
+            category = "power"
+            register = { address = 0, type = "s16", scale_register = { address = 100 } }
+            "#,
+        )
+        .unwrap();
+        let product = cat.get("SCALED").unwrap();
+        let plan = DevicePlan::new(PlanDevice::new("d", 1, product)).unwrap();
+        assert_eq!(plan.blocks.len(), 2, "{:?}", plan.blocks);
+        let value_block = plan.blocks.iter().position(|b| b.address == 0).unwrap();
+        let now = Utc::now();
+        let words = vec![0u16; usize::from(plan.blocks[value_block].count)];
+        for q in [Quality::NoAnswer, Quality::Invalid] {
+            let mut answers: Vec<Answer> = vec![Err(q), Err(q)];
+            answers[value_block] = Ok((words.clone(), now));
+            let r = plan.decode("d", &answers, || now);
+            assert_eq!((r[0].value.clone(), r[0].quality), (None, q));
+        }
     }
 }

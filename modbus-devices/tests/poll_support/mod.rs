@@ -6,42 +6,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Whether missing peers must fail the test (`EMKIT_REQUIRE_PEERS=1`).
-pub fn peers_required() -> bool {
-    std::env::var("EMKIT_REQUIRE_PEERS").is_ok_and(|v| v == "1")
-}
-
-/// `true` when the peer is usable; otherwise prints why the test is skipped, or panics when
-/// peers are required.
-pub fn peer(name: &str, probe: &mut Command) -> bool {
-    let ok = probe
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        let msg = format!("peer {name} is not available");
-        assert!(!peers_required(), "{msg} and EMKIT_REQUIRE_PEERS=1");
-        eprintln!("SKIPPED: {msg}");
-    }
-    ok
-}
-
-/// pymodbus 3.x importable by python3.
-pub fn pymodbus() -> bool {
-    peer(
-        "python3 with pymodbus<4",
-        Command::new("python3").args([
-            "-c",
-            "import pymodbus,sys; sys.exit(0 if pymodbus.__version__.startswith('3.') else 1)",
-        ]),
-    )
-}
-
-/// socat on the PATH.
-pub fn socat() -> bool {
-    peer("socat", Command::new("socat").arg("-V"))
-}
+// Peer detection is shared with the simulator's tests: a test using this module declares
+// `mod peers;` (tests/peers/mod.rs) next to it.
+#[allow(unused_imports)]
+pub use crate::peers::{peers_required, pymodbus, socat};
 
 /// A free TCP port on 127.0.0.1 (bound and released).
 pub fn free_port() -> u16 {

@@ -11,6 +11,10 @@ use modbus_devices::{Catalogue, FunctionCode, RegisterDef, Unit, Value};
 use tokio_modbus::ExceptionCode;
 use tokio_modbus::client::{Context, Reader};
 
+// Peer detection is shared with the poller's tests: a test using this module declares
+// `mod peers;` (tests/peers/mod.rs) next to it.
+use crate::peers;
+
 /// Two made-up products exercising every rule of the simulator: a three-phase meter with
 /// blocks, a forbidden range, parameters (read-write, write-only, a coil), input registers
 /// in low-word-first f32, and a signature; and a single-phase meter with "type max"
@@ -475,23 +479,6 @@ pub fn t0() -> DateTime<Utc> {
         .to_utc()
 }
 
-/// Whether an external peer program is installed. When it is not, the test is skipped with
-/// a printed reason, unless `EMKIT_REQUIRE_PEERS=1`, which makes it a failure.
-pub fn peer_available(program: &str, probe_arg: &str) -> bool {
-    let ok = Command::new(program)
-        .arg(probe_arg)
-        .output()
-        .map(|o| o.status.success() || !o.stdout.is_empty() || !o.stderr.is_empty())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var("EMKIT_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("peer `{program}` is required (EMKIT_REQUIRE_PEERS=1) but is not installed");
-        }
-        eprintln!("SKIPPED: `{program}` is not installed (install it to run this interop test)");
-    }
-    ok
-}
-
 /// One read of `count` registers (or bits, as 0/1) of a table.
 pub async fn read(
     ctx: &mut Context,
@@ -622,7 +609,7 @@ impl PtyPair {
     /// Start `socat` with two linked pseudo-terminals in a fresh temporary directory, or
     /// `None` (test skipped) when socat is not installed.
     pub fn new() -> Option<Self> {
-        if !peer_available("socat", "-V") {
+        if !peers::socat() {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
