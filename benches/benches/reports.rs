@@ -3,13 +3,13 @@
 //!
 //! Two data sets of METERS meters x 4 channels (electricity, heat, water, temperature), one year
 //! of 15-minute readings each:
-//! - **regular**: `reports::synthetic` readings on the exact 15-minute grid;
+//! - **regular**: `reports::testing` readings on the exact 15-minute grid;
 //! - **realistic**: what a poller really records: times a few seconds off the grid (0..4 s of
 //!   jitter after a per-meter bus offset), about 1 % missed readings and a 6-hour outage per
 //!   meter, an electricity counter reset and a heat meter replacement (the new meter starts from
 //!   its own index) per meter, and a temperature with measurement noise (about 0.05 degC) at the
 //!   sensor's 0.01 degC resolution (values stay what registers give: integers times a scale).
-//!   Deterministic (seeded `reports::synthetic::Rng`).
+//!   Deterministic (seeded `reports::testing::Rng`).
 //!
 //! By default 20 meters (about 2.8 million readings per set, CI-sized); `EMKIT_BENCH_FULL=1`
 //! runs 1 000 meters (about 140 million readings per set, several GB of disk);
@@ -53,7 +53,7 @@ use reports::aggregate::{
     Aggregation, Aggregator, BinStats, CounterRule, Granularity, aggregate_edges, bin_edges,
     parse_tz,
 };
-use reports::synthetic::{Generator, Profile, Rng};
+use reports::testing::{Generator, Profile, Rng};
 use reports::{Channel, Sample, SqliteStore, Store, StoreOptions};
 
 const START: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z

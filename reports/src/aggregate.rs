@@ -392,6 +392,10 @@ impl Aggregator {
     /// The bin holding every time of `[t_first, t_last]`, when readings there can be folded from
     /// their values alone (see [`ValueFold`]): the span lies inside one bin and after the last
     /// reading pushed.
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(dead_code, reason = "used by the SQLite engine's streamed reads")
+    )]
     pub(crate) fn bin_of_span(&self, t_first: i64, t_last: i64) -> Option<usize> {
         let nb = self.bins.len();
         if nb == 0 || t_first > t_last || t_first < self.edges[0] || t_last >= self.edges[nb] {
@@ -414,6 +418,10 @@ impl Aggregator {
     ///
     /// `step` is the interval between consecutive readings when they are all equal: a counter
     /// drop (whose interval counts no covered seconds) can then be folded too.
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(dead_code, reason = "used by the SQLite engine's streamed reads")
+    )]
     pub(crate) fn fold_begin(
         &self,
         i: usize,
@@ -449,6 +457,10 @@ impl Aggregator {
     }
 
     /// Apply a completed fold: the bin ends as if every reading had been pushed one by one.
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(dead_code, reason = "used by the SQLite engine's streamed reads")
+    )]
     pub(crate) fn fold_commit(&mut self, f: ValueFold) {
         let b = &mut self.bins[f.bin];
         b.count += f.count;
@@ -481,6 +493,10 @@ impl Aggregator {
 /// and the last. A counter drop without a rollover rule leaves its interval uncovered, so it
 /// needs the interval's length: known when the chunk's readings are evenly spaced, otherwise
 /// [`ValueFold::add`] refuses the drop and the caller pushes the chunk instead.
+#[cfg_attr(
+    not(feature = "sqlite"),
+    allow(dead_code, reason = "used by the SQLite engine's streamed reads")
+)]
 #[derive(Debug, Clone)]
 pub(crate) struct ValueFold {
     bin: usize,
@@ -499,6 +515,10 @@ pub(crate) struct ValueFold {
     dropped_secs: i64,
 }
 
+#[cfg_attr(
+    not(feature = "sqlite"),
+    allow(dead_code, reason = "used by the SQLite engine's streamed reads")
+)]
 impl ValueFold {
     /// Fold the next value whose interval since the previous reading is `dt` seconds (the fold
     /// of a chunk whose readings are not evenly spaced, with `step` `None`): never refuses.
@@ -564,6 +584,8 @@ impl ValueFold {
 /// Store errors.
 ///
 /// ```
+/// # #[cfg(not(feature = "sqlite"))] fn main() {} // the example uses the SQLite store
+/// # #[cfg(feature = "sqlite")] fn main() {
 /// use chrono::{TimeZone, Utc};
 /// use reports::aggregate::{aggregate_channel, parse_tz, Aggregation, CounterRule, Granularity};
 /// use reports::{ChannelSpec, ChannelKind, Sample, SqliteStore, Store, StoreOptions};
@@ -577,6 +599,7 @@ impl ValueFold {
 ///     Granularity::Hour, parse_tz("UTC").unwrap(), CounterRule::default()).unwrap();
 /// assert_eq!(bins.len(), 24);
 /// assert_eq!(bins[0].value(Aggregation::Delta), Some(4.0));
+/// # }
 /// ```
 pub fn aggregate_channel(
     store: &dyn Store,
@@ -598,12 +621,15 @@ pub fn aggregate_channel(
 /// [`Error::BadEdges`] for fewer than two edges or a decreasing pair; store errors.
 ///
 /// ```
+/// # #[cfg(not(feature = "sqlite"))] fn main() {} // the example uses the SQLite store
+/// # #[cfg(feature = "sqlite")] fn main() {
 /// use reports::aggregate::{aggregate_edges, CounterRule};
 /// use reports::{ChannelSpec, ChannelKind, SqliteStore, Store, StoreOptions};
 /// let mut store = SqliteStore::open_in_memory(StoreOptions::default()).unwrap();
 /// let ch = store.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", ChannelKind::Counter)).unwrap();
 /// assert_eq!(aggregate_edges(&store, &ch, vec![0, 3600], CounterRule::default()).unwrap().len(), 1);
 /// assert!(aggregate_edges(&store, &ch, vec![], CounterRule::default()).is_err());
+/// # }
 /// ```
 pub fn aggregate_edges(
     store: &dyn Store,
@@ -809,6 +835,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "sqlite")]
     #[test]
     fn bad_edges_are_a_typed_error_not_a_panic() {
         let mut store = crate::SqliteStore::open_in_memory(Default::default()).unwrap();

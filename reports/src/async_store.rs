@@ -4,6 +4,8 @@
 //! runtime and lets the benches measure them directly.
 //!
 //! ```
+//! # #[cfg(not(feature = "sqlite"))] fn main() {} // the example's store is the SQLite one
+//! # #[cfg(feature = "sqlite")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), reports::Error> {
 //! use reports::{AsyncStore, Sample, SqliteStore, StoreOptions};
@@ -82,7 +84,7 @@ impl<S: Store + Send + 'static> AsyncStore<S> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use super::*;
     use crate::store::ChannelKind;

@@ -26,8 +26,9 @@ pub mod report;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod store;
-pub mod synthetic;
 pub mod tariff;
+#[cfg(feature = "testing")]
+pub mod testing;
 // Kept byte-identical with the copies in the other crates (not reformatted here).
 #[rustfmt::skip]
 mod toml_file;

@@ -26,6 +26,10 @@ impl ChannelKind {
             ChannelKind::Instantaneous => "instantaneous",
         }
     }
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(dead_code, reason = "used by the SQLite engine's streamed reads")
+    )]
     pub(crate) fn parse(s: &str) -> Result<Self, Error> {
         match s {
             "counter" => Ok(ChannelKind::Counter),
@@ -185,6 +189,8 @@ impl StoreStats {
 /// the same second); the earlier value is gone.
 ///
 /// ```
+/// # #[cfg(not(feature = "sqlite"))] fn main() {} // the example uses the SQLite store
+/// # #[cfg(feature = "sqlite")] fn main() {
 /// use reports::{ChannelSpec, ChannelKind, Sample, SqliteStore, Store, StoreOptions};
 /// let mut s = SqliteStore::open_in_memory(StoreOptions::default()).unwrap();
 /// let id = s.ensure_channel(&ChannelSpec::new("m1", "energy", "kWh", ChannelKind::Counter)).unwrap().id;
@@ -193,6 +199,7 @@ impl StoreStats {
 /// // A late reading, the same value again, and another value for the same second.
 /// let r = s.write(&[(id, Sample::new(0, 1.0)), (id, Sample::new(900, 2.0)), (id, Sample::new(1800, 3.5))]).unwrap();
 /// assert_eq!((r.stored, r.late, r.replaced, r.duplicates), (1, 1, 1, 1));
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]

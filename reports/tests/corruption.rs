@@ -1,6 +1,7 @@
 //! A damaged database file is an error naming the channel and the chunk, never a silent 0 or a
 //! silently missing chunk: each test corrupts one stored value of a real SQLite file (with
 //! rusqlite, as a bad disk, a foreign tool or a hand edit would), reopens it and reads.
+#![cfg(feature = "sqlite")] // the SQLite store
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use reports::aggregate::{CounterRule, aggregate_edges};

@@ -1,11 +1,12 @@
 //! Durability and concurrency of the SQLite store: a writer process killed with SIGKILL in the
 //! middle of its stream, readers running while a writer writes, and compactness on realistic data.
+#![cfg(all(feature = "sqlite", feature = "testing"))] // the SQLite store and the synthetic data of `reports::testing`
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use reports::synthetic::{Generator, Profile};
+use reports::testing::{Generator, Profile};
 use reports::{ChannelId, Sample, SqliteStore, Store, StoreOptions};
 
 const CHILD_ENV: &str = "EMKIT_REPORTS_WRITER_DB";

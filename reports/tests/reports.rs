@@ -1,4 +1,5 @@
 //! Report kinds, periods, presets and CSV export over a real store.
+#![cfg(feature = "sqlite")] // the SQLite store
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -7,8 +8,9 @@ use reports::export::{Archive, CsvOptions, Layout, render_file_name, write_csv};
 use reports::report::{
     Period, Point, Preset, ReportKind, cost_report, detailed_report, standard_report,
 };
-use reports::synthetic::{Generator, Profile};
 use reports::tariff::Tariffs;
+#[cfg(feature = "testing")]
+use reports::testing::{Generator, Profile};
 use reports::{ChannelKind, ChannelSpec, Sample, SqliteStore, Store, StoreOptions};
 
 fn utc(s: &str) -> DateTime<Utc> {
@@ -282,6 +284,7 @@ fn cost_report_from_the_store() {
     assert!((rows[0].cost - 96.0 * 0.2).abs() < 1e-9);
 }
 
+#[cfg(feature = "testing")] // reports::testing
 #[test]
 fn synthetic_meter_report_is_plausible() {
     // A week of generated data aggregates to daily values with no gaps.

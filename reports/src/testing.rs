@@ -1,4 +1,7 @@
-//! Deterministic, realistic meter data for tests, benches and demos.
+//! Deterministic, realistic meter data for tests and benches (feature `testing`).
+//!
+//! This module is for tests: it is not part of the crate's stable API and not covered by
+//! semver; it exists only with the `testing` cargo feature.
 //!
 //! Four channel profiles a building meter typically records every 15 minutes: an electricity
 //! index in kWh with 0.01 kWh resolution (office load profile with noise), a heat index in kWh
