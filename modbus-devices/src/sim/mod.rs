@@ -79,9 +79,17 @@
 //! See the catalogue format's `product_code` section.
 //!
 //! # Values
-//! The physics model drives each service from its category, unit and the
-//! keywords of its id, quantity and name (`l1`..`l3`, `l1_l2`, `n`, `import` / `export`,
-//! `reactive`, `apparent`, `partial`, `t1`..`t8`, `h3`...):
+//! The physics model drives each service from what its catalogue data says it is: its
+//! `measurand`, `phase`, `direction`, `tariff`, `harmonic` order and `partial` flag (see the
+//! catalogue format's "What a service is"); a service with a `simulated` value serves that
+//! constant (status words, configuration registers such as Hager's network type: 4 on the
+//! ECR380D, 1 on the ECR180T's three single-phase meters), and a parameter starts at its
+//! `simulated` value, or at the unit id when its measurand is `unit_id`. Every built-in
+//! service has this data. Only a service of a user file without it is guessed from its
+//! category, unit and the keywords of its id, quantity and name (`l1`..`l3`, `l1_l2`, `n`,
+//! `import` / `export`, `reactive`, `apparent`, `partial`, `t1`..`t8`, `h3`...), and a
+//! parameter without it from its id and name (an address starts at the unit id, a baud
+//! rate at 19200, anything else at the bottom of its write range). Values:
 //! phase-to-neutral voltages near 230 V with small noise (phase-to-phase near 400 V, from
 //! the phasors), 50 Hz +- 0.05 Hz, currents from a daily load profile per device,
 //! `S = V*I`, `P = S*PF`, `Q = sqrt(S^2 - P^2)` per phase and totals as sums, power factor
@@ -91,7 +99,8 @@
 //! truncated to the register resolution like a meter display, never decrease, and wrap at
 //! the type's range. Partial counters run with the totals until reset; per-tariff counters
 //! follow the active tariff (tariff 1 06:00-22:00 UTC, tariff 2 at night, unless set). A
-//! product whose services name no second or third phase is simulated single-phase. Values
+//! product whose services name no second or third phase (`phase = "L2"`, `"L3"` or a pair)
+//! is simulated single-phase. Values
 //! are a pure function of the device (product reference and unit id) and the time of the
 //! [`SimClock`], so a manual clock gives reproducible readings.
 //!
