@@ -89,7 +89,6 @@ pub mod scheme;
 mod source;
 pub mod synoptic;
 // Byte-identical in every crate (see its module doc); not reformatted here.
-#[rustfmt::skip]
 mod toml_file;
 
 pub use assessment::{

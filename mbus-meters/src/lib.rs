@@ -70,7 +70,6 @@ pub mod schedule;
 pub mod sim;
 pub mod timing;
 // Byte-identical in every crate (see its module doc); not reformatted here.
-#[rustfmt::skip]
 mod toml_file;
 
 pub use app::{Application, Ci, Header, Id, Manufacturer, Medium, SecondaryAddress, Status};
