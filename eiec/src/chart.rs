@@ -3,8 +3,6 @@
 //! Drawn with plotters. Text is laid out (and, in PNG, rasterised) with the DejaVu Sans font
 //! embedded in the binary, so no system font is needed; the SVG names `sans-serif`.
 
-use std::sync::OnceLock;
-
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -12,25 +10,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::Error;
 use crate::classes::Class;
 use crate::history::LevelView;
-
-const FAMILY: &str = "sans-serif";
-
-/// Register the embedded font with plotters once.
-fn font_ready() -> Result<(), Error> {
-    static READY: OnceLock<bool> = OnceLock::new();
-    let ok = *READY.get_or_init(|| {
-        plotters::style::register_font(FAMILY, FontStyle::Normal, dejavu::sans::regular()).is_ok()
-            && plotters::style::register_font(FAMILY, FontStyle::Bold, dejavu::sans::bold()).is_ok()
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Output {
-            what: "bar chart",
-            message: "the embedded DejaVu Sans font could not be loaded".into(),
-        })
-    }
-}
+use crate::raster::{self, FAMILY};
 
 /// Colour of class `k` of `n`: red (lowest) through yellow to green (highest).
 fn class_color(k: u8, n: u8) -> RGBColor {
@@ -115,37 +95,12 @@ impl BarChart {
 
     /// The chart as a standalone SVG document.
     pub fn svg(&self) -> Result<String, Error> {
-        font_ready()?;
-        let mut out = String::new();
-        {
-            let root =
-                SVGBackend::with_string(&mut out, (self.width, self.height)).into_drawing_area();
-            self.draw(&root)?;
-            root.present().map_err(fail)?;
-        }
-        Ok(out)
+        raster::svg(self.width, self.height, |root| self.draw(root), fail)
     }
 
     /// The chart as PNG bytes (8-bit RGB).
     pub fn png(&self) -> Result<Vec<u8>, Error> {
-        font_ready()?;
-        let (w, h) = (self.width, self.height);
-        let mut pixels = vec![0u8; w as usize * h as usize * 3];
-        {
-            let root = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
-            self.draw(&root)?;
-            root.present().map_err(fail)?;
-        }
-        let mut out = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut out, w, h);
-            enc.set_color(png::ColorType::Rgb);
-            enc.set_depth(png::BitDepth::Eight);
-            let mut writer = enc.write_header().map_err(fail)?;
-            writer.write_image_data(&pixels).map_err(fail)?;
-            writer.finish().map_err(fail)?;
-        }
-        Ok(out)
+        raster::png(self.width, self.height, |root| self.draw(root), fail)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), Error> {

@@ -5,12 +5,11 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 
 use crate::Error;
+use crate::raster::{self, FAMILY};
 use crate::report::Table;
 
-const FAMILY: &str = "sans-serif";
 const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -21,20 +20,6 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(227, 119, 194),
     RGBColor(127, 127, 127),
 ];
-
-fn font_ready() -> Result<(), Error> {
-    static READY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let ok = *READY.get_or_init(|| {
-        plotters::style::register_font(FAMILY, FontStyle::Normal, dejavu::sans::regular()).is_ok()
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Chart(
-            "the embedded DejaVu Sans font did not load".into(),
-        ))
-    }
-}
 
 fn fail(e: impl std::fmt::Display) -> Error {
     Error::Chart(e.to_string())
@@ -134,15 +119,7 @@ impl Chart {
     /// assert!(c.svg().unwrap().contains("heating"));
     /// ```
     pub fn svg(&self) -> Result<String, Error> {
-        font_ready()?;
-        let mut out = String::new();
-        {
-            let root =
-                SVGBackend::with_string(&mut out, (self.width, self.height)).into_drawing_area();
-            self.draw(&root)?;
-            root.present().map_err(fail)?;
-        }
-        Ok(out)
+        raster::svg(self.width, self.height, |root| self.draw(root), fail)
     }
 
     /// The chart as PNG bytes.
@@ -150,24 +127,8 @@ impl Chart {
     /// # Errors
     /// [`Error::Chart`].
     pub fn png(&self) -> Result<Vec<u8>, Error> {
-        font_ready()?;
         let (w, h) = (self.width.max(100), self.height.max(100));
-        let mut pixels = vec![0u8; w as usize * h as usize * 3];
-        {
-            let root = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
-            self.draw(&root)?;
-            root.present().map_err(fail)?;
-        }
-        let mut out = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut out, w, h);
-            enc.set_color(png::ColorType::Rgb);
-            enc.set_depth(png::BitDepth::Eight);
-            let mut writer = enc.write_header().map_err(fail)?;
-            writer.write_image_data(&pixels).map_err(fail)?;
-            writer.finish().map_err(fail)?;
-        }
-        Ok(out)
+        raster::png(w, h, |root| self.draw(root), fail)
     }
 
     /// Write PNG or SVG by the path's extension (`.png` / `.svg`).

@@ -22,6 +22,8 @@ pub mod codec;
 pub mod en50160;
 mod error;
 pub mod export;
+#[cfg(feature = "charts")]
+mod raster;
 pub mod report;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
