@@ -1,20 +1,20 @@
-//! # `eiec`
+#![doc = include_str!("../README.md")]
 //!
-//! Electrical installation efficiency classification (EIEC) after IEC 60364-8-1
-//! (HD 60364-8-1, DIN VDE 0100-801), as the Hager energy server shows it: criteria rated on
-//! levels 0..4, a total, a class, and the expected, previous and current class.
+//! ## Modules
 //!
-//! ```
-//! use eiec::{Assessment, BuildingType, ClassScale, Scheme};
-//! let scheme = Scheme::builtin()?;
-//! let a = Assessment::from_level_list(BuildingType::Commercial, "lighting=4,hvac=3,power-factor=4")?;
-//! let result = scheme.assess(&a, ClassScale::Six)?;
-//! assert_eq!(result.total, 11);
-//! assert_eq!(result.class.to_string(), "EIEC0");
-//! assert_eq!(result.points_to_next(), 5);
-//! println!("{}", scheme.synoptic(&result)?.text());
-//! # Ok::<(), eiec::Error>(())
-//! ```
+//! | module | what |
+//! |---|---|
+//! | [`assessment`] | assessments: the levels an assessor gives, and what they score |
+//! | [`building`] | building types (application areas) |
+//! | `chart` | (cargo feature `charts`) bar chart of the expected, previous and current class, as SVG and PNG |
+//! | [`classes`] | efficiency classes and the tables that map points to them (data file `data/classes.toml`) |
+//! | [`confidence`] | how sure a fact in the data is |
+//! | [`criteria`] | criteria sets as data (data file `data/criteria.toml`) or a caller's own |
+//! | [`derive`](mod@derive) | levels derived from measured data |
+//! | [`error`] | the crate's one error type |
+//! | [`history`] | successive assessments of one installation: expected, previous and current class |
+//! | [`scheme`] | the criteria and class tables together: scoring, classifying, deriving |
+//! | [`synoptic`] | the synoptic table: criteria by levels, the achieved level marked, as text, CSV and SVG |
 //!
 //! ## What is confirmed and what is not
 //!
@@ -85,11 +85,12 @@ pub mod error;
 pub mod history;
 #[cfg(feature = "charts")]
 mod raster;
+#[cfg(feature = "charts")]
+mod raster;
 pub mod scheme;
 mod source;
 pub mod synoptic;
 // Byte-identical in every crate (see its module doc); not reformatted here.
-#[rustfmt::skip]
 mod toml_file;
 
 pub use assessment::{
