@@ -1,6 +1,6 @@
 //! Device instances, buses and their settings: the installation a poller reads.
 //!
-//! Defaults follow the Hager energy server (products.md section 2): RTU at 19 200 Bd,
+//! Defaults follow the Hager energy server (its serial-line settings): RTU at 19 200 Bd,
 //! 8 data bits, even parity, 1 stop bit (2 stop bits when parity is none), 0.25 s response
 //! timeout and a configurable number of retries *after* the first try; Modbus/TCP with a
 //! timeout of 0.25 to 10 s. RTU addresses run 1..=247 and are unique per bus; TCP devices

@@ -1,17 +1,29 @@
-//! # `modbus-devices`
+#![doc = include_str!("../README.md")]
 //!
-//! Modbus devices as data: the register-map model and value codec, the product catalogue,
-//! device instances and bus settings, read planning, async polling and simulation.
+//! ## Modules
 //!
-//! | module | concept |
+//! | module | what |
 //! |---|---|
 //! | [`register`] | where a value lives (function code, 0-based address, type, orders, scale, sentinels) and the codec |
-//! | [`value`] | decoded values, unit symbols, readings with quality |
-//! | [`catalogue`] | products (references, signature, services, parameters, alarm templates, read limits), built-in and user files; the file format with an annotated example is [`catalogue::format`](mod@catalogue::format) |
+//! | [`value`] | decoded values, unit symbols, readings with their quality |
+//! | [`catalogue`] | products (references, signature, services, parameters, alarm templates, read limits), built-in and user files |
+//! | [`catalogue::file`] | the TOML form of catalogue files, as read |
+//! | [`catalogue::format`](mod@catalogue::format) | the catalogue file format, with an annotated example |
 //! | [`device`] | device instances (name, product, bus, address), bus settings with the reference defaults, multi-create |
-//! | [`plan`] | read planning: requests of a poll cycle within each product's limits, RTU wire-time model, decoding the responses |
-//! | [`poll`] | the async poller (TCP, RTU, RTU over TCP, TLS): readings, device states, bus statistics, identification, parameter writes (feature `io`) |
-//! | [`sim`] | the device simulator: any product's register map with coherent, time-driven values over TCP, RTU and RTU over TCP, routed by unit id, with fault injection (feature `io`) |
+//! | [`plan`] | read planning: the requests of a poll cycle within each product's limits, and decoding their responses |
+//! | [`plan::wire`] | the RTU wire-time model the planner minimises |
+#![cfg_attr(
+    feature = "io",
+    doc = "| [`poll`] | (feature `io`) the async poller (TCP, RTU, RTU over TCP, TLS): readings, device states, bus statistics, identification, parameter writes |",
+    doc = "| [`poll::tls`] | (feature `io`) Modbus/TCP Security: client and server TLS configuration from PEM files |",
+    doc = "| [`sim`] | (feature `io`) the device simulator: any product's register map with coherent, time-driven values over TCP, RTU and RTU over TCP, routed by unit id, with fault injection |"
+)]
+#![cfg_attr(
+    not(feature = "io"),
+    doc = "| `poll` | (feature `io`) the async poller (TCP, RTU, RTU over TCP, TLS): readings, device states, bus statistics, identification, parameter writes |",
+    doc = "| `poll::tls` | (feature `io`) Modbus/TCP Security: client and server TLS configuration from PEM files |",
+    doc = "| `sim` | (feature `io`) the device simulator: any product's register map with coherent, time-driven values over TCP, RTU and RTU over TCP, routed by unit id, with fault injection |"
+)]
 //! | [`error`] | the typed errors |
 #![forbid(unsafe_code)]
 

@@ -4,7 +4,7 @@
 //! must read ([`PlanDevice`]), and returns a [`Plan`]: per device, the read [`Request`]s
 //! (function code, start address, count) and, for each request, which values it serves at
 //! which offset of the response. Registers are merged per device and function code into
-//! as few and as short requests as the product's [`RequestLimits`] allow:
+//! as few and as short requests as the product's [`RequestLimits`](crate::catalogue::RequestLimits) allow:
 //!
 //! * at most `max_registers_per_read` registers per read (and never more than the
 //!   protocol's 125 registers or 2000 bits);
@@ -13,7 +13,7 @@
 //! * when the product documents blocks for a table, every request lies inside one block;
 //! * a request never touches a forbidden range.
 //!
-//! Validity is checked by [`RequestLimits::allows`] plus the gap rule.
+//! Validity is checked by [`RequestLimits::allows`](crate::catalogue::RequestLimits::allows) plus the gap rule.
 //!
 //! # Algorithm and why it is optimal
 //!
@@ -140,7 +140,7 @@ pub const MAX_READ_REGISTERS: u16 = 125;
 /// The protocol's largest read of bits (FC1, FC2).
 pub const MAX_READ_BITS: u16 = 2000;
 
-/// The default RTU baud rate (products.md: 19 200 Bd).
+/// The default RTU baud rate: 19 200 Bd, the Hager energy server's (see [`crate::device`]).
 pub const DEFAULT_BAUD: u32 = 19_200;
 
 /// What the planner minimises for a device.

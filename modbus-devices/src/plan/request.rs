@@ -82,7 +82,7 @@ impl<'a> PlanDevice<'a> {
     }
 
     /// Read the readable services whose [`Refresh`] class is one of `classes` (the one
-    /// definition of what changes and what is static: [`Service::refresh`]).
+    /// definition of what changes and what is static: [`Service::refresh`](crate::catalogue::Service::refresh)).
     ///
     /// ```
     /// use modbus_devices::Catalogue;
@@ -132,7 +132,7 @@ impl<'a> PlanDevice<'a> {
     /// service list when it has one, otherwise the services of the refresh `classes`
     /// (the regular cycle is `&[Refresh::Cyclic]`).
     ///
-    /// [`Plan::for_installation`] and the poller both build their devices here.
+    /// [`Plan::for_installation`](super::Plan::for_installation) and the poller both build their devices here.
     ///
     /// ```
     /// use modbus_devices::Catalogue;
