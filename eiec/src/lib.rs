@@ -85,8 +85,6 @@ pub mod error;
 pub mod history;
 #[cfg(feature = "charts")]
 mod raster;
-#[cfg(feature = "charts")]
-mod raster;
 pub mod scheme;
 mod source;
 pub mod synoptic;
