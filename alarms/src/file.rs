@@ -323,7 +323,7 @@ fn resolve_digest(src: &Source<'_>, d: &Spanned<DigestSpec>) -> Result<DigestCon
         cfg.hour = h;
     }
     if let Some(tz) = &d.time_zone {
-        cfg.time_zone = crate::schedule::parse_tz(tz)
+        cfg.time_zone = crate::tz::parse_tz(tz)
             .map_err(|m| at_key(src, &span, "time_zone", "digest.time_zone".into(), m))?;
     }
     Ok(cfg)
@@ -514,6 +514,6 @@ fn resolve_schedule(sc: &ScheduleSpec) -> Result<Schedule, FieldError> {
             })?,
         );
     }
-    crate::schedule::parse_tz(&sc.time_zone).map_err(|m| field_error("schedule.time_zone", m))?;
+    crate::tz::parse_tz(&sc.time_zone).map_err(|m| field_error("schedule.time_zone", m))?;
     Schedule::new(&sc.time_zone, windows, holidays).map_err(|m| field_error("schedule.windows", m))
 }

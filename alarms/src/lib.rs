@@ -32,6 +32,7 @@ pub mod testing;
 mod texts;
 mod time;
 mod toml_file;
+mod tz;
 
 pub use book::{AckState, AlarmEvent, Book, Occurrence, Status};
 pub use engine::{

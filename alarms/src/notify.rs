@@ -25,7 +25,8 @@ use crate::Error;
 use crate::log::{Action, EventType, LogEntry};
 use crate::rule::{Priority, Recipient};
 use crate::ruleset::RuleSet;
-use crate::schedule::{first_instant_at_or_after, parse_tz};
+use crate::schedule::first_instant_at_or_after;
+use crate::tz::parse_tz;
 
 /// One line of a digest.
 #[derive(Debug, Clone, PartialEq)]

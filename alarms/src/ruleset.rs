@@ -232,7 +232,7 @@ impl RuleSet {
             ));
         }
         if let Some(tz) = &r.time_zone {
-            crate::schedule::parse_tz(tz).map_err(|m| at("time_zone", m))?;
+            crate::tz::parse_tz(tz).map_err(|m| at("time_zone", m))?;
         }
         if let Some(h) = r.digest_hour.filter(|h| *h > 23) {
             return Err(at(

@@ -146,7 +146,7 @@ impl Schedule {
         windows: Vec<Window>,
         holidays: Vec<NaiveDate>,
     ) -> Result<Schedule, String> {
-        let tz = parse_tz(time_zone)?;
+        let tz = crate::tz::parse_tz(time_zone)?;
         if windows.is_empty() {
             return Err("expected at least one window, found none".into());
         }
@@ -213,13 +213,6 @@ impl Schedule {
         }
         None
     }
-}
-
-/// Parse an IANA time zone name.
-pub(crate) fn parse_tz(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| {
-        format!("expected an IANA time zone such as \"Europe/Copenhagen\", found {name:?}")
-    })
 }
 
 /// The first UTC instant whose local time is at or after `date` + `secs` (the earlier one of

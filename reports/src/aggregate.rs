@@ -88,7 +88,7 @@ impl Aggregation {
 /// assert!(reports::aggregate::parse_tz("Mars/Olympus").is_err());
 /// ```
 pub fn parse_tz(name: &str) -> Result<Tz, Error> {
-    name.parse::<Tz>().map_err(|_| Error::TimeZone {
+    crate::tz::parse_tz(name).map_err(|_| Error::TimeZone {
         found: name.to_string(),
     })
 }

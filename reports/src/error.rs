@@ -66,7 +66,7 @@ pub enum Error {
         found: u32,
     },
     /// A time-zone name chrono-tz does not know.
-    #[error("time zone: expected an IANA name such as Europe/Paris, found {found:?}")]
+    #[error("time zone: expected {}, found {found:?}", crate::tz::EXPECTED)]
     TimeZone {
         /// The name given.
         found: String,

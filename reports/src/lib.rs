@@ -31,9 +31,9 @@ pub mod store;
 pub mod tariff;
 #[cfg(feature = "testing")]
 pub mod testing;
-// Kept byte-identical with the copies in the other crates (not reformatted here).
-#[rustfmt::skip]
+// Byte-identical in every crate (see its module doc).
 mod toml_file;
+mod tz;
 
 #[cfg(feature = "tokio")]
 pub use async_store::AsyncStore;
