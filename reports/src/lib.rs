@@ -1,15 +1,23 @@
-//! # `reports`
+#![doc = include_str!("../README.md")]
 //!
-//! Time-series store (embedded SQLite), aggregation, report kinds, tariffs and costs, CSV export,
-//! trends and EN 50160 weekly compliance.
+//! ## Modules
 //!
-//! Time is UTC inside (Unix seconds in the store); report periods and tariff hours use a named
-//! time zone (chrono-tz) at the edges.
+//! The main types are also at the crate root ([`Store`], [`SqliteStore`], [`AsyncStore`],
+//! [`Sample`], [`ChannelSpec`], [`ChannelKind`], [`Error`]). Public modules:
 //!
-//! Table of contents:
-//! - [`codec`]: the compressed chunk encoding (delta-of-delta times, scaled-integer or XOR values).
-//! - [`store`]: channels and the [`Store`] trait; [`sqlite`]: the default SQLite engine;
-//!   [`AsyncStore`] (feature `tokio`, default on): the store for async callers.
+//! | module | what |
+//! |---|---|
+//! | [`store`] | channels (`device/service`, counter or instantaneous, recording interval) and the [`Store`] trait any engine implements; retention and statistics |
+//! | [`sqlite`] | (feature `sqlite`, default) the default engine: one SQLite file in WAL mode, readings in compressed chunks per channel and time window |
+//! | [`codec`] | the compressed chunk layout (versions 1 to 3, all read; version 3 written) and its typed decode errors |
+//! | [`aggregate`] | calendar bins of a named time zone, counter consumption with resets, mean / min / max / last per bin |
+//! | [`report`] | report kinds (standard, detailed, cost), periods and saved selections (presets) |
+//! | [`tariff`] | tariffs and costs per energy source and local hour, from a TOML file |
+//! | [`export`] | CSV export (separator, header, decimals, layouts, file-name templates) and an archive of the last files |
+//! | [`chart`] | (feature `charts`, default) line, bar and pie charts as PNG and SVG |
+//! | [`building`] | the building model: totals and distributions by usage, zone, source, panel and circuit; the 7-day trend |
+//! | [`en50160`] | EN 50160 weekly compliance of the supply voltage, with the limits table as data |
+//! | `testing` | (feature `testing`, for tests, not covered by semver) deterministic synthetic meter data |
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
