@@ -7,7 +7,7 @@
 //! | [`pnu`] | parameter numbers (wire address = PNU − 1 at the edge only), served ranges, read blocks of at most 123 registers, transport constants (unit 1, service unit 254, TCP port 502, FC 3/4/6) |
 //! | [`system`] | the system PNUs every controller has: identity, key, sensors S1..S16 (192.00 degC = not connected), modes and status, alarms, clock (with a safe write order), outputs and override, M-Bus and the meter blocks (offsets as caller data) |
 //! | [`catalogue`] | the application-key catalogue as data: keys, sub-types, circuits and roles, sensor and output meanings, served ranges, circuit parameter templates, controller models, each fact with its [`Confidence`] |
-//! | [`detect`] | detection from raw identity and key registers, or the application named at commissioning |
+//! | [`detect`](mod@detect) | detection from raw identity and key registers, or the application named at commissioning |
 //! | [`firmware`] | the firmware rules, one typed [`Verdict`](firmware::Verdict) per rule |
 //! | [`controller`] | a controller with its application: served ranges, [`ParameterMap`], sensors, configurable inputs, and its register map as a `modbus_devices` [`Product`](modbus_devices::Product) |
 //! | [`params`] | parameter definitions and safe write preparation (range-checked, scaled, refused when read-only or unknown) |
