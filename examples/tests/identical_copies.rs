@@ -8,13 +8,18 @@
 use std::path::Path;
 
 /// Each group: files (relative to the workspace root) that must be byte-identical.
-const GROUPS: &[&[&str]] = &[&[
-    "modbus-devices/src/toml_file.rs",
-    "mbus-meters/src/toml_file.rs",
-    "alarms/src/toml_file.rs",
-    "reports/src/toml_file.rs",
-    "eiec/src/toml_file.rs",
-]];
+const GROUPS: &[&[&str]] = &[
+    &[
+        "modbus-devices/src/toml_file.rs",
+        "mbus-meters/src/toml_file.rs",
+        "alarms/src/toml_file.rs",
+        "reports/src/toml_file.rs",
+        "eiec/src/toml_file.rs",
+        "ecl-appkeys/src/toml_file.rs",
+    ],
+    &["reports/src/tz.rs", "alarms/src/tz.rs"],
+    &["reports/src/raster.rs", "eiec/src/raster.rs"],
+];
 
 #[test]
 fn copied_modules_are_identical() {

@@ -89,14 +89,7 @@ impl<'a> Source<'a> {
         let de =
             toml::Deserializer::parse(self.text).map_err(|e| self.toml_error(&e, String::new()))?;
         serde_path_to_error::deserialize(de).map_err(|e| {
-            // `toml::Spanned` wrappers show up in the path as private fields nobody wrote.
-            let field = e
-                .path()
-                .to_string()
-                .split('.')
-                .filter(|segment| !segment.starts_with("$__serde_spanned"))
-                .collect::<Vec<_>>()
-                .join(".");
+            let field = user_path(&e.path().to_string());
             self.toml_error(e.inner(), field)
         })
     }
@@ -104,6 +97,26 @@ impl<'a> Source<'a> {
     fn toml_error(&self, e: &toml::de::Error, field: String) -> Located {
         self.at(e.span().unwrap_or(0..0), field, e.message().trim())
     }
+}
+
+/// The field path as the user wrote it: `toml::Spanned` wrappers show up in serde's path as
+/// private fields nobody wrote (`list.$__serde_spanned_private_value[0].x`); drop their names
+/// and keep what follows them (`list[0].x`).
+fn user_path(path: &str) -> String {
+    let mut field = String::new();
+    for segment in path.split('.') {
+        if let Some(rest) = segment.strip_prefix("$__serde_spanned") {
+            if let Some(index) = rest.find('[') {
+                field.push_str(&rest[index..]);
+            }
+            continue;
+        }
+        if !field.is_empty() {
+            field.push('.');
+        }
+        field.push_str(segment);
+    }
+    field
 }
 
 #[cfg(test)]
@@ -121,5 +134,43 @@ mod tests {
         let inside = text.find('ä').map_or(0, |i| i + 1);
         assert_eq!(src.position(inside), (2, 10));
         assert_eq!(src.position(usize::MAX), (3, 1));
+    }
+
+    #[test]
+    fn spanned_wrappers_keep_list_indices_out_of_private_names() {
+        assert_eq!(
+            user_path("tariffs.$__serde_spanned_private_value[1].price"),
+            "tariffs[1].price"
+        );
+        assert_eq!(
+            user_path("rule[0].$__serde_spanned_private_value.hysteresis"),
+            "rule[0].hysteresis"
+        );
+        assert_eq!(
+            user_path("product[2].service[4].type"),
+            "product[2].service[4].type"
+        );
+        // serde's path of the whole document: no field, reported as `(file)`
+        assert_eq!(user_path("."), "");
+    }
+
+    #[test]
+    fn a_bad_field_inside_a_spanned_list_names_its_index() {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Item {
+            price: f64,
+        }
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct File {
+            tariffs: toml::Spanned<Vec<Item>>,
+        }
+        let text = "tariffs = [{ price = 1.0 }, { price = \"x\" }]\n";
+        let err = Source::new(Path::new("t.toml"), text)
+            .parse::<File>()
+            .err()
+            .map(|e| (e.line, e.field));
+        assert_eq!(err, Some((1, "tariffs[1].price".to_string())));
     }
 }
