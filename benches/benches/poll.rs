@@ -351,6 +351,10 @@ fn spread(xs: &[f64]) -> (f64, f64) {
     (lo, hi)
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the bench's sequence (servers, equality check, alternating rounds, table, criterion groups) in the order it prints"
+)]
 fn poll(c: &mut Criterion) {
     // The simulator's own runtime: two worker threads, apart from every client thread.
     let server_rt = tokio::runtime::Builder::new_multi_thread()

@@ -19,8 +19,8 @@ use modbus_devices::catalogue::Refresh;
 use modbus_devices::device::{
     Bus, BusKind, DeviceAddress, DeviceInstance, Installation, TcpSettings,
 };
-use modbus_devices::poll::Poller;
-use modbus_devices::{Catalogue, Quality, Value};
+use modbus_devices::poll::{Identification, Poller};
+use modbus_devices::{Catalogue, Product, Quality, Reading, Value};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,31 +73,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for f in &args.catalogue {
         catalogue.load_file(f)?;
     }
-    let (host, port) = split_endpoint(&args.tcp)?;
-    let mut tcp = TcpSettings::new(host, port);
-    tcp.timeout_ms = args.timeout_ms;
-    tcp.retries = args.retries;
-    let mut site = Installation::default();
-    site.add_bus(Bus {
-        name: "tcp".into(),
-        kind: BusKind::Tcp(tcp),
-    })?;
     let name = "device";
-    let mut device = DeviceInstance::new(
-        name,
-        args.product.clone(),
-        "tcp",
-        DeviceAddress::Unit(args.unit),
-    );
-    // Every readable service, whatever its refresh class: an explicit list, read as it is.
-    device.services = Some(
-        catalogue
-            .require(&args.product)?
-            .services_refreshed(&Refresh::ALL)
-            .map(|s| s.id.clone())
-            .collect(),
-    );
-    site.add_device(device)?;
+    let site = installation(&args, &catalogue, name)?;
     let poller = Poller::new(&site, &catalogue)?;
     let product = poller.product(name)?.clone();
 
@@ -129,15 +106,52 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
-    let mut out = String::new();
     if args.json {
         let doc = read_json::document(&product, &readings, identification.as_ref());
-        out = serde_json::to_string_pretty(&doc)?;
+        let mut out = serde_json::to_string_pretty(&doc)?;
         out.push('\n');
         return write_stdout(&out);
     }
+    write_stdout(&table(&product, &readings, identification.as_ref())?)
+}
 
-    if let Some(id) = &identification {
+/// One TCP bus with the one device `name`, which reads every readable service of its
+/// product whatever its refresh class (an explicit list, read as it is).
+fn installation(args: &Args, catalogue: &Catalogue, name: &str) -> anyhow::Result<Installation> {
+    let (host, port) = split_endpoint(&args.tcp)?;
+    let mut tcp = TcpSettings::new(host, port);
+    tcp.timeout_ms = args.timeout_ms;
+    tcp.retries = args.retries;
+    let mut site = Installation::default();
+    site.add_bus(Bus {
+        name: "tcp".into(),
+        kind: BusKind::Tcp(tcp),
+    })?;
+    let mut device = DeviceInstance::new(
+        name,
+        args.product.clone(),
+        "tcp",
+        DeviceAddress::Unit(args.unit),
+    );
+    device.services = Some(
+        catalogue
+            .require(&args.product)?
+            .services_refreshed(&Refresh::ALL)
+            .map(|s| s.id.clone())
+            .collect(),
+    );
+    site.add_device(device)?;
+    Ok(site)
+}
+
+/// The human table: identification, then service, name, value and unit per reading.
+fn table(
+    product: &Product,
+    readings: &[Reading],
+    identification: Option<&Identification>,
+) -> anyhow::Result<String> {
+    let mut out = String::new();
+    if let Some(id) = identification {
         writeln!(out, "identification: {} - {}\n", id.status(), id.detail())?;
     }
     let rows: Vec<[String; 4]> = readings
@@ -191,7 +205,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for r in &rows {
         line([r[0].as_str(), r[1].as_str(), r[2].as_str(), r[3].as_str()])?;
     }
-    write_stdout(&out)
+    Ok(out)
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error.

@@ -45,7 +45,9 @@ fn every_copy_of_the_toml_glue_is_compiled_into_its_crate() {
     // crate kept using other code.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for file in GROUPS[0] {
-        let lib = Path::new(file).parent().map(|src| root.join(src).join("lib.rs"));
+        let lib = Path::new(file)
+            .parent()
+            .map(|src| root.join(src).join("lib.rs"));
         let lib = lib.unwrap_or_else(|| panic!("{file} has no directory"));
         let text = std::fs::read_to_string(&lib).unwrap_or_else(|e| panic!("{lib:?}: {e}"));
         assert!(

@@ -137,6 +137,10 @@ fn nothing_readable_is_a_one_line_error() {
 /// rcgen (a CA, the server's, a client's), the poller reads through TLS with its client
 /// certificate, and a client without one is refused.
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario (certificates, server, TLS client, refused client) read top to bottom"
+)]
 fn modbus_sim_serves_tls() {
     use modbus_devices::device::{
         Bus, BusKind, DeviceAddress, DeviceInstance, Installation, TcpSettings, TlsSettings,

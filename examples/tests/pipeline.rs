@@ -56,6 +56,10 @@ priority = "critical"
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario over real sockets: each step's checks follow it, in order"
+)]
 async fn poller_store_alarms_with_a_silent_device_lose_nothing() {
     let catalogue = Catalogue::builtin().unwrap();
     let sim = Simulator::new(SimClock::real());
