@@ -11,6 +11,7 @@ use tokio_modbus::prelude::{
 };
 use tokio_modbus::{ExceptionCode, Request, Response};
 
+use super::live::{LiveRegisters, RequestSeen};
 use super::model::{
     Base, EnergyCounters, FIRMWARE_VERSION, Identity, LoadModel, Measure, Snapshot, classify,
     is_three_phase, seed_of,
@@ -62,6 +63,8 @@ pub(crate) struct SimDevice {
     /// (table, first, last) of every documented register.
     documented: Vec<(FunctionCode, u32, u32)>,
     cache: Option<(i64, Snapshot)>,
+    /// Holding registers a caller computes at each read, and its request observer.
+    pub(crate) live: Option<std::sync::Arc<dyn LiveRegisters>>,
 }
 
 fn lower_tokens(texts: &[&str]) -> Vec<String> {
@@ -239,6 +242,7 @@ impl SimDevice {
             scales: BTreeMap::new(),
             documented,
             cache: None,
+            live: None,
         };
         // Parameters scaled by another register start encoded with that register's scale.
         device.prepare(now);
@@ -515,7 +519,42 @@ impl SimDevice {
     ) -> Result<Vec<u16>, ExceptionCode> {
         self.check_read(table, addr, count)?;
         let snap = self.prepare(now);
-        Ok(self.assemble(table, u32::from(addr), u32::from(count), &snap))
+        let mut words = self.assemble(table, u32::from(addr), u32::from(count), &snap);
+        self.overlay_live(table, u32::from(addr), &mut words, now);
+        Ok(words)
+    }
+
+    /// Put the live registers (when a hook is set) over `words`, the content of `table`
+    /// from `first`.
+    fn overlay_live(
+        &self,
+        table: FunctionCode,
+        first: u32,
+        words: &mut [u16],
+        now: &DateTime<Utc>,
+    ) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        if table != FunctionCode::Holding {
+            return;
+        }
+        let parameter = |address: u16| {
+            self.params
+                .iter()
+                .find(|p| {
+                    p.def.function_code == FunctionCode::Holding
+                        && p.def.address == address
+                        && p.words.len() == 1
+                })
+                .map(|p| p.words[0])
+        };
+        for (address, word) in live.holding(*now, &parameter) {
+            let a = u32::from(address);
+            if a >= first && ((a - first) as usize) < words.len() {
+                words[(a - first) as usize] = word;
+            }
+        }
     }
 
     /// FC1 / FC2.
@@ -620,6 +659,9 @@ impl SimDevice {
         request: &Request<'_>,
         now: &DateTime<Utc>,
     ) -> Result<Response, ExceptionCode> {
+        if let Some(live) = &self.live {
+            live.request(RequestSeen::of(request));
+        }
         match request {
             Request::ReadCoils(a, n) => self
                 .read_bits(FunctionCode::Coils, *a, *n, now)
@@ -723,12 +765,13 @@ impl SimDevice {
             .iter()
             .map(|s| {
                 let d = &s.register;
-                let words = self.assemble(
+                let mut words = self.assemble(
                     d.function_code,
                     u32::from(d.address),
                     u32::from(d.count()),
                     &snap,
                 );
+                self.overlay_live(d.function_code, u32::from(d.address), &mut words, now);
                 let value = d.decode_scaled(&words, self.scale_of(d)).ok().flatten();
                 (s.id.clone(), value)
             })

@@ -104,6 +104,14 @@
 //! are a pure function of the device (product reference and unit id) and the time of the
 //! [`SimClock`], so a manual clock gives reproducible readings.
 //!
+//! # Live registers
+//! A device whose registers follow a model of its own (a heating controller's setpoints
+//! computed from its parameters and the outdoor temperature) gets a [`LiveRegisters`] hook
+//! with [`Simulator::set_live_registers`]: at each read it computes holding registers over
+//! the physics model's values, from the time and the stored parameters, and it sees every
+//! request the device receives (to count or inspect them). The product's address rules
+//! still decide which reads are answered.
+//!
 //! # Faults
 //! [`Fault`]: no answer, a given exception code, a corrupted CRC (RTU framings; no answer on
 //! Modbus/TCP, which has no CRC), a delay before the answer, or writes acknowledged but not
@@ -114,6 +122,7 @@
 mod clock;
 mod device;
 mod fault;
+mod live;
 mod model;
 mod rtu;
 mod server;
@@ -131,6 +140,7 @@ pub use tokio_serial::{DataBits, Parity, StopBits};
 
 pub use clock::SimClock;
 pub use fault::Fault;
+pub use live::{LiveRegisters, RequestSeen};
 
 use crate::catalogue::Product;
 use crate::value::Value;
@@ -336,6 +346,19 @@ impl Simulator {
             .get(&unit)
             .copied()
             .unwrap_or_default()
+    }
+
+    /// Serve some holding registers of the device at `unit` from `live`, computed at each
+    /// read (over the model's values and the stored parameters), and show it every request
+    /// the device receives. Replaces an earlier hook; `false` when no device is at `unit`.
+    pub fn set_live_registers(&self, unit: u8, live: Arc<dyn LiveRegisters>) -> bool {
+        match self.shared.device(unit) {
+            Some(device) => {
+                lock(&device).live = Some(live);
+                true
+            }
+            None => false,
+        }
     }
 
     /// How many requests addressed to `unit` reached the simulator (answered or not).
