@@ -266,6 +266,50 @@ impl Controller {
         Ok(self)
     }
 
+    /// Add a parameter the catalogue does not have, as the caller knows it (e.g. the PNU at
+    /// which a site's controllers take a relayed outdoor temperature: no public source
+    /// names one). Its PNU joins the served ranges (with the parameter's confidence); an id
+    /// or PNU the map already has is refused.
+    ///
+    /// ```
+    /// use ecl_appkeys::{Catalogue, Controller, ParameterDef, Pnu, Confidence};
+    /// use ecl_appkeys::catalogue::{ParameterKind, RawType};
+    ///
+    /// let catalogue = Catalogue::builtin()?;
+    /// let ecl = Controller::new(&catalogue, "A266.1".parse()?, Some("ecl310"))?.with_parameter(ParameterDef {
+    ///     id: "relayed_outdoor".into(),
+    ///     name: "Outdoor temperature relayed from the master controller".into(),
+    ///     pnu: Pnu::new(11600)?,
+    ///     circuit: None,
+    ///     raw_type: RawType::S16,
+    ///     scale: 0.1,
+    ///     unit: modbus_devices::Unit::DegC,
+    ///     range: Some((-50.0, 50.0)),
+    ///     writable: true,
+    ///     kind: ParameterKind::Setting,
+    ///     confidence: Confidence::Inferred,
+    ///     description: "site-specific".into(),
+    /// })?;
+    /// assert!(ecl.served().serves(Pnu::new(11600)?));
+    /// assert_eq!(ecl.parameters().prepare_write("relayed_outdoor", -3.5)?.raw, (-35i16) as u16);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_parameter(mut self, def: ParameterDef) -> Result<Self, Error> {
+        let mut params: Vec<ParameterDef> = self.parameters.iter().cloned().collect();
+        params.push(def.clone());
+        self.parameters = ParameterMap::new(params)?;
+        if !self.served.serves(def.pnu) {
+            self.served_detail.push(ServedRange {
+                range: PnuRange::single(def.pnu),
+                confidence: def.confidence,
+                needs_mbus: false,
+                source: format!("parameter {} supplied by the caller", def.id),
+            });
+            self.served = ServedRanges::new(self.served_detail.iter().map(|r| r.range));
+        }
+        Ok(self)
+    }
+
     /// The installed key, when known.
     pub fn key(&self) -> Option<KeyId> {
         self.key.as_ref().map(|(_, _, k)| *k)

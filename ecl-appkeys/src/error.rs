@@ -120,6 +120,32 @@ pub enum Error {
         /// Why it cannot be configured.
         reason: String,
     },
+    /// The `modbus-devices` simulator refused the simulated controller (unit id taken or 0).
+    #[error("simulator: {0}")]
+    Simulator(String),
+    /// A request to a controller failed (feature `io`): no answer, an exception answer, a
+    /// refused write; the poller's error says which.
+    #[cfg(feature = "io")]
+    #[error(transparent)]
+    Poll(#[from] modbus_devices::poll::PollError),
+    /// A write was answered, but reading the parameter back did not give the value written
+    /// (the controller did not apply it, or changed it).
+    #[error("{device}: parameter {id} (PNU {pnu}): wrote raw {wanted}, read back {}", found.map_or("nothing".to_string(), |f| f.to_string()))]
+    NotConfirmed {
+        /// The device.
+        device: String,
+        /// The parameter id.
+        id: String,
+        /// Its PNU.
+        pnu: Pnu,
+        /// The raw value written.
+        wanted: u16,
+        /// The raw value read back (`None`: the read-back got no value).
+        found: Option<u16>,
+    },
+    /// A device name the site does not have.
+    #[error("no controller named {0:?} in this site")]
+    UnknownDevice(String),
     /// The generated `modbus-devices` product was refused by its catalogue.
     #[error("modbus-devices: {0}")]
     Catalogue(#[from] modbus_devices::CatalogueError),

@@ -13,6 +13,16 @@
 //! | [`params`] | parameter definitions and safe write preparation (range-checked, scaled, refused when read-only or unknown) |
 //! | [`schedule`] | weekly schedules (3 comfort periods a day, HHMM registers) and holidays (through the mode register) |
 //! | [`snapshot`] | the commissioning snapshot: every served parameter, serialisable |
+#![cfg_attr(
+    feature = "io",
+    doc = "| [`sim`] | (feature `io`) an ECL Comfort 310 simulator for a given key, on the `modbus-devices` simulator: served ranges, identity and key, writable parameters with range checks, a thermal model, modes, schedules, alarms |",
+    doc = "| [`ops`] | (feature `io`) operations over the wire through the `modbus-devices` poller: detection, safe writes with read-back, group settings, area schedules and holidays, data relay, snapshot |"
+)]
+#![cfg_attr(
+    not(feature = "io"),
+    doc = "| `sim` | (feature `io`) an ECL Comfort 310 simulator for a given key, on the `modbus-devices` simulator: served ranges, identity and key, writable parameters with range checks, a thermal model, modes, schedules, alarms |",
+    doc = "| `ops` | (feature `io`) operations over the wire through the `modbus-devices` poller: detection, safe writes with read-back, group settings, area schedules and holidays, data relay, snapshot |"
+)]
 //! | [`error`] | the crate's [`Error`] |
 #![forbid(unsafe_code)]
 
@@ -21,9 +31,13 @@ pub mod controller;
 pub mod detect;
 pub mod error;
 pub mod firmware;
+#[cfg(feature = "io")]
+pub mod ops;
 pub mod params;
 pub mod pnu;
 pub mod schedule;
+#[cfg(feature = "io")]
+pub mod sim;
 pub mod snapshot;
 pub mod system;
 mod toml_file;
