@@ -1112,7 +1112,7 @@ fn product_code_is_optional_and_must_fit_a_device_identification_object() {
 
 #[test]
 fn builtin_product_codes_are_the_documented_ones() {
-    // Only Hager documents FC43/14 with its product codes (registers.md section 1): the
+    // Only Hager documents FC43/14 with its product codes: the
     // code is the main reference, the text of the product-code register 0x1010.
     let c = builtin();
     for p in c.products() {
