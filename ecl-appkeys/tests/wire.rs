@@ -316,12 +316,14 @@ async fn area_schedules_and_holidays_reach_every_controller() {
     }
     let (addr, _h) = sim.serve_tcp("127.0.0.1:0").await.unwrap();
     let site = Site::new(vec![bus("lan", addr.port())], devices).unwrap();
-    let mut week = WeeklySchedule::default();
-    week.monday = vec![
-        Period::parse("05:30", "08:00").unwrap(),
-        Period::parse("17:00", "23:15").unwrap(),
-    ];
-    week.saturday = vec![Period::parse("00:00", "24:00").unwrap()];
+    let week = WeeklySchedule {
+        monday: vec![
+            Period::parse("05:30", "08:00").unwrap(),
+            Period::parse("17:00", "23:15").unwrap(),
+        ],
+        saturday: vec![Period::parse("00:00", "24:00").unwrap()],
+        ..WeeklySchedule::default()
+    };
     let results = site.apply_schedule(&["u1", "u2", "u3"], 1, &week).await;
     assert!(
         results
