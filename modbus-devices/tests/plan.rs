@@ -23,24 +23,7 @@ const BAUD: u32 = 19_200;
 // Helpers
 
 fn service(id: &str, register: RegisterDef) -> Service {
-    Service {
-        id: id.into(),
-        name: id.into(),
-        quantity: "test".into(),
-        unit: Unit::None,
-        category: Category::Status,
-        register,
-        recording_interval_min: 15,
-        description: String::new(),
-        measurand: None,
-        phase: None,
-        direction: None,
-        tariff: None,
-        harmonic: None,
-        partial: false,
-        channel_kind: Default::default(),
-        simulated: None,
-    }
+    Service::new(id, id, "test", Unit::None, Category::Status, register)
 }
 
 fn product(services: Vec<Service>, limits: RequestLimits) -> Product {

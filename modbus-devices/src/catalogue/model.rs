@@ -493,6 +493,51 @@ pub struct Service {
     pub simulated: Option<Simulated>,
 }
 
+impl Service {
+    /// A service built in code (a product made from other data, as `ecl-appkeys` does), with
+    /// the defaults a catalogue file gives what it leaves out: a 15-minute recording
+    /// interval, an instantaneous value, no description, and nothing said about measurand,
+    /// phase, direction, tariff, harmonic or simulated value.
+    ///
+    /// ```
+    /// use modbus_devices::catalogue::{Category, ChannelKind, Service};
+    /// use modbus_devices::register::{DataType, FunctionCode, RegisterDef};
+    /// use modbus_devices::Unit;
+    ///
+    /// let register = RegisterDef::new(FunctionCode::Holding, 10200, DataType::S16);
+    /// let s1 = Service::new("s1", "Outdoor temperature", "temperature", Unit::DegC, Category::Temperature, register);
+    /// assert_eq!(s1.recording_interval_min, 15);
+    /// assert_eq!(s1.channel_kind, ChannelKind::Instantaneous);
+    /// ```
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        quantity: impl Into<String>,
+        unit: Unit,
+        category: Category,
+        register: RegisterDef,
+    ) -> Service {
+        Service {
+            id: id.into(),
+            name: name.into(),
+            quantity: quantity.into(),
+            unit,
+            category,
+            register,
+            recording_interval_min: 15,
+            description: String::new(),
+            measurand: None,
+            phase: None,
+            direction: None,
+            tariff: None,
+            harmonic: None,
+            partial: false,
+            channel_kind: ChannelKind::Instantaneous,
+            simulated: None,
+        }
+    }
+}
+
 /// A writable setting of a product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Parameter {

@@ -1061,24 +1061,8 @@ mod tests {
     }
 
     fn svc(id: &str, quantity: &str, unit: Unit, category: Category) -> Service {
-        Service {
-            id: id.into(),
-            name: id.into(),
-            quantity: quantity.into(),
-            unit,
-            category,
-            register: RegisterDef::new(FunctionCode::Holding, 0, DataType::U16),
-            recording_interval_min: 15,
-            description: String::new(),
-            measurand: None,
-            phase: None,
-            direction: None,
-            tariff: None,
-            harmonic: None,
-            partial: false,
-            channel_kind: crate::catalogue::ChannelKind::Instantaneous,
-            simulated: None,
-        }
+        let register = RegisterDef::new(FunctionCode::Holding, 0, DataType::U16);
+        Service::new(id, id, quantity, unit, category, register)
     }
 
     #[test]
