@@ -114,6 +114,32 @@ impl From<KeyId> for String {
     }
 }
 
+/// One key of the catalogue in a line: what `ecl keys --json` prints for it.
+///
+/// ```
+/// use ecl_appkeys::Catalogue;
+///
+/// let catalogue = Catalogue::builtin()?;
+/// let a266 = catalogue.summaries().into_iter().find(|k| k.key == "A266").ok_or("no A266")?;
+/// assert_eq!(a266.subtypes, [1, 2, 9, 10]);
+/// assert_eq!(a266.circuits, 2);
+/// assert_eq!(serde_json::to_value(&a266)?["confidence"], "confirmed");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySummary {
+    /// The key without sub-type (`A266`).
+    pub key: String,
+    /// The known sub-type numbers (`[1, 2, 9, 10]`).
+    pub subtypes: Vec<u16>,
+    /// The controller model ids it runs on (empty when not known).
+    pub controllers: Vec<String>,
+    /// The most circuits any known sub-type has (0 when no sub-type's circuits are known).
+    pub circuits: usize,
+    /// How sure it is that the key exists as listed.
+    pub confidence: Confidence,
+}
+
 /// The catalogue: keys, controller models, parameter templates, system ranges.
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
@@ -202,6 +228,29 @@ impl Catalogue {
     /// Every key, in load order.
     pub fn keys(&self) -> &[AppKey] {
         &self.keys
+    }
+
+    /// Every key in a line, in load order (see [`KeySummary`]).
+    pub fn summaries(&self) -> Vec<KeySummary> {
+        self.keys
+            .iter()
+            .map(|k| KeySummary {
+                key: k.name(),
+                subtypes: k.subtypes.iter().map(|s| s.number).collect(),
+                controllers: k
+                    .controllers
+                    .as_ref()
+                    .map(|f| f.value.clone())
+                    .unwrap_or_default(),
+                circuits: k
+                    .subtypes
+                    .iter()
+                    .map(|s| s.circuits.len())
+                    .max()
+                    .unwrap_or(0),
+                confidence: k.confidence,
+            })
+            .collect()
     }
 
     /// A key by prefix and type number.
