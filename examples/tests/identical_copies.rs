@@ -2,7 +2,8 @@
 //!
 //! The libraries do not depend on each other (ARCHITECTURE.md), so a few small pieces of
 //! glue that must behave the same everywhere are copied instead of shared: the TOML
-//! error-location glue, time-zone parsing, chart text and PNG encoding. Each copy says so in
+//! error-location glue, time-zone parsing, chart text and PNG encoding, and the interop
+//! tests' peer detection. Each copy says so in
 //! its header; this test fails as soon as one copy drifts from the others.
 
 use std::path::Path;
@@ -19,6 +20,11 @@ const GROUPS: &[&[&str]] = &[
     ],
     &["reports/src/tz.rs", "alarms/src/tz.rs"],
     &["reports/src/raster.rs", "eiec/src/raster.rs"],
+    &[
+        "modbus-devices/tests/peers/mod.rs",
+        "mbus-meters/tests/peers/mod.rs",
+        "ecl-appkeys/tests/peers/mod.rs",
+    ],
 ];
 
 #[test]

@@ -3,6 +3,8 @@
 #![cfg(feature = "master")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod peers;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -229,17 +231,7 @@ impl Drop for Socat {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_to_end_over_socat_pty_pair() {
-    let require = std::env::var("EMKIT_REQUIRE_PEERS").is_ok_and(|v| v == "1");
-    let found = std::process::Command::new("socat")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            !require,
-            "socat not found and EMKIT_REQUIRE_PEERS=1: install socat"
-        );
-        eprintln!("SKIPPED end_to_end_over_socat_pty_pair: socat not found on PATH");
+    if !peers::socat() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("mbus-pty-{}", std::process::id()));

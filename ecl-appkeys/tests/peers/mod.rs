@@ -1,7 +1,12 @@
-//! Peer detection for the interop tests, by the rule `modbus-devices/tests/peers` follows
-//! (what `.ci/run` installs): `python3` with pymodbus `>=3,<4` (PyPI `pymodbus<4`). A
-//! missing peer skips the test with a printed reason, unless `EMKIT_REQUIRE_PEERS=1`, which
-//! makes it a failure.
+//! Peer detection for the interop tests, one rule per peer (what `.ci/run` installs):
+//! `python3` with pymodbus `>=3,<4` (PyPI), `mbpoll` and `socat` (Debian). A missing peer
+//! skips the test with a printed reason, unless `EMKIT_REQUIRE_PEERS=1`, which makes it a
+//! failure. Every interop test declares `mod peers;` and decides through these functions,
+//! so all decide the same way.
+//!
+//! This file is identical in `modbus-devices/tests/peers/`, `mbus-meters/tests/peers/` and
+//! `ecl-appkeys/tests/peers/` (the libraries share no code); change the copies together
+//! (`examples/tests/identical_copies.rs` compares them).
 #![allow(dead_code)]
 
 use std::process::{Command, Stdio};
@@ -39,4 +44,14 @@ pub fn pymodbus() -> bool {
         "python3 with pymodbus>=3,<4",
         Command::new("python3").args(["-c", PYMODBUS_RULE]),
     )
+}
+
+/// socat on the PATH.
+pub fn socat() -> bool {
+    peer("socat", Command::new("socat").arg("-V"))
+}
+
+/// mbpoll on the PATH.
+pub fn mbpoll() -> bool {
+    peer("mbpoll", Command::new("mbpoll").arg("-V"))
 }

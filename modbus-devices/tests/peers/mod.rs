@@ -1,8 +1,12 @@
 //! Peer detection for the interop tests, one rule per peer (what `.ci/run` installs):
-//! `python3` with pymodbus `>=3,<4` (PyPI `pymodbus<4`), `mbpoll` and `socat` (Debian).
-//! A missing peer skips the test with a printed reason, unless `EMKIT_REQUIRE_PEERS=1`,
-//! which makes it a failure. Every interop test declares `mod peers;` and decides through
-//! these functions (`poll_support` and `sim_support` use them), so all decide the same way.
+//! `python3` with pymodbus `>=3,<4` (PyPI), `mbpoll` and `socat` (Debian). A missing peer
+//! skips the test with a printed reason, unless `EMKIT_REQUIRE_PEERS=1`, which makes it a
+//! failure. Every interop test declares `mod peers;` and decides through these functions,
+//! so all decide the same way.
+//!
+//! This file is identical in `modbus-devices/tests/peers/`, `mbus-meters/tests/peers/` and
+//! `ecl-appkeys/tests/peers/` (the libraries share no code); change the copies together
+//! (`examples/tests/identical_copies.rs` compares them).
 #![allow(dead_code)]
 
 use std::process::{Command, Stdio};
