@@ -999,22 +999,7 @@ fn service(
     register: RegisterDef,
     description: &str,
 ) -> Service {
-    Service {
-        id: id.to_string(),
-        name: name.to_string(),
-        quantity: id.to_string(),
-        unit,
-        category,
-        register,
-        recording_interval_min: 15,
-        description: description.to_string(),
-        measurand: None,
-        phase: None,
-        direction: None,
-        tariff: None,
-        harmonic: None,
-        partial: false,
-        channel_kind: ChannelKind::Instantaneous,
-        simulated: None,
-    }
+    let mut service = Service::new(id, name, id, unit, category, register);
+    service.description = description.to_string();
+    service
 }
