@@ -16,12 +16,14 @@
     feature = "io",
     doc = "| [`poll`] | (feature `io`) the async poller (TCP, RTU, RTU over TCP, TLS): readings, device states, bus statistics, identification, parameter writes |",
     doc = "| [`poll::tls`] | (feature `io`) Modbus/TCP Security: client and server TLS configuration from PEM files |",
+    doc = "| [`gateway`] | (feature `io`) the Modbus gateway: Modbus/TCP and TLS clients reach RTU and TCP buses by unit id, with a fair queue, gateway exceptions 0x0A/0x0B, a read cache, read-only clients and statistics |",
     doc = "| [`sim`] | (feature `io`) the device simulator: any product's register map with coherent, time-driven values over TCP, RTU and RTU over TCP, routed by unit id, with fault injection |"
 )]
 #![cfg_attr(
     not(feature = "io"),
     doc = "| `poll` | (feature `io`) the async poller (TCP, RTU, RTU over TCP, TLS): readings, device states, bus statistics, identification, parameter writes |",
     doc = "| `poll::tls` | (feature `io`) Modbus/TCP Security: client and server TLS configuration from PEM files |",
+    doc = "| `gateway` | (feature `io`) the Modbus gateway: Modbus/TCP and TLS clients reach RTU and TCP buses by unit id, with a fair queue, gateway exceptions 0x0A/0x0B, a read cache, read-only clients and statistics |",
     doc = "| `sim` | (feature `io`) the device simulator: any product's register map with coherent, time-driven values over TCP, RTU and RTU over TCP, routed by unit id, with fault injection |"
 )]
 //! | [`error`] | the typed errors |
@@ -30,6 +32,8 @@
 pub mod catalogue;
 pub mod device;
 pub mod error;
+#[cfg(feature = "io")]
+pub mod gateway;
 pub mod plan;
 #[cfg(feature = "io")]
 pub mod poll;

@@ -106,7 +106,7 @@ mod identify;
 mod read;
 mod stats;
 pub mod tls;
-mod transport;
+pub(crate) mod transport;
 mod write;
 
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard};

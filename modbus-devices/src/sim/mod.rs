@@ -124,7 +124,7 @@ mod device;
 mod fault;
 mod live;
 mod model;
-mod rtu;
+pub(crate) mod rtu;
 mod server;
 mod tls;
 
