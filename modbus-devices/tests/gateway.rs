@@ -437,3 +437,76 @@ async fn serial_line_over_a_socat_pty_pair() {
     );
     assert_eq!(gateway.stats().buses[0].kind, "rtu");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downstream_modbus_tcp_device() {
+    let sim = Simulator::new(SimClock::manual(t0()));
+    sim.add_device(4, product("SIM-3P")).unwrap();
+    let (sim_addr, _h) = sim.serve_tcp("127.0.0.1:0").await.unwrap();
+    let mut t = TcpSettings::new("127.0.0.1", sim_addr.port());
+    t.timeout_ms = 500;
+    let bus = Bus {
+        name: "tcp".into(),
+        kind: BusKind::Tcp(t),
+    };
+    let (gateway, addr, _server) = start(GatewayConfig::new(vec![bus])).await;
+    let mut direct = client(sim_addr, 4).await;
+    let want = holding(&mut direct, 0, 0x3E).await.unwrap();
+    let mut c = client(addr, 4).await;
+    assert_eq!(holding(&mut c, 0, 0x3E).await.unwrap(), want);
+    c.write_single_register(0x0070, 99).await.unwrap().unwrap();
+    assert_eq!(holding(&mut direct, 0x0070, 1).await.unwrap(), [99]);
+    // The downstream device's own 0x0B (a unit it does not have) passes through.
+    let mut other = client(addr, 9).await;
+    assert_eq!(
+        holding(&mut other, 0, 1).await,
+        Err(ExceptionCode::GatewayTargetDevice)
+    );
+    assert_eq!(gateway.stats().buses[0].kind, "tcp");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitors_poller_shares_the_line_with_other_clients() {
+    use modbus_devices::Quality;
+    use modbus_devices::device::{DeviceAddress, DeviceInstance, Installation};
+    use modbus_devices::poll::Poller;
+
+    let (_sim, sim_addr, _h) = rtu_sim(&[1, 2]).await;
+    let (gateway, addr, _server) =
+        start(GatewayConfig::new(vec![rtu_over_tcp(sim_addr, 500)])).await;
+    // The poller reaches unit 1 through the gateway; another client reads unit 2 meanwhile.
+    let mut site = Installation::default();
+    site.add_bus(Bus {
+        name: "gateway".into(),
+        kind: BusKind::Tcp(TcpSettings::new("127.0.0.1", addr.port())),
+    })
+    .unwrap();
+    site.add_device(DeviceInstance::new(
+        "meter",
+        "SIM-3P",
+        "gateway",
+        DeviceAddress::Unit(1),
+    ))
+    .unwrap();
+    let catalogue = sim_support::catalogue();
+    let poller = Poller::new(&site, &catalogue).unwrap();
+    let other = tokio::spawn(async move {
+        let mut c = client(addr, 2).await;
+        let mut ok = 0;
+        for _ in 0..30 {
+            ok += usize::from(holding(&mut c, 0, 0x3E).await.is_ok());
+        }
+        ok
+    });
+    for _ in 0..3 {
+        let readings = poller.poll_once().await;
+        assert!(
+            !readings.is_empty() && readings.iter().all(|r| r.quality == Quality::Good),
+            "{readings:?}"
+        );
+    }
+    assert_eq!(other.await.unwrap(), 30);
+    let stats = gateway.stats();
+    assert_eq!(stats.clients.len(), 2);
+    assert!(stats.clients.iter().all(|c| c.counters.answers > 0));
+}
