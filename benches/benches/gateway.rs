@@ -13,6 +13,10 @@
 //! delivers it; the ratio gateway / alone is the share of that capacity the gateway uses.
 //! Then the same eight clients all reading the same block with the cache on (max age 1 s):
 //! client transactions per second and the bus reads they cost (counted by the simulator).
+//! Last, the same eight meters on a socat pseudo-terminal pair at 115 200 Bd (a pty has no
+//! line timing: the gateway and the serial path at full speed), one master alone vs eight
+//! clients through the gateway (skipped with a printed reason without socat, unless
+//! `EMKIT_REQUIRE_PEERS=1`).
 //!
 //! Same work on every side: every client reads FC3, 10 registers at 0xB000 of a simulated
 //! ECR380D (one unit per client) on a frozen clock, and every answer is checked equal to
@@ -26,10 +30,10 @@ use std::time::{Duration, Instant};
 use chrono::TimeZone;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use modbus_devices::Catalogue;
-use modbus_devices::device::{Bus, BusKind, TcpSettings};
+use modbus_devices::device::{Bus, BusKind, RtuSettings, TcpSettings};
 use modbus_devices::gateway::{CacheConfig, Gateway, GatewayConfig, GatewayStats};
 use modbus_devices::plan::wire::RtuLine;
-use modbus_devices::sim::{Fault, SimClock, Simulator, SimulatorHandle};
+use modbus_devices::sim::{Fault, SerialSettings, SimClock, Simulator, SimulatorHandle};
 use tokio::sync::{mpsc, oneshot};
 use tokio_modbus::client::Reader;
 use tokio_modbus::prelude::Slave;
@@ -69,7 +73,7 @@ struct GatewayThread {
 }
 
 impl GatewayThread {
-    fn start(line: SocketAddr, cache_ms: u64) -> Self {
+    fn start(kind: BusKind, cache_ms: u64) -> Self {
         let (tx, rx) = std::sync::mpsc::channel();
         let (cmd, mut cmds) = mpsc::unbounded_channel();
         std::thread::Builder::new()
@@ -80,11 +84,9 @@ impl GatewayThread {
                     .build()
                     .unwrap();
                 rt.block_on(async move {
-                    let mut t = TcpSettings::new("127.0.0.1", line.port());
-                    t.timeout_ms = 1_000;
                     let mut config = GatewayConfig::new(vec![Bus {
                         name: "line".into(),
-                        kind: BusKind::RtuOverTcp(t),
+                        kind,
                     }]);
                     config.cache = CacheConfig::all(cache_ms);
                     let gateway = Gateway::start(config).unwrap();
@@ -207,11 +209,20 @@ async fn clients(
     out
 }
 
-/// One master alone on the line, no gateway: `n` back-to-back reads of unit 1 (or for `run`).
-async fn alone(line: SocketAddr, want: &[u16], run: Duration, n: Option<u64>) -> Run {
+/// An RTU-over-TCP master on `line`, talking to unit 1.
+async fn rtu_over_tcp_master(line: SocketAddr) -> tokio_modbus::client::Context {
     let stream = tokio::net::TcpStream::connect(line).await.unwrap();
     stream.set_nodelay(true).unwrap();
-    let mut c = tokio_modbus::client::rtu::attach_slave(stream, Slave(1));
+    tokio_modbus::client::rtu::attach_slave(stream, Slave(1))
+}
+
+/// One master alone on the line, no gateway: `n` back-to-back reads of unit 1 (or for `run`).
+async fn alone(
+    mut c: tokio_modbus::client::Context,
+    want: &[u16],
+    run: Duration,
+    n: Option<u64>,
+) -> Run {
     let start = Instant::now();
     let (mut count, mut lat) = (0u64, Vec::new());
     while n.map_or(start.elapsed() < run, |n| count < n) {
@@ -272,15 +283,16 @@ async fn line() -> Line {
     }
 }
 
-fn print_run(name: &str, r: &Run, line_tx: u64, cpu: Option<Duration>) {
-    let utilisation = line_tx as f64 * wire_time().as_secs_f64() / r.elapsed.as_secs_f64();
-    print!(
-        "  {name:<44} {:>8.1} {:>9.1} % {:>9.2} {:>9.1}",
-        r.per_second(),
-        utilisation * 100.0,
-        r.fairness(),
-        r.p99_ms()
-    );
+fn print_run(name: &str, r: &Run, line_tx: u64, wire: Option<Duration>, cpu: Option<Duration>) {
+    print!("  {name:<44} {:>8.1}", r.per_second());
+    match wire {
+        Some(w) => print!(
+            " {:>9.1} %",
+            line_tx as f64 * w.as_secs_f64() / r.elapsed.as_secs_f64() * 100.0
+        ),
+        None => print!(" {:>11}", "-"),
+    }
+    print!(" {:>9.2} {:>9.1}", r.fairness(), r.p99_ms());
     match cpu {
         Some(c) => println!(
             " {:>9.2} %",
@@ -290,6 +302,150 @@ fn print_run(name: &str, r: &Run, line_tx: u64, cpu: Option<Duration>) {
     }
 }
 
+fn print_header() {
+    println!(
+        "  {:<44} {:>8} {:>11} {:>9} {:>9} {:>11}",
+        "", "tx/s", "line use", "max/min", "p99 ms", "gw CPU"
+    );
+}
+
+/// `socat` linking two pseudo-terminals in a directory of its own; killed (and the
+/// directory removed) on drop.
+struct PtyPair {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+}
+
+impl PtyPair {
+    fn start() -> Option<Self> {
+        use std::process::{Command, Stdio};
+        let ok = Command::new("socat")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var("EMKIT_REQUIRE_PEERS").as_deref() != Ok("1"),
+                "socat is not installed and EMKIT_REQUIRE_PEERS=1"
+            );
+            println!("SKIPPED the pty run: socat is not installed");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("emkit-gateway-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new("socat")
+            .arg(format!("pty,raw,echo=0,link={}", dir.join("sim").display()))
+            .arg(format!(
+                "pty,raw,echo=0,link={}",
+                dir.join("master").display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pair = Self { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !(pair.sim().exists() && pair.master().exists()) {
+            assert!(Instant::now() < deadline, "socat made no pseudo-terminals");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(pair)
+    }
+    fn sim(&self) -> std::path::PathBuf {
+        self.dir.join("sim")
+    }
+    fn master(&self) -> std::path::PathBuf {
+        self.dir.join("master")
+    }
+}
+
+impl Drop for PtyPair {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The same eight meters on a pseudo-terminal pair at 115 200 Bd (a pty has no line timing:
+/// this measures the gateway and the serial path at full speed): one master alone, then
+/// eight clients through the gateway.
+fn pty_run(rt: &tokio::runtime::Runtime) {
+    const PTY_BAUD: u32 = 115_200;
+    let Some(pair) = PtyPair::start() else {
+        return;
+    };
+    let catalogue = Catalogue::builtin().unwrap();
+    let t0 = chrono::Utc.with_ymd_and_hms(2024, 6, 3, 10, 0, 0).unwrap();
+    let sim = Simulator::new(SimClock::manual(t0));
+    for unit in 1..=CLIENTS as u8 {
+        sim.add_device(unit, catalogue.require("ECR380D").unwrap().clone())
+            .unwrap();
+    }
+    let settings = SerialSettings {
+        baud_rate: PTY_BAUD,
+        ..SerialSettings::default()
+    };
+    let (_serving, want, base) = rt.block_on(async {
+        let serving = sim.serve_rtu(pair.sim(), &settings).await.unwrap();
+        use tokio_modbus::prelude::SlaveContext;
+        use tokio_serial::SerialPortBuilderExt;
+        let port = tokio_serial::new(pair.master().to_string_lossy(), PTY_BAUD)
+            .parity(tokio_serial::Parity::Even)
+            .open_native_async()
+            .unwrap();
+        let mut c = tokio_modbus::client::rtu::attach_slave(port, Slave(1));
+        let mut want = Vec::new();
+        for unit in 1..=CLIENTS as u8 {
+            c.set_slave(Slave(unit));
+            want.push(
+                c.read_holding_registers(FIRST, COUNT)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
+        }
+        c.set_slave(Slave(1));
+        let base = alone(c, &want[0], RUN, None).await;
+        (serving, want, base)
+    });
+    let mut line = RtuSettings::new(pair.master());
+    line.baud = PTY_BAUD;
+    line.response_timeout_ms = 1_000;
+    let gw = GatewayThread::start(BusKind::Rtu(line), 0);
+    let (through, cpu) = rt.block_on(async {
+        let cpu0 = gw.cpu().await;
+        let through = clients(gw.addr, |i| i as u8 + 1, &want, RUN, None).await;
+        (through, gw.cpu().await - cpu0)
+    });
+    println!("gateway on a pseudo-terminal pair at {PTY_BAUD} Bd (no line timing: full speed)");
+    print_header();
+    print_run(
+        "one master alone on the pty (baseline)",
+        &base,
+        base.total(),
+        None,
+        None,
+    );
+    print_run(
+        "8 clients through the gateway",
+        &through,
+        through.total(),
+        None,
+        Some(cpu),
+    );
+    println!(
+        "  gateway / alone: {:.3}; fairness max/min {:.2}; gateway CPU per transaction {:.1} µs",
+        through.per_second() / base.per_second(),
+        through.fairness(),
+        cpu.as_secs_f64() * 1e6 / through.total() as f64
+    );
+    println!();
+    drop(gw);
+}
+
 fn gateway(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -297,12 +453,17 @@ fn gateway(c: &mut Criterion) {
         .build()
         .unwrap();
     let line = rt.block_on(line());
-    let plain = GatewayThread::start(line.addr, 0);
-    let cached = GatewayThread::start(line.addr, 1_000);
+    let line_bus = || {
+        let mut t = TcpSettings::new("127.0.0.1", line.addr.port());
+        t.timeout_ms = 1_000;
+        BusKind::RtuOverTcp(t)
+    };
+    let plain = GatewayThread::start(line_bus(), 0);
+    let cached = GatewayThread::start(line_bus(), 1_000);
     let wire = wire_time();
 
     rt.block_on(async {
-        let base = alone(line.addr, &line.want[0], RUN, None).await;
+        let base = alone(rtu_over_tcp_master(line.addr).await, &line.want[0], RUN, None).await;
         let cpu0 = plain.cpu().await;
         let through = clients(plain.addr, |i| i as u8 + 1, &line.want, RUN, None).await;
         let cpu = plain.cpu().await - cpu0;
@@ -319,13 +480,11 @@ fn gateway(c: &mut Criterion) {
             wire.as_secs_f64() * 1000.0,
             1.0 / wire.as_secs_f64()
         );
-        println!(
-            "  {:<44} {:>8} {:>11} {:>9} {:>9} {:>11}",
-            "", "tx/s", "line use", "max/min", "p99 ms", "gw CPU"
-        );
-        print_run("one master alone on the line (baseline)", &base, base.total(), None);
-        print_run("8 clients through the gateway", &through, through.total(), Some(cpu));
-        print_run("8 clients, same block, cache 1 s", &cache, cache_bus, Some(cache_cpu));
+        print_header();
+        let w = Some(wire);
+        print_run("one master alone on the line (baseline)", &base, base.total(), w, None);
+        print_run("8 clients through the gateway", &through, through.total(), w, Some(cpu));
+        print_run("8 clients, same block, cache 1 s", &cache, cache_bus, w, Some(cache_cpu));
         println!(
             "  gateway / alone: {:.3} of the line's delivered capacity (target >= 0.95); fairness max/min {:.2} (target < 1.2); gateway CPU {:.2} % of a core (target < 5 %)",
             through.per_second() / base.per_second(),
@@ -339,6 +498,8 @@ fn gateway(c: &mut Criterion) {
         );
         println!();
     });
+
+    pty_run(&rt);
 
     // Criterion: time per line transaction, eight clients through the gateway vs one master
     // alone on the line.
@@ -361,8 +522,16 @@ fn gateway(c: &mut Criterion) {
     });
     g.bench_function("one_master_alone", |b| {
         b.iter_custom(|n| {
-            rt.block_on(alone(line.addr, &line.want[0], Duration::MAX, Some(n)))
-                .elapsed
+            rt.block_on(async {
+                alone(
+                    rtu_over_tcp_master(line.addr).await,
+                    &line.want[0],
+                    Duration::MAX,
+                    Some(n),
+                )
+                .await
+            })
+            .elapsed
         })
     });
     g.finish();
