@@ -26,6 +26,10 @@
 //!   client, the unit and the values.
 //! - **Statistics** ([`GatewayStats`]) per client and per bus: requests, answers, exceptions
 //!   by code, cache hits, queue time, transactions and line utilisation.
+//! - **Sharing the lines with the monitor's own poller**: the poller reaches the gateway's
+//!   buses as one more Modbus/TCP (or TLS) client (a [`crate::poll::Poller`] bus of kind
+//!   `Tcp` or `Tls` at the gateway's address), so its requests wait in the same fair queue
+//!   as everyone else's and one substation gateway both records and serves.
 //!
 //! ```
 //! use modbus_devices::device::{Bus, BusKind, TcpSettings};
