@@ -420,3 +420,69 @@ impl Drop for ServerHandle {
         self.task.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::BusKind;
+
+    #[test]
+    fn configuration_is_data() {
+        let text = r#"
+            request_timeout_ms = 3000
+
+            [[buses]]
+            name = "line"
+            kind = "rtu"
+            path = "/dev/ttyUSB0"
+            baud = 9600
+
+            [[buses]]
+            name = "sub"
+            kind = "rtu_over_tcp"
+            host = "192.0.2.10"
+            port = 502
+
+            [routes]
+            routes = [{ first = 1, last = 9, bus = 0 }, { first = 10, last = 19, bus = 1, remap_to = 1 }]
+
+            [cache]
+            default_max_age_ms = 500
+            rules = [{ function = 3, first = 0x5000, last = 0x50FF, max_age_ms = 0 }]
+
+            [access]
+            read_only_sources = ["10.0.0.0/8"]
+        "#;
+        let config: GatewayConfig = toml::from_str(text).unwrap();
+        assert_eq!(config.buses.len(), 2);
+        assert!(matches!(&config.buses[0].kind, BusKind::Rtu(s) if s.baud == 9600));
+        assert_eq!(config.routes.resolve(12), Some((1, 3)));
+        assert_eq!(config.cache.max_age(3, 0x5000, 1), Duration::ZERO);
+        assert_eq!(config.access.read_only_roles, [READ_ONLY_ROLE]);
+        assert!(config.access.validate().is_ok());
+        let back: GatewayConfig = toml::from_str(&toml::to_string(&config).unwrap()).unwrap();
+        assert_eq!(back, config);
+
+        let bad = AccessPolicy {
+            read_only_sources: vec!["10.0.0.0/40".into()],
+            ..AccessPolicy::default()
+        };
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("access.read_only_sources[0]"), "{err}");
+    }
+
+    #[test]
+    fn source_networks_match_v4_and_v6() {
+        let p = AccessPolicy {
+            read_only_sources: vec!["192.0.2.0/24".into(), "2001:db8::/32".into(), "::1".into()],
+            read_only_roles: vec![],
+        };
+        let ro = |ip: &str| p.is_read_only(ip.parse().unwrap(), Some(READ_ONLY_ROLE));
+        assert!(ro("192.0.2.200"));
+        assert!(!ro("192.0.3.1"), "no roles are read-only in this policy");
+        assert!(ro("::ffff:192.0.2.1"), "an IPv4-mapped address");
+        assert!(ro("2001:db8:1::5"));
+        assert!(ro("::1"));
+        assert!(!ro("::2"));
+    }
+}
