@@ -24,8 +24,17 @@ fn sim(catalogue: &Catalogue) -> Simulator {
 }
 
 fn site(kind: fn(TcpSettings) -> BusKind, addr: SocketAddr, units: &[u8]) -> Installation {
+    site_with_timeout(kind, addr, units, 250)
+}
+
+fn site_with_timeout(
+    kind: fn(TcpSettings) -> BusKind,
+    addr: SocketAddr,
+    units: &[u8],
+    timeout_ms: u64,
+) -> Installation {
     let mut tcp = TcpSettings::new("127.0.0.1", addr.port());
-    tcp.timeout_ms = 250;
+    tcp.timeout_ms = timeout_ms;
     tcp.retries = 1;
     let mut s = Installation::default();
     s.add_bus(Bus {
@@ -138,7 +147,10 @@ async fn exception_and_slow_faults() {
     let cat = Catalogue::builtin().unwrap();
     let sim = sim(&cat);
     let (addr, _h) = sim.serve_tcp("127.0.0.1:0").await.unwrap();
-    let p = Poller::new(&site(BusKind::Tcp, addr, &[1]), &cat).unwrap();
+    // A timeout long enough that no answer is late on a loaded machine: the counts below
+    // must not see a retry.
+    let site = site_with_timeout(BusKind::Tcp, addr, &[1], 1500);
+    let p = Poller::new(&site, &cat).unwrap();
     let blocks = p.requests_per_poll("m1").unwrap() as u64;
 
     sim.set_fault(1, Fault::Exception(4));
@@ -189,13 +201,13 @@ async fn exception_and_slow_faults() {
     assert!(lat.min_ms.unwrap() <= lat.mean_ms.unwrap());
 
     // Slower than the timeout: no answer.
-    sim.set_fault(1, Fault::Delay(Duration::from_millis(400)));
+    sim.set_fault(1, Fault::Delay(Duration::from_millis(2000)));
     let r = poll(&p).await;
     assert!(all_with(&r, "m1", Quality::NoAnswer));
     assert_eq!(p.state("m1"), Some(DeviceState::NotCommunicating));
     sim.clear_fault(1);
     // The late answer to the abandoned request must not be taken for a new one.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let r = poll(&p).await;
     assert!(all_good(&r, "m1"));
     assert_eq!(p.state("m1"), Some(DeviceState::Communicating));
