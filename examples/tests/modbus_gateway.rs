@@ -356,3 +356,142 @@ fn bad_arguments_are_one_line_errors() {
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     }
 }
+
+/// A CA, a server certificate for 127.0.0.1 and two client identities signed by the CA,
+/// with the roles `read-only` and `operator`, written to `dir`: (CA file, the `--tls`
+/// argument, [(cert, key) of the viewer, of the operator]).
+fn certificates(dir: &Path) -> (PathBuf, String, [(PathBuf, PathBuf); 2]) {
+    use modbus_devices::poll::tls::{READ_ONLY_ROLE, ROLE_OID, encode_role_extension};
+    use rcgen::{
+        BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair,
+        SanType,
+    };
+
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "gateway test CA");
+    let ca_path = write("ca.pem", &ca.self_signed(&ca_key).unwrap().pem());
+    let issuer = Issuer::new(ca, ca_key);
+    let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let server_key = KeyPair::generate().unwrap();
+    let server_pem = server.signed_by(&server_key, &issuer).unwrap().pem();
+    let client = |name: &str, role: &str| {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.custom_extensions.push(CustomExtension::from_oid_content(
+            ROLE_OID,
+            encode_role_extension(role),
+        ));
+        let key = KeyPair::generate().unwrap();
+        let pem = p.signed_by(&key, &issuer).unwrap().pem();
+        (
+            write(&format!("{name}.pem"), &pem),
+            write(&format!("{name}.key"), &key.serialize_pem()),
+        )
+    };
+    let tls_arg = format!(
+        "{},{},{}",
+        write("server.pem", &server_pem).display(),
+        write("server.key", &server_key.serialize_pem()).display(),
+        ca_path.display()
+    );
+
+    let ids = [
+        client("viewer", READ_ONLY_ROLE),
+        client("operator", "operator"),
+    ];
+    (ca_path, tls_arg, ids)
+}
+
+/// `--tls CERT,KEY,CA`: clients need a certificate the CA signs; the `read-only` role in it
+/// may read but gets exception 01 on writes; the statistics name the roles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_clients_with_roles() {
+    use modbus_devices::device::{
+        Bus, BusKind, DeviceAddress, DeviceInstance, Installation, TcpSettings, TlsSettings,
+    };
+    use modbus_devices::poll::tls::READ_ONLY_ROLE;
+    use modbus_devices::poll::{ModbusException, Poller};
+    use modbus_devices::{Quality, Value};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_path, tls_arg, [viewer_id, operator_id]) = certificates(dir.path());
+    let (sim, _direct, _h) = simulator(1).await;
+    let (line, _hr) = sim.serve_rtu_over_tcp("127.0.0.1:0").await.unwrap();
+    let args: Vec<String> = vec![
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--tls".into(),
+        tls_arg,
+        "--rtu-over-tcp".into(),
+        line.to_string(),
+    ];
+    let (gw, out, port) = start_gateway(&args);
+    let catalogue = Catalogue::builtin().unwrap();
+    let poller = |(cert, key): (PathBuf, PathBuf)| {
+        let mut tcp = TcpSettings::new("127.0.0.1", port);
+        tcp.timeout_ms = 2_000;
+        tcp.retries = 0;
+        let mut site = Installation::default();
+        site.add_bus(Bus {
+            name: "gateway".into(),
+            kind: BusKind::Tls(TlsSettings {
+                tcp,
+                ca_cert: Some(ca_path.clone()),
+                client_cert: Some(cert),
+                client_key: Some(key),
+                server_name: None,
+                check_dates: true,
+                accept_self_signed: false,
+            }),
+        })
+        .unwrap();
+        let mut d = DeviceInstance::new("meter", "ECR380D", "gateway", DeviceAddress::Unit(1));
+        d.services = Some(vec!["v_l1_n".into()]);
+        site.add_device(d).unwrap();
+        Poller::new(&site, &catalogue).unwrap()
+    };
+    let viewer = poller(viewer_id);
+    let operator = poller(operator_id);
+    for p in [&viewer, &operator] {
+        let readings = p.poll_once().await;
+        assert!(
+            readings.iter().all(|r| r.quality == Quality::Good),
+            "{readings:?}"
+        );
+    }
+    let err = viewer
+        .write_parameter("meter", "modbus_address", &Value::Number(12.0))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.exception(),
+        Some(ModbusException::IllegalFunction),
+        "{err}"
+    );
+    operator
+        .write_parameter("meter", "modbus_address", &Value::Number(12.0))
+        .await
+        .unwrap();
+
+    let stats = stop_gateway(gw, out);
+    let clients = stats["clients"].as_array().unwrap();
+    let viewer = clients
+        .iter()
+        .find(|c| c["role"] == READ_ONLY_ROLE)
+        .unwrap();
+    assert_eq!(viewer["read_only"], true);
+    assert_eq!(viewer["exceptions"]["1"], 1, "{viewer}");
+    let operator = clients.iter().find(|c| c["role"] == "operator").unwrap();
+    assert_eq!(operator["read_only"], false);
+}
