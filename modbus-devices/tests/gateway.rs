@@ -282,10 +282,14 @@ async fn eight_concurrent_clients_get_their_own_answers_and_a_fair_share() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcast_writes_return_at_once_and_reach_every_device() {
-    let (sim, sim_addr, _h) = rtu_sim(&[1, 2]).await;
-    let _ = sim;
-    let (gateway, addr, _server) =
-        start(GatewayConfig::new(vec![rtu_over_tcp(sim_addr, 500)])).await;
+    // Two buses; no route holds unit 0, so a broadcast goes to both.
+    let (_sim_a, line_a, _ha) = rtu_sim(&[1, 2]).await;
+    let (_sim_b, line_b, _hb) = rtu_sim(&[3]).await;
+    let mut config = GatewayConfig::new(vec![rtu_over_tcp(line_a, 500), rtu_over_tcp(line_b, 500)]);
+    config.routes = RoutingTable {
+        routes: vec![Route::new(1, 2, 0), Route::new(3, 3, 1)],
+    };
+    let (gateway, addr, _server) = start(config).await;
     let mut c = client(addr, 0).await;
     let t = Instant::now();
     c.write_multiple_registers(0x0072, &[0, 500])
@@ -298,7 +302,7 @@ async fn broadcast_writes_return_at_once_and_reach_every_device() {
         holding(&mut c, 0x0072, 2).await,
         Err(ExceptionCode::IllegalFunction)
     );
-    for unit in [1u8, 2] {
+    for unit in [1u8, 2, 3] {
         let mut c = client(addr, unit).await;
         assert_eq!(
             holding(&mut c, 0x0072, 2).await.unwrap(),
@@ -306,7 +310,10 @@ async fn broadcast_writes_return_at_once_and_reach_every_device() {
             "unit {unit}"
         );
     }
-    assert_eq!(gateway.stats().buses[0].counters.broadcasts, 1);
+    let stats = gateway.stats();
+    assert_eq!(stats.buses[0].counters.broadcasts, 1);
+    assert_eq!(stats.buses[1].counters.broadcasts, 1);
+    assert_eq!(stats.clients[0].counters.broadcasts, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,8 +15,9 @@
 //!   failed to respond) when the device gave no usable answer within the timeout, or the
 //!   request waited longer than [`GatewayConfig::request_timeout_ms`]. Device exceptions
 //!   are passed through.
-//! - **Broadcasts** (unit 0): writes are forwarded without waiting for an answer and answered
-//!   at once with the write's echo; reads to unit 0 get exception 0x01.
+//! - **Broadcasts** (unit 0): writes are forwarded without waiting for an answer (to the bus
+//!   a route for unit 0 names, or to every bus when no route holds unit 0) and answered at
+//!   once with the write's echo; reads to unit 0 get exception 0x01.
 //! - **Read cache** ([`CacheConfig`]): answers to reads are kept for a maximum age per register
 //!   range, so several clients polling the same block cost one bus transaction within that
 //!   age; a write invalidates the cached reads whose registers it touches.

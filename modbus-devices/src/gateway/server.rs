@@ -100,6 +100,10 @@ impl Inner {
                 "write refused: read-only client");
             return Err(ExceptionCode::IllegalFunction);
         }
+        let now = Instant::now();
+        if unit == 0 {
+            return self.broadcast(client, request, now);
+        }
         let Some((bus, downstream)) = self.routes.resolve(unit) else {
             return Err(ExceptionCode::GatewayPathUnavailable);
         };
@@ -107,24 +111,9 @@ impl Inner {
             .lines
             .get(bus)
             .ok_or(ExceptionCode::GatewayPathUnavailable)?;
-        let now = Instant::now();
         if write {
             info!(client = %client.addr, role = ?client.role, unit, bus = %line.name,
                 downstream, request = ?request, "forwarding write");
-        }
-        if unit == 0 {
-            // Broadcast: writes only, forwarded without waiting for an answer.
-            let echo = write_echo(&request).ok_or(ExceptionCode::IllegalFunction)?;
-            line.push(Job {
-                client: client.id,
-                unit: 0,
-                request,
-                enqueued: now,
-                deadline: now + self.request_timeout,
-                reply: None,
-            });
-            client.count(|s| s.counters.broadcasts += 1);
-            return Ok(echo);
         }
         if let Some(hit) = line.cached(downstream, &request) {
             client.count(|s| s.counters.cache_hits += 1);
@@ -150,6 +139,36 @@ impl Inner {
             Ok(Err(_)) => Err(ExceptionCode::GatewayPathUnavailable),
             Err(_) => Err(ExceptionCode::GatewayTargetDevice),
         }
+    }
+
+    /// A broadcast (unit 0): writes only, forwarded without waiting for an answer, to the
+    /// bus a route for unit 0 names, or to every bus when no route holds unit 0; answered at
+    /// once with the write's echo.
+    fn broadcast(
+        &self,
+        client: &Client,
+        request: Request<'static>,
+        now: Instant,
+    ) -> Result<Response, ExceptionCode> {
+        let echo = write_echo(&request).ok_or(ExceptionCode::IllegalFunction)?;
+        let lines: Vec<_> = match self.routes.resolve(0) {
+            Some((bus, _)) => self.lines.get(bus).into_iter().collect(),
+            None => self.lines.iter().collect(),
+        };
+        for line in lines {
+            info!(client = %client.addr, role = ?client.role, unit = 0, bus = %line.name,
+                request = ?request, "forwarding broadcast write");
+            line.push(Job {
+                client: client.id,
+                unit: 0,
+                request: request.clone(),
+                enqueued: now,
+                deadline: now + self.request_timeout,
+                reply: None,
+            });
+        }
+        client.count(|s| s.counters.broadcasts += 1);
+        Ok(echo)
     }
 
     fn new_client(&self, addr: SocketAddr, role: Option<String>) -> Arc<Client> {
