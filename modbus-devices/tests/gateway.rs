@@ -523,3 +523,28 @@ async fn the_monitors_poller_shares_the_line_with_other_clients() {
     assert_eq!(stats.clients.len(), 2);
     assert!(stats.clients.iter().all(|c| c.counters.answers > 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_statistics_stay_bounded_and_keep_open_connections() {
+    let (_sim, sim_addr, _h) = rtu_sim(&[1]).await;
+    let (gateway, addr, _server) =
+        start(GatewayConfig::new(vec![rtu_over_tcp(sim_addr, 500)])).await;
+    let mut kept = client(addr, 1).await;
+    holding(&mut kept, 0, 1).await.unwrap();
+    for _ in 0..1100 {
+        // Connect and close at once, as one-shot tools (mbpoll) do.
+        drop(TcpStream::connect(addr).await.unwrap());
+    }
+    holding(&mut kept, 0, 1).await.unwrap();
+    // Let the gateway notice the last closed connections.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stats = gateway.stats();
+    assert!(stats.clients.len() <= 1024, "{}", stats.clients.len());
+    assert!(stats.clients.len() >= 512, "{}", stats.clients.len());
+    let first = stats
+        .clients
+        .iter()
+        .find(|c| c.counters.answers == 2)
+        .expect("the open connection is kept");
+    assert_eq!(first.counters.requests, 2);
+}

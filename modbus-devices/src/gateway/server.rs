@@ -25,6 +25,8 @@ use crate::sim::rtu::{encode_response, parse_request};
 const MAX_IN_FLIGHT: usize = 16;
 /// Longest TLS handshake waited for.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most client entries kept in the statistics (closed connections are forgotten first).
+pub(crate) const MAX_CLIENT_STATS: usize = 1024;
 /// Longest MBAP length field (unit id + a 253-byte PDU).
 const MAX_MBAP_LEN: usize = 254;
 
@@ -189,6 +191,16 @@ impl Inner {
             }),
         });
         if let Ok(mut c) = self.clients.lock() {
+            if c.len() >= MAX_CLIENT_STATS {
+                // Bounded memory: forget the oldest closed connections (only this list
+                // still holds them).
+                let mut excess = c.len() + 1 - MAX_CLIENT_STATS / 2;
+                c.retain(|x| {
+                    let forget = excess > 0 && Arc::strong_count(x) == 1;
+                    excess -= usize::from(forget);
+                    !forget
+                });
+            }
             c.push(Arc::clone(&client));
         }
         debug!(%addr, read_only, "gateway client connected");

@@ -73,7 +73,8 @@ pub struct LineStats {
 /// A snapshot of the gateway's statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GatewayStats {
-    /// Per client connection, in order of connection (closed connections included).
+    /// Per client connection, in order of connection: the open ones and the most recent
+    /// closed ones (at most 1024 entries; the oldest closed connections are forgotten first).
     pub clients: Vec<ClientStats>,
     /// Per bus, in configuration order.
     pub buses: Vec<LineStats>,
