@@ -7,8 +7,11 @@
 //! |---|---|
 //! | [`model`] | the point tree (site / area / device / point), values, ranges, quality, batch updates |
 //! | [`unit`](mod@unit) | workspace unit symbols and their UNECE codes for `EUInformation` |
+//! | `server` | the OPC UA server on async-opcua (feature `server`, default on) |
 
 pub mod model;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod unit;
 
 pub use model::{

@@ -1,0 +1,874 @@
+//! The OPC UA server (feature `server`, on `async-opcua`): the point tree under `Objects`,
+//! batch updates pushed to subscribers, writes through a handler the caller registers,
+//! username/password users with a read-only or operator role.
+//!
+//! Address space, in the namespace [`ServerConfig::namespace_uri`] (index 2 when it is the
+//! only one added, as here):
+//!
+//! - the site, each area and each device is a `FolderType` object, organised by its parent
+//!   (the site by `Objects`); node ids are strings: `#site`, `#area/NAME/NAME..`, and the
+//!   device name;
+//! - each point is a variable with node id `device/service` (the workspace's point name),
+//!   browse name `2:service`, a component of its device: an `AnalogItemType` of `Double` with
+//!   `EURange` (when the point has a range) and `EngineeringUnits` (when its unit has
+//!   one), or a `DataItemType` of `Boolean` or `String`; its description is the point's;
+//! - the value's `StatusCode` follows the quality ([`status_of`]); its source timestamp is
+//!   the update's source time, its server timestamp when the bridge took the update.
+//!
+//! Security: Basic256Sha256 and Aes128_Sha256_RsaOaep endpoints, Sign and SignAndEncrypt,
+//! always; the None endpoint only with [`ServerConfig::allow_none`]. A self-signed
+//! application certificate is created in [`ServerConfig::pki_dir`] at first start; client
+//! certificates are trusted only when found in `pki_dir/trusted/` (unknown ones land in
+//! `pki_dir/rejected/`), unless [`ServerConfig::trust_client_certs`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use opcua::crypto::SecurityPolicy;
+use opcua::server::address_space::{AccessLevel, AddressSpace, ObjectBuilder, VariableBuilder};
+use opcua::server::authenticator::{
+    AuthManager, Password, UserToken, user_pass_security_policy_id,
+};
+use opcua::server::diagnostics::NamespaceMetadata;
+use opcua::server::node_manager::memory::{SimpleNodeManager, simple_node_manager};
+use opcua::server::{
+    ANONYMOUS_USER_TOKEN_ID, ServerBuilder, ServerEndpoint, ServerHandle, ServerUserToken,
+};
+use opcua::types::{
+    DataTypeId, DataValue, DateTime as UaDateTime, EUInformation, Error as UaError,
+    ExtensionObject, LocalizedText, MessageSecurityMode, NodeId, NumericRange, ObjectId,
+    QualifiedName, Range as UaRange, StatusCode, UAString, UserTokenPolicy, UserTokenType,
+    VariableTypeId, Variant,
+};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::model::{Access, ApplyReport, Point, PointTree, PointValue, Quality, Update, ValueKind};
+use crate::{UNECE_NAMESPACE_URI, Unit};
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Browses, reads and subscribes.
+    ReadOnly,
+    /// Also writes writable points.
+    Operator,
+}
+
+/// A username/password user.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// The user name.
+    pub name: String,
+    /// The password (compared in constant time; never logged).
+    pub password: String,
+    /// What the user may do.
+    pub role: Role,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("password", &"****")
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+/// The server's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The host the server binds to and advertises in its endpoint URLs (so never a wildcard
+    /// such as `0.0.0.0`): an address or a name clients resolve to this machine.
+    pub host: String,
+    /// The TCP port; `0` picks a free one (see [`Bridge::endpoint_url`]).
+    pub port: u16,
+    /// The application name (also the certificate's common name).
+    pub application_name: String,
+    /// The application URI (also in the certificate).
+    pub application_uri: String,
+    /// The namespace of the tree's nodes.
+    pub namespace_uri: String,
+    /// The PKI folder: `own/cert.der`, `private/private.pem`, `trusted/`, `rejected/`.
+    /// Relative paths are relative to the working directory.
+    pub pki_dir: PathBuf,
+    /// Also offer the None security endpoint (no signing, no encryption).
+    pub allow_none: bool,
+    /// Accept anonymous sessions (read-only).
+    pub allow_anonymous: bool,
+    /// Trust every client certificate (tests only); otherwise only those in `pki_dir/trusted/`.
+    pub trust_client_certs: bool,
+    /// The username/password users.
+    pub users: Vec<User>,
+}
+
+impl ServerConfig {
+    /// Secure endpoints only, no anonymous access, no users yet, on `host:port`.
+    pub fn new(host: impl Into<String>, port: u16, pki_dir: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            host: host.into(),
+            port,
+            application_name: "emkit opcua-bridge".to_owned(),
+            application_uri: "urn:emkit:opcua-bridge".to_owned(),
+            namespace_uri: "urn:emkit:opcua-bridge:points".to_owned(),
+            pki_dir: pki_dir.into(),
+            allow_none: false,
+            allow_anonymous: false,
+            trust_client_certs: false,
+            users: Vec::new(),
+        }
+    }
+
+    /// With one more user.
+    #[must_use]
+    pub fn with_user(
+        mut self,
+        name: impl Into<String>,
+        password: impl Into<String>,
+        role: Role,
+    ) -> ServerConfig {
+        self.users.push(User {
+            name: name.into(),
+            password: password.into(),
+            role,
+        });
+        self
+    }
+}
+
+/// Why a write was refused; each maps to an OPC UA status code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteRefusal {
+    /// The value is outside what the target accepts (`BadOutOfRange`).
+    #[error("out of range")]
+    OutOfRange,
+    /// The target does not allow this write now (`BadUserAccessDenied`).
+    #[error("not allowed")]
+    NotAllowed,
+    /// The write could not be carried out, e.g. the controller did not answer
+    /// (`BadCommunicationError`).
+    #[error("failed: {0}")]
+    Failed(String),
+}
+
+impl WriteRefusal {
+    /// The status code the client gets.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            WriteRefusal::OutOfRange => StatusCode::BadOutOfRange,
+            WriteRefusal::NotAllowed => StatusCode::BadUserAccessDenied,
+            WriteRefusal::Failed(_) => StatusCode::BadCommunicationError,
+        }
+    }
+}
+
+/// Receives the writes clients make to writable points, after the bridge has checked the
+/// user's role, the value's kind and the point's range. `Ok` makes the written value the
+/// point's value (quality good, source time now); an error is returned to the client.
+///
+/// The handler runs synchronously while the server's address space is locked (async-opcua's
+/// in-memory node manager): it must decide quickly, for instance check and queue the
+/// setpoint for the controller on a channel, and never wait for a device.
+pub trait WriteHandler: Send + Sync + 'static {
+    /// `point` is `device/service`.
+    ///
+    /// # Errors
+    /// The refusal the client gets.
+    fn write(&self, point: &str, value: &PointValue) -> Result<(), WriteRefusal>;
+}
+
+impl<F> WriteHandler for F
+where
+    F: Fn(&str, &PointValue) -> Result<(), WriteRefusal> + Send + Sync + 'static,
+{
+    fn write(&self, point: &str, value: &PointValue) -> Result<(), WriteRefusal> {
+        self(point, value)
+    }
+}
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A configuration that cannot work.
+    #[error("invalid server configuration: {0}")]
+    Config(String),
+    /// The listening socket.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// `host:port`.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// async-opcua refused to build the server.
+    #[error("OPC UA server: {0}")]
+    Build(String),
+}
+
+/// The OPC UA status code of a point's state: `BadWaitingForInitialData` before the first
+/// value, else from the quality (`Good`, `Uncertain`, `BadCommunicationError`).
+pub fn status_of(point: &Point) -> StatusCode {
+    if point.state.value.is_none() {
+        return match point.state.quality {
+            Quality::BadCommunication => StatusCode::BadCommunicationError,
+            Quality::Good | Quality::Uncertain => StatusCode::BadWaitingForInitialData,
+        };
+    }
+    match point.state.quality {
+        Quality::Good => StatusCode::Good,
+        Quality::Uncertain => StatusCode::Uncertain,
+        Quality::BadCommunication => StatusCode::BadCommunicationError,
+    }
+}
+
+/// The `EUInformation` of a unit, `None` for a unit without a UNECE code (`varh`, `""`).
+pub fn eu_information(unit: Unit) -> Option<EUInformation> {
+    unit.unece_code()?;
+    Some(EUInformation {
+        namespace_uri: UNECE_NAMESPACE_URI.into(),
+        unit_id: unit.unece_unit_id(),
+        display_name: LocalizedText::new("", unit.display_name()),
+        description: LocalizedText::new("", unit.description()),
+    })
+}
+
+struct Shared {
+    tree: Mutex<PointTree>,
+    manager: Arc<SimpleNodeManager>,
+    handle: ServerHandle,
+    ns: u16,
+}
+
+impl Shared {
+    /// Applies a batch to the tree and then to the address space, holding the tree's lock
+    /// throughout so that two batches reach subscribers in the order the tree took them.
+    /// Lock order: tree, then address space (a write callback, which runs under the address
+    /// space's lock, never takes the tree's: it applies its value from a task).
+    fn apply(&self, batch: Vec<Update>) -> ApplyReport {
+        let now = Utc::now();
+        let mut tree = self.tree.lock().unwrap_or_else(PoisonError::into_inner);
+        let report = tree.apply(batch, now);
+        let mut changed = report.applied.clone();
+        changed.sort_unstable();
+        changed.dedup();
+        let (ids, values): (Vec<NodeId>, Vec<DataValue>) = changed
+            .iter()
+            .filter_map(|&i| tree.points().get(i))
+            .map(|e| (NodeId::new(self.ns, e.name.clone()), data_value(&e.point)))
+            .unzip();
+        let subscriptions = self.handle.subscriptions();
+        let updates = ids.iter().zip(values).map(|(id, v)| (id, None, v));
+        if let Err(e) = self.manager.set_values(subscriptions, updates) {
+            warn!("updating the address space failed: {e}");
+        }
+        drop(tree);
+        report
+    }
+}
+
+fn ua_time(t: Option<chrono::DateTime<Utc>>) -> Option<UaDateTime> {
+    t.map(UaDateTime::from)
+}
+
+fn variant_of(value: Option<&PointValue>) -> Variant {
+    match value {
+        Some(PointValue::Number(x)) => Variant::Double(*x),
+        Some(PointValue::Bool(b)) => Variant::Boolean(*b),
+        Some(PointValue::Text(s)) => Variant::String(UAString::from(s.as_str())),
+        None => Variant::Empty,
+    }
+}
+
+fn data_value(point: &Point) -> DataValue {
+    DataValue {
+        value: Some(variant_of(point.state.value.as_ref())),
+        status: Some(status_of(point)),
+        source_timestamp: ua_time(point.state.source_time),
+        server_timestamp: ua_time(point.state.server_time),
+        ..Default::default()
+    }
+}
+
+/// A running server. Dropping it does not stop the server; [`Bridge::shutdown`] does.
+pub struct Bridge {
+    shared: Arc<Shared>,
+    url: String,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bridge {
+    /// Builds the address space from `tree`, binds `config.host:config.port` and serves
+    /// in a tokio task. Writes to writable points reach `handler`; without one they are
+    /// refused with `BadNotWritable`.
+    ///
+    /// # Errors
+    /// A wildcard or empty host, a user named twice, the port taken, or async-opcua
+    /// refusing the configuration (for instance a PKI folder it cannot create).
+    pub async fn start(
+        config: ServerConfig,
+        tree: PointTree,
+        handler: Option<Arc<dyn WriteHandler>>,
+    ) -> Result<Bridge, ServerError> {
+        check_config(&config)?;
+        let addr = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServerError::Listen { addr, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| ServerError::Listen {
+                addr: config.host.clone(),
+                source,
+            })?
+            .port();
+        let url = format!("opc.tcp://{}:{port}/", config.host);
+
+        let builder = server_builder(&config, port)
+            .with_node_manager(simple_node_manager(
+                NamespaceMetadata {
+                    namespace_uri: config.namespace_uri.clone(),
+                    ..Default::default()
+                },
+                "emkit",
+            ))
+            .with_authenticator(Arc::new(Users::new(&config)));
+        let (server, handle) = builder.build().map_err(ServerError::Build)?;
+        let manager = handle
+            .node_managers()
+            .get_of_type::<SimpleNodeManager>()
+            .ok_or_else(|| ServerError::Build("the node manager is missing".to_owned()))?;
+        let ns = handle
+            .get_namespace_index(&config.namespace_uri)
+            .ok_or_else(|| ServerError::Build("the namespace is missing".to_owned()))?;
+        {
+            let mut space = manager.address_space().write();
+            build_address_space(&mut space, &tree, ns);
+        }
+        let shared = Arc::new(Shared {
+            tree: Mutex::new(tree),
+            manager,
+            handle,
+            ns,
+        });
+        register_writes(&shared, handler);
+
+        let task = tokio::spawn(async move {
+            if let Err(e) = server.run_with(listener).await {
+                warn!("OPC UA server stopped: {e}");
+            }
+        });
+        info!(%url, "OPC UA server listening");
+        Ok(Bridge { shared, url, task })
+    }
+
+    /// The endpoint URL clients connect to (`opc.tcp://host:port/`).
+    pub fn endpoint_url(&self) -> &str {
+        &self.url
+    }
+
+    /// The namespace index of the tree's nodes.
+    pub fn namespace_index(&self) -> u16 {
+        self.shared.ns
+    }
+
+    /// Applies a batch to the tree and pushes the changed values to subscribers. Every
+    /// update is either applied or rejected with its reason in the report.
+    pub fn update(&self, batch: impl IntoIterator<Item = Update>) -> ApplyReport {
+        self.shared.apply(batch.into_iter().collect())
+    }
+
+    /// A copy of a point with its current state.
+    pub fn point(&self, name: &str) -> Option<Point> {
+        self.shared
+            .tree
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .point(name)
+            .cloned()
+    }
+
+    /// Stops the server and waits for its task.
+    pub async fn shutdown(self) {
+        self.shared.handle.cancel();
+        if let Err(e) = self.task.await {
+            warn!("OPC UA server task: {e}");
+        }
+    }
+}
+
+fn check_config(config: &ServerConfig) -> Result<(), ServerError> {
+    let host = config.host.trim_matches(['[', ']']);
+    if host.is_empty() || host == "0.0.0.0" || host == "::" {
+        return Err(ServerError::Config(format!(
+            "host {:?} is also the advertised endpoint: give an address or name clients can reach",
+            config.host
+        )));
+    }
+    let mut names = std::collections::HashSet::new();
+    for u in &config.users {
+        if u.name.is_empty() || !names.insert(u.name.as_str()) {
+            return Err(ServerError::Config(format!(
+                "user name {:?} is empty or given twice",
+                u.name
+            )));
+        }
+    }
+    if config.users.is_empty() && !config.allow_anonymous {
+        return Err(ServerError::Config(
+            "no users and anonymous access off: nobody could connect".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn user_key(name: &str) -> String {
+    format!("user:{name}")
+}
+
+fn server_builder(config: &ServerConfig, port: u16) -> ServerBuilder {
+    let mut token_ids: Vec<String> = config.users.iter().map(|u| user_key(&u.name)).collect();
+    if config.allow_anonymous {
+        token_ids.push(ANONYMOUS_USER_TOKEN_ID.to_owned());
+    }
+    let mut builder = ServerBuilder::new()
+        .application_name(config.application_name.clone())
+        .application_uri(config.application_uri.clone())
+        .product_uri("urn:emkit:opcua-bridge")
+        .create_sample_keypair(true)
+        .certificate_path("own/cert.der")
+        .private_key_path("private/private.pem")
+        .pki_dir(config.pki_dir.clone())
+        .trust_client_certs(config.trust_client_certs)
+        .host(config.host.clone())
+        .port(port)
+        .discovery_urls(vec![format!("opc.tcp://{}:{port}/", config.host)]);
+    for u in &config.users {
+        builder = builder.add_user_token(
+            user_key(&u.name),
+            ServerUserToken::user_pass(u.name.clone(), u.password.clone()),
+        );
+    }
+    let secure = [
+        (
+            "basic256sha256_sign",
+            SecurityPolicy::Basic256Sha256,
+            MessageSecurityMode::Sign,
+        ),
+        (
+            "basic256sha256_sign_encrypt",
+            SecurityPolicy::Basic256Sha256,
+            MessageSecurityMode::SignAndEncrypt,
+        ),
+        (
+            "aes128sha256rsaoaep_sign",
+            SecurityPolicy::Aes128Sha256RsaOaep,
+            MessageSecurityMode::Sign,
+        ),
+        (
+            "aes128sha256rsaoaep_sign_encrypt",
+            SecurityPolicy::Aes128Sha256RsaOaep,
+            MessageSecurityMode::SignAndEncrypt,
+        ),
+    ];
+    for (id, policy, mode) in secure {
+        builder = builder.add_endpoint(id, ServerEndpoint::new("/", policy, mode, &token_ids));
+    }
+    if config.allow_none {
+        // Passwords are still encrypted with the server's certificate on this endpoint.
+        let mut none = ServerEndpoint::new_none("/", &token_ids);
+        none.password_security_policy = Some(SecurityPolicy::Basic256Sha256.to_str().to_owned());
+        builder = builder.add_endpoint("none", none);
+    }
+    builder.default_endpoint("basic256sha256_sign_encrypt")
+}
+
+/// Authenticates the configured users and gives read-only users and anonymous sessions no
+/// write access.
+struct Users {
+    users: BTreeMap<String, User>,
+    anonymous: bool,
+}
+
+impl Users {
+    fn new(config: &ServerConfig) -> Users {
+        Users {
+            users: config
+                .users
+                .iter()
+                .map(|u| (user_key(&u.name), u.clone()))
+                .collect(),
+            anonymous: config.allow_anonymous,
+        }
+    }
+}
+
+/// Equal-length-independent constant-time comparison of two secrets.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    diff == 0
+}
+
+fn rejected(msg: &str) -> UaError {
+    UaError::new(StatusCode::BadIdentityTokenRejected, msg)
+}
+
+#[async_trait]
+impl AuthManager for Users {
+    async fn authenticate_anonymous_token(&self, endpoint: &ServerEndpoint) -> Result<(), UaError> {
+        if self.anonymous && endpoint.user_token_ids.contains(ANONYMOUS_USER_TOKEN_ID) {
+            Ok(())
+        } else {
+            Err(rejected("anonymous access is off"))
+        }
+    }
+
+    async fn authenticate_username_identity_token(
+        &self,
+        _endpoint: &ServerEndpoint,
+        username: &str,
+        password: &Password,
+    ) -> Result<UserToken, UaError> {
+        let key = user_key(username);
+        match self.users.get(&key) {
+            Some(u) if same_secret(u.password.as_bytes(), password.get().as_bytes()) => {
+                debug!(user = username, "session authenticated");
+                Ok(UserToken(key))
+            }
+            _ => {
+                warn!(user = username, "wrong user name or password");
+                Err(rejected("wrong user name or password"))
+            }
+        }
+    }
+
+    fn effective_user_access_level(
+        &self,
+        token: &UserToken,
+        level: AccessLevel,
+        _node: &NodeId,
+    ) -> AccessLevel {
+        match self.users.get(&token.0) {
+            Some(User {
+                role: Role::Operator,
+                ..
+            }) => level,
+            _ => level - AccessLevel::CURRENT_WRITE,
+        }
+    }
+
+    fn user_token_policies(&self, endpoint: &ServerEndpoint) -> Vec<UserTokenPolicy> {
+        let mut policies = Vec::new();
+        if self.anonymous && endpoint.user_token_ids.contains(ANONYMOUS_USER_TOKEN_ID) {
+            policies.push(UserTokenPolicy {
+                policy_id: "anonymous".into(),
+                token_type: UserTokenType::Anonymous,
+                issued_token_type: UAString::null(),
+                issuer_endpoint_url: UAString::null(),
+                security_policy_uri: UAString::null(),
+            });
+        }
+        if !self.users.is_empty() {
+            // On the None endpoint the client must encrypt the password with the server's
+            // certificate (the policy says how); on the others the channel encrypts it.
+            let password_policy = if endpoint.security_policy() == SecurityPolicy::None {
+                UAString::from(endpoint.password_security_policy().to_uri())
+            } else {
+                UAString::null()
+            };
+            policies.push(UserTokenPolicy {
+                policy_id: user_pass_security_policy_id(endpoint),
+                token_type: UserTokenType::UserName,
+                issued_token_type: UAString::null(),
+                issuer_endpoint_url: UAString::null(),
+                security_policy_uri: password_policy,
+            });
+        }
+        policies
+    }
+}
+
+fn build_address_space(space: &mut AddressSpace, tree: &PointTree, ns: u16) {
+    let folder_ids: Vec<NodeId> = tree
+        .folders()
+        .iter()
+        .map(|f| NodeId::new(ns, f.key.clone()))
+        .collect();
+    for (f, id) in tree.folders().iter().zip(&folder_ids) {
+        let parent = match f.parent.and_then(|p| folder_ids.get(p)) {
+            Some(p) => p.clone(),
+            None => ObjectId::ObjectsFolder.into(),
+        };
+        ObjectBuilder::new(id, QualifiedName::new(ns, f.name.as_str()), f.name.as_str())
+            .is_folder()
+            .organized_by(parent)
+            .description(f.description.as_str())
+            .insert(space);
+    }
+    for e in tree.points() {
+        let Some(device) = folder_ids.get(e.folder) else {
+            continue;
+        };
+        add_point(space, ns, &e.name, device, &e.point);
+    }
+}
+
+fn add_point(space: &mut AddressSpace, ns: u16, name: &str, device: &NodeId, p: &Point) {
+    let id = NodeId::new(ns, name.to_owned());
+    let (data_type, type_def) = match p.kind {
+        ValueKind::Number => (DataTypeId::Double, VariableTypeId::AnalogItemType),
+        ValueKind::Bool => (DataTypeId::Boolean, VariableTypeId::DataItemType),
+        ValueKind::Text => (DataTypeId::String, VariableTypeId::DataItemType),
+    };
+    let level = match p.access {
+        Access::Read => AccessLevel::CURRENT_READ,
+        Access::ReadWrite => AccessLevel::CURRENT_READ | AccessLevel::CURRENT_WRITE,
+    };
+    VariableBuilder::new(
+        &id,
+        QualifiedName::new(ns, p.service.as_str()),
+        p.service.as_str(),
+    )
+    .data_type(data_type)
+    .value_rank(-1)
+    .access_level(level)
+    .user_access_level(level)
+    .has_type_definition(type_def)
+    .component_of(device.clone())
+    .description(p.description.as_str())
+    .insert(space);
+    if let Some(v) = space.find_mut(&id)
+        && let opcua::server::address_space::NodeType::Variable(var) = v
+    {
+        var.set_data_value(data_value(p));
+    }
+    if let Some(r) = p.range {
+        let range = UaRange {
+            low: r.low,
+            high: r.high,
+        };
+        add_property(
+            space,
+            ns,
+            &id,
+            "EURange",
+            DataTypeId::Range,
+            Variant::from(ExtensionObject::from_message(range)),
+        );
+    }
+    if let Some(eu) = (p.kind == ValueKind::Number)
+        .then(|| eu_information(p.unit))
+        .flatten()
+    {
+        add_property(
+            space,
+            ns,
+            &id,
+            "EngineeringUnits",
+            DataTypeId::EUInformation,
+            Variant::from(ExtensionObject::from_message(eu)),
+        );
+    }
+}
+
+fn add_property(
+    space: &mut AddressSpace,
+    ns: u16,
+    owner: &NodeId,
+    name: &str,
+    data_type: DataTypeId,
+    value: Variant,
+) {
+    let id = NodeId::new(
+        ns,
+        format!("{owner_id}#{name}", owner_id = owner.identifier),
+    );
+    VariableBuilder::new(&id, QualifiedName::new(0, name), name)
+        .data_type(data_type)
+        .value_rank(-1)
+        .access_level(AccessLevel::CURRENT_READ)
+        .user_access_level(AccessLevel::CURRENT_READ)
+        .has_type_definition(VariableTypeId::PropertyType)
+        .property_of(owner.clone())
+        .value(value)
+        .insert(space);
+}
+
+/// Registers a write callback on every writable point: kind and range checks, then the
+/// handler; an accepted value becomes the point's value.
+fn register_writes(shared: &Arc<Shared>, handler: Option<Arc<dyn WriteHandler>>) {
+    let tree = shared.tree.lock().unwrap_or_else(PoisonError::into_inner);
+    for e in tree
+        .points()
+        .iter()
+        .filter(|e| e.point.access == Access::ReadWrite)
+    {
+        let id = NodeId::new(shared.ns, e.name.clone());
+        let name = e.name.clone();
+        let kind = e.point.kind;
+        let range = e.point.range;
+        let handler = handler.clone();
+        let weak: Weak<Shared> = Arc::downgrade(shared);
+        shared.manager.inner().add_write_callback(
+            id,
+            move |dv: DataValue, index: &NumericRange| {
+                if index.has_range() {
+                    return StatusCode::BadWriteNotSupported;
+                }
+                let value = match (kind, dv.value) {
+                    (ValueKind::Number, Some(Variant::Double(x))) => PointValue::Number(x),
+                    (ValueKind::Bool, Some(Variant::Boolean(b))) => PointValue::Bool(b),
+                    (ValueKind::Text, Some(Variant::String(s))) => {
+                        PointValue::Text(s.as_ref().to_owned())
+                    }
+                    _ => return StatusCode::BadTypeMismatch,
+                };
+                if let (PointValue::Number(x), Some(r)) = (&value, range)
+                    && !r.contains(*x)
+                {
+                    debug!(point = %name, x, "write refused: out of range");
+                    return StatusCode::BadOutOfRange;
+                }
+                let Some(handler) = handler.as_ref() else {
+                    return StatusCode::BadNotWritable;
+                };
+                if let Err(refusal) = handler.write(&name, &value) {
+                    debug!(point = %name, %refusal, "write refused by the handler");
+                    return refusal.status_code();
+                }
+                // The address space is locked while this callback runs: apply the value to the
+                // tree and the node just after.
+                let update = Update::good(name.clone(), value, Utc::now());
+                let weak = weak.clone();
+                tokio::spawn(async move {
+                    if let Some(shared) = weak.upgrade() {
+                        shared.apply(vec![update]);
+                    }
+                });
+                StatusCode::Good
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_quality() {
+        let mut p = Point::number("x", Unit::V);
+        assert_eq!(status_of(&p), StatusCode::BadWaitingForInitialData);
+        p.state.quality = Quality::BadCommunication;
+        assert_eq!(status_of(&p), StatusCode::BadCommunicationError);
+        p.state.value = Some(PointValue::Number(1.0));
+        assert_eq!(status_of(&p), StatusCode::BadCommunicationError);
+        p.state.quality = Quality::Uncertain;
+        assert_eq!(status_of(&p), StatusCode::Uncertain);
+        p.state.quality = Quality::Good;
+        assert_eq!(status_of(&p), StatusCode::Good);
+    }
+
+    #[test]
+    fn eu_information_carries_the_unece_code() {
+        let eu = eu_information(Unit::DegC);
+        assert_eq!(eu.as_ref().map(|e| e.unit_id), Some(4_408_652));
+        assert_eq!(
+            eu.as_ref().map(|e| e.namespace_uri.as_ref().to_owned()),
+            Some(UNECE_NAMESPACE_URI.to_owned())
+        );
+        assert!(eu_information(Unit::None).is_none());
+        assert!(eu_information(Unit::Varh).is_none());
+    }
+
+    #[test]
+    fn wildcard_hosts_and_nobody_are_refused() {
+        for host in ["0.0.0.0", "::", "[::]", ""] {
+            let c = ServerConfig::new(host, 0, "pki").with_user("u", "p", Role::ReadOnly);
+            assert!(
+                matches!(check_config(&c), Err(ServerError::Config(_))),
+                "{host}"
+            );
+        }
+        assert!(check_config(&ServerConfig::new("127.0.0.1", 0, "pki")).is_err());
+        let twice = ServerConfig::new("127.0.0.1", 0, "pki")
+            .with_user("u", "p", Role::ReadOnly)
+            .with_user("u", "q", Role::Operator);
+        assert!(check_config(&twice).is_err());
+    }
+
+    fn policies(config: &ServerConfig) -> Vec<(SecurityPolicy, MessageSecurityMode)> {
+        let builder = server_builder(config, 4840);
+        let mut v: Vec<_> = builder
+            .config()
+            .endpoints
+            .values()
+            .map(|e| (e.security_policy(), e.message_security_mode()))
+            .collect();
+        v.sort_by_key(|(p, m)| format!("{p} {m:?}"));
+        v
+    }
+
+    #[test]
+    fn none_is_offered_only_when_enabled() {
+        let mut config =
+            ServerConfig::new("127.0.0.1", 0, "pki").with_user("u", "p", Role::Operator);
+        let secure = [
+            (
+                SecurityPolicy::Aes128Sha256RsaOaep,
+                MessageSecurityMode::Sign,
+            ),
+            (
+                SecurityPolicy::Aes128Sha256RsaOaep,
+                MessageSecurityMode::SignAndEncrypt,
+            ),
+            (SecurityPolicy::Basic256Sha256, MessageSecurityMode::Sign),
+            (
+                SecurityPolicy::Basic256Sha256,
+                MessageSecurityMode::SignAndEncrypt,
+            ),
+        ];
+        assert_eq!(policies(&config), secure);
+        config.allow_none = true;
+        let with_none = policies(&config);
+        assert_eq!(with_none.len(), 5);
+        assert!(with_none.contains(&(SecurityPolicy::None, MessageSecurityMode::None)));
+        let builder = server_builder(&config, 4840);
+        let none = builder.config().endpoints.get("none");
+        assert_eq!(
+            none.map(ServerEndpoint::password_security_policy),
+            Some(SecurityPolicy::Basic256Sha256),
+            "passwords are encrypted on the None endpoint"
+        );
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+        assert!(!same_secret(b"", b"a"));
+        assert!(same_secret(b"", b""));
+    }
+}
