@@ -24,6 +24,7 @@ const GROUPS: &[&[&str]] = &[
         "modbus-devices/tests/peers/mod.rs",
         "mbus-meters/tests/peers/mod.rs",
         "ecl-appkeys/tests/peers/mod.rs",
+        "opcua-bridge/tests/peers/mod.rs",
     ],
 ];
 

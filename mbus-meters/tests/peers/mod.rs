@@ -1,12 +1,12 @@
 //! Peer detection for the interop tests, one rule per peer (what `.ci/run` installs):
-//! `python3` with pymodbus `>=3,<4` (PyPI), `mbpoll` and `socat` (Debian). A missing peer
-//! skips the test with a printed reason, unless `EMKIT_REQUIRE_PEERS=1`, which makes it a
-//! failure. Every interop test declares `mod peers;` and decides through these functions,
-//! so all decide the same way.
+//! `python3` with pymodbus `>=3,<4` and asyncua `>=2,<3` (PyPI), `mbpoll` and `socat`
+//! (Debian). A missing peer skips the test with a printed reason, unless
+//! `EMKIT_REQUIRE_PEERS=1`, which makes it a failure. Every interop test declares
+//! `mod peers;` and decides through these functions, so all decide the same way.
 //!
-//! This file is identical in `modbus-devices/tests/peers/`, `mbus-meters/tests/peers/` and
-//! `ecl-appkeys/tests/peers/` (the libraries share no code); change the copies together
-//! (`examples/tests/identical_copies.rs` compares them).
+//! This file is identical in `modbus-devices/tests/peers/`, `mbus-meters/tests/peers/`,
+//! `ecl-appkeys/tests/peers/` and `opcua-bridge/tests/peers/` (the libraries share no
+//! code); change the copies together (`examples/tests/identical_copies.rs` compares them).
 #![allow(dead_code)]
 
 use std::process::{Command, Stdio};
@@ -43,6 +43,21 @@ pub fn pymodbus() -> bool {
     peer(
         "python3 with pymodbus>=3,<4",
         Command::new("python3").args(["-c", PYMODBUS_RULE]),
+    )
+}
+
+/// The version rule for asyncua, as CI installs it (`asyncua>=2,<3`; the tests use the 2.x
+/// API): major version 2.
+pub const ASYNCUA_RULE: &str = "import asyncua, sys; \
+    from importlib.metadata import version; \
+    major = int(version('asyncua').split('.')[0]); \
+    sys.exit(0 if major == 2 else 1)";
+
+/// python3 with asyncua `>=2,<3` importable.
+pub fn asyncua() -> bool {
+    peer(
+        "python3 with asyncua>=2,<3",
+        Command::new("python3").args(["-c", ASYNCUA_RULE]),
     )
 }
 
