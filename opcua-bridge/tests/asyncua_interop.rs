@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use opcua_bridge::server::{Bridge, Role, ServerConfig, WriteRefusal};
+use opcua_bridge::server::{Bridge, Role, ServerConfig, WriteHandler, WriteRefusal, WriteRequest};
 use opcua_bridge::{Area, Device, Point, PointTree, PointValue, Quality, Site, Unit, Update};
 use serde_json::Value;
 
@@ -45,7 +45,7 @@ fn number(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
-type Writes = Arc<Mutex<Vec<(String, PointValue)>>>;
+type Writes = Arc<Mutex<Vec<(String, PointValue, Option<String>)>>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asyncua_client_against_our_server() {
@@ -62,6 +62,24 @@ async fn asyncua_client_against_our_server() {
     check_refusals_and_certificates(&r);
 }
 
+/// A handler that takes 200 ms, as a controller behind a slow bus would, and refuses 42.
+struct SlowController {
+    writes: Writes,
+}
+
+#[async_trait::async_trait]
+impl WriteHandler for SlowController {
+    async fn write(&self, w: &WriteRequest) -> Result<(), WriteRefusal> {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if w.value == PointValue::Number(42.0) {
+            return Err(WriteRefusal::NotAllowed);
+        }
+        let entry = (w.point.clone(), w.value.clone(), w.user.clone());
+        self.writes.lock().unwrap().push(entry);
+        Ok(())
+    }
+}
+
 /// Starts the server with the test tree, feeds it, runs the asyncua client; returns what
 /// the client saw.
 async fn serve_and_run_client(dir: &tempfile::TempDir, writes: &Writes) -> (Arc<Bridge>, Value) {
@@ -71,13 +89,8 @@ async fn serve_and_run_client(dir: &tempfile::TempDir, writes: &Writes) -> (Arc<
         .with_user("operator", "operator-pw", Role::Operator);
     config.allow_none = true;
 
-    let seen = writes.clone();
-    let handler = move |point: &str, value: &PointValue| {
-        if *value == PointValue::Number(42.0) {
-            return Err(WriteRefusal::NotAllowed);
-        }
-        seen.lock().unwrap().push((point.to_owned(), value.clone()));
-        Ok(())
+    let handler = SlowController {
+        writes: writes.clone(),
     };
     let bridge = Arc::new(
         Bridge::start(config, tree(), Some(Arc::new(handler)))
@@ -258,7 +271,12 @@ fn check_writes(r: &Value, writes: &Writes, bridge: &Bridge) {
     assert_eq!(r["operator_write_read_only_point"], "BadUserAccessDenied");
     assert_eq!(
         *writes.lock().unwrap(),
-        [("main/t_set".to_owned(), PointValue::Number(55.5))]
+        [(
+            "main/t_set".to_owned(),
+            PointValue::Number(55.5),
+            Some("operator".to_owned())
+        )],
+        "the handler learns the user"
     );
     assert_eq!(
         bridge.point("main/t_set").and_then(|p| p.state.value),

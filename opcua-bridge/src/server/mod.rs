@@ -1,6 +1,8 @@
 //! The OPC UA server (feature `server`, on `async-opcua`): the point tree under `Objects`,
-//! batch updates pushed to subscribers, writes through a handler the caller registers,
-//! username/password users with a read-only or operator role.
+//! batch updates pushed to subscribers, writes through an async handler the caller
+//! registers ([`WriteHandler`], told the user), username/password users with a read-only or
+//! operator role. The node manager (`nodes`) is async-opcua's in-memory one with a write
+//! path of our own.
 //!
 //! Address space, in the namespace [`ServerConfig::namespace_uri`] (index 2 when it is the
 //! only one added, as here):
@@ -16,14 +18,15 @@
 //!   the update's source time, its server timestamp when the bridge took the update.
 //!
 //! Security: Basic256Sha256 and Aes128_Sha256_RsaOaep endpoints, Sign and SignAndEncrypt,
-//! always; the None endpoint only with [`ServerConfig::allow_none`]. A self-signed
+//! always; the None endpoint only with [`ServerConfig::allow_none`] (passwords sent on it
+//! are still encrypted with the server's certificate, Basic256Sha256). A self-signed
 //! application certificate is created in [`ServerConfig::pki_dir`] at first start; client
 //! certificates are trusted only when found in `pki_dir/trusted/` (unknown ones land in
 //! `pki_dir/rejected/`), unless [`ServerConfig::trust_client_certs`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -32,21 +35,24 @@ use opcua::server::address_space::{AccessLevel, AddressSpace, ObjectBuilder, Var
 use opcua::server::authenticator::{
     AuthManager, Password, UserToken, user_pass_security_policy_id,
 };
-use opcua::server::diagnostics::NamespaceMetadata;
-use opcua::server::node_manager::memory::{SimpleNodeManager, simple_node_manager};
+use opcua::server::node_manager::memory::{InMemoryNodeManager, InMemoryNodeManagerBuilder};
 use opcua::server::{
     ANONYMOUS_USER_TOKEN_ID, ServerBuilder, ServerEndpoint, ServerHandle, ServerUserToken,
 };
 use opcua::types::{
     DataTypeId, DataValue, DateTime as UaDateTime, EUInformation, Error as UaError,
-    ExtensionObject, LocalizedText, MessageSecurityMode, NodeId, NumericRange, ObjectId,
-    QualifiedName, Range as UaRange, StatusCode, UAString, UserTokenPolicy, UserTokenType,
-    VariableTypeId, Variant,
+    ExtensionObject, LocalizedText, MessageSecurityMode, NodeId, ObjectId, QualifiedName,
+    Range as UaRange, StatusCode, UAString, UserTokenPolicy, UserTokenType, VariableTypeId,
+    Variant,
 };
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
+
+mod nodes;
+
+use nodes::{Points, PointsBuilder};
 
 use crate::model::{Access, ApplyReport, Point, PointTree, PointValue, Quality, Update, ValueKind};
 use crate::{UNECE_NAMESPACE_URI, Unit};
@@ -171,27 +177,41 @@ impl WriteRefusal {
     }
 }
 
+/// A client's write to a writable point, after the bridge's own checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteRequest {
+    /// `device/service`.
+    pub point: String,
+    /// The value, of the point's kind and within its range.
+    pub value: PointValue,
+    /// The user who writes (`None` for an anonymous session).
+    pub user: Option<String>,
+}
+
 /// Receives the writes clients make to writable points, after the bridge has checked the
 /// user's role, the value's kind and the point's range. `Ok` makes the written value the
 /// point's value (quality good, source time now); an error is returned to the client.
 ///
-/// The handler runs synchronously while the server's address space is locked (async-opcua's
-/// in-memory node manager): it must decide quickly, for instance check and queue the
-/// setpoint for the controller on a channel, and never wait for a device.
+/// The address space is not locked while the handler runs, so it may wait for the
+/// controller; the client waits for the answer (mind its request timeout). A plain
+/// function `Fn(&WriteRequest) -> Result<(), WriteRefusal>` is a handler that decides at
+/// once.
+#[async_trait]
 pub trait WriteHandler: Send + Sync + 'static {
-    /// `point` is `device/service`.
+    /// Carries out or refuses the write.
     ///
     /// # Errors
     /// The refusal the client gets.
-    fn write(&self, point: &str, value: &PointValue) -> Result<(), WriteRefusal>;
+    async fn write(&self, request: &WriteRequest) -> Result<(), WriteRefusal>;
 }
 
+#[async_trait]
 impl<F> WriteHandler for F
 where
-    F: Fn(&str, &PointValue) -> Result<(), WriteRefusal> + Send + Sync + 'static,
+    F: Fn(&WriteRequest) -> Result<(), WriteRefusal> + Send + Sync + 'static,
 {
-    fn write(&self, point: &str, value: &PointValue) -> Result<(), WriteRefusal> {
-        self(point, value)
+    async fn write(&self, request: &WriteRequest) -> Result<(), WriteRefusal> {
+        self(request)
     }
 }
 
@@ -243,12 +263,18 @@ pub fn eu_information(unit: Unit) -> Option<EUInformation> {
 
 struct Shared {
     tree: Mutex<PointTree>,
-    manager: Arc<SimpleNodeManager>,
+    manager: Arc<InMemoryNodeManager<Points>>,
     handle: ServerHandle,
     ns: u16,
 }
 
 impl Shared {
+    /// `f` of the point named `name`, if there is one.
+    fn with_point<T>(&self, name: &str, f: impl FnOnce(&Point) -> T) -> Option<T> {
+        let tree = self.tree.lock().unwrap_or_else(PoisonError::into_inner);
+        tree.point(name).map(f)
+    }
+
     /// Applies a batch to the tree and then to the address space, holding the tree's lock
     /// throughout so that two batches reach subscribers in the order the tree took them.
     /// Lock order: tree, then address space (a write callback, which runs under the address
@@ -318,6 +344,9 @@ impl Bridge {
     /// in a tokio task. Writes to writable points reach `handler`; without one they are
     /// refused with `BadNotWritable`.
     ///
+    /// The first start in a new `pki_dir` creates the application certificate (RSA 2048:
+    /// about 4 s in a debug build).
+    ///
     /// # Errors
     /// A wildcard or empty host, a user named twice, the port taken, or async-opcua
     /// refusing the configuration (for instance a PKI folder it cannot create).
@@ -341,18 +370,15 @@ impl Bridge {
         let url = format!("opc.tcp://{}:{port}/", config.host);
 
         let builder = server_builder(&config, port)
-            .with_node_manager(simple_node_manager(
-                NamespaceMetadata {
-                    namespace_uri: config.namespace_uri.clone(),
-                    ..Default::default()
-                },
-                "emkit",
-            ))
+            .with_node_manager(InMemoryNodeManagerBuilder::new(PointsBuilder {
+                namespace_uri: config.namespace_uri.clone(),
+                handler,
+            }))
             .with_authenticator(Arc::new(Users::new(&config)));
         let (server, handle) = builder.build().map_err(ServerError::Build)?;
         let manager = handle
             .node_managers()
-            .get_of_type::<SimpleNodeManager>()
+            .get_of_type::<InMemoryNodeManager<Points>>()
             .ok_or_else(|| ServerError::Build("the node manager is missing".to_owned()))?;
         let ns = handle
             .get_namespace_index(&config.namespace_uri)
@@ -367,7 +393,17 @@ impl Bridge {
             handle,
             ns,
         });
-        register_writes(&shared, handler);
+        if shared
+            .manager
+            .inner()
+            .shared
+            .set(Arc::downgrade(&shared))
+            .is_err()
+        {
+            return Err(ServerError::Build(
+                "the node manager was already bound".to_owned(),
+            ));
+        }
 
         let task = tokio::spawn(async move {
             if let Err(e) = server.run_with(listener).await {
@@ -440,6 +476,11 @@ fn check_config(config: &ServerConfig) -> Result<(), ServerError> {
 
 fn user_key(name: &str) -> String {
     format!("user:{name}")
+}
+
+/// The user name of a session's token (`None` when anonymous).
+fn user_name(token: &UserToken) -> Option<String> {
+    token.0.strip_prefix("user:").map(str::to_owned)
 }
 
 fn server_builder(config: &ServerConfig, port: u16) -> ServerBuilder {
@@ -713,63 +754,6 @@ fn add_property(
         .property_of(owner.clone())
         .value(value)
         .insert(space);
-}
-
-/// Registers a write callback on every writable point: kind and range checks, then the
-/// handler; an accepted value becomes the point's value.
-fn register_writes(shared: &Arc<Shared>, handler: Option<Arc<dyn WriteHandler>>) {
-    let tree = shared.tree.lock().unwrap_or_else(PoisonError::into_inner);
-    for e in tree
-        .points()
-        .iter()
-        .filter(|e| e.point.access == Access::ReadWrite)
-    {
-        let id = NodeId::new(shared.ns, e.name.clone());
-        let name = e.name.clone();
-        let kind = e.point.kind;
-        let range = e.point.range;
-        let handler = handler.clone();
-        let weak: Weak<Shared> = Arc::downgrade(shared);
-        shared.manager.inner().add_write_callback(
-            id,
-            move |dv: DataValue, index: &NumericRange| {
-                if index.has_range() {
-                    return StatusCode::BadWriteNotSupported;
-                }
-                let value = match (kind, dv.value) {
-                    (ValueKind::Number, Some(Variant::Double(x))) => PointValue::Number(x),
-                    (ValueKind::Bool, Some(Variant::Boolean(b))) => PointValue::Bool(b),
-                    (ValueKind::Text, Some(Variant::String(s))) => {
-                        PointValue::Text(s.as_ref().to_owned())
-                    }
-                    _ => return StatusCode::BadTypeMismatch,
-                };
-                if let (PointValue::Number(x), Some(r)) = (&value, range)
-                    && !r.contains(*x)
-                {
-                    debug!(point = %name, x, "write refused: out of range");
-                    return StatusCode::BadOutOfRange;
-                }
-                let Some(handler) = handler.as_ref() else {
-                    return StatusCode::BadNotWritable;
-                };
-                if let Err(refusal) = handler.write(&name, &value) {
-                    debug!(point = %name, %refusal, "write refused by the handler");
-                    return refusal.status_code();
-                }
-                // The address space is locked while this callback runs: apply the value to the
-                // tree and the node just after.
-                let update = Update::good(name.clone(), value, Utc::now());
-                let weak = weak.clone();
-                tokio::spawn(async move {
-                    if let Some(shared) = weak.upgrade() {
-                        shared.apply(vec![update]);
-                    }
-                });
-                StatusCode::Good
-            },
-        );
-    }
 }
 
 #[cfg(test)]
