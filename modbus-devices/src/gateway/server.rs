@@ -20,6 +20,7 @@ use super::stats::ClientStats;
 use crate::poll::tls::role_from_cert;
 use crate::poll::transport::describe_request;
 use crate::sim::rtu::{encode_response, parse_request};
+use crate::sim::server::write_echo;
 
 /// Requests one connection may have in flight (pipelined) before the gateway stops reading.
 const MAX_IN_FLIGHT: usize = 16;
@@ -49,19 +50,6 @@ impl Client {
 
 fn is_write(fc: u8) -> bool {
     matches!(fc, 0x05 | 0x06 | 0x0F | 0x10 | 0x16 | 0x17)
-}
-
-/// The answer to a write a device accepted, for broadcasts (nobody answers them).
-fn write_echo(request: &Request<'_>) -> Option<Response> {
-    Some(match request {
-        Request::WriteSingleCoil(a, b) => Response::WriteSingleCoil(*a, *b),
-        Request::WriteSingleRegister(a, w) => Response::WriteSingleRegister(*a, *w),
-        Request::WriteMultipleCoils(a, bs) => Response::WriteMultipleCoils(*a, bs.len() as u16),
-        Request::WriteMultipleRegisters(a, ws) => {
-            Response::WriteMultipleRegisters(*a, ws.len() as u16)
-        }
-        _ => return None,
-    })
 }
 
 fn encode(fc: u8, answer: &Result<Response, ExceptionCode>) -> Vec<u8> {

@@ -125,7 +125,7 @@ mod fault;
 mod live;
 mod model;
 pub(crate) mod rtu;
-mod server;
+pub(crate) mod server;
 mod tls;
 
 use std::collections::BTreeMap;

@@ -128,8 +128,8 @@ impl Shared {
 }
 
 /// The answer a device gives to a write it accepted, without applying it; `None` for a
-/// request that writes nothing.
-fn write_echo(request: &Request<'static>) -> Option<Response> {
+/// request that writes nothing. The gateway answers broadcast writes with it too.
+pub(crate) fn write_echo(request: &Request<'_>) -> Option<Response> {
     Some(match request {
         Request::WriteSingleCoil(a, b) => Response::WriteSingleCoil(*a, *b),
         Request::WriteSingleRegister(a, w) => Response::WriteSingleRegister(*a, *w),
