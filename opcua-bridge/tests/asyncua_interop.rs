@@ -268,7 +268,10 @@ fn check_writes(r: &Value, writes: &Writes, bridge: &Bridge) {
         r["operator_write_refused_by_handler"],
         "BadUserAccessDenied"
     );
-    assert_eq!(r["operator_write_read_only_point"], "BadUserAccessDenied");
+    assert_eq!(
+        r["operator_write_read_only_point"], "BadNotWritable",
+        "a point that is not writable is so for everyone"
+    );
     assert_eq!(
         *writes.lock().unwrap(),
         [(

@@ -1,8 +1,11 @@
 //! The OPC UA server (feature `server`, on `async-opcua`): the point tree under `Objects`,
 //! batch updates pushed to subscribers, writes through an async handler the caller
 //! registers ([`WriteHandler`], told the user), username/password users with a read-only or
-//! operator role. The node manager (`nodes`) is async-opcua's in-memory one with a write
-//! path of our own.
+//! operator role, alarms as `AlarmConditionType` events acknowledged through the caller's
+//! [`AcknowledgeHandler`] ([`events`]), HistoryRead (raw) from the caller's
+//! [`HistorySource`] ([`history`]). The node manager (`nodes`) is async-opcua's in-memory
+//! one with write, method-call and history paths of our own. The caller's parts are given
+//! to [`Bridge::start_with`] as [`Handlers`].
 //!
 //! Address space, in the namespace [`ServerConfig::namespace_uri`] (index 2 when it is the
 //! only one added, as here):
@@ -15,7 +18,9 @@
 //!   `EURange` (when the point has a range) and `EngineeringUnits` (when its unit has
 //!   one), or a `DataItemType` of `Boolean` or `String`; its description is the point's;
 //! - the value's `StatusCode` follows the quality ([`status_of`]); its source timestamp is
-//!   the update's source time, its server timestamp when the bridge took the update.
+//!   the update's source time, its server timestamp when the bridge took the update;
+//! - the site folder (and every area and device folder) is an event notifier; alarm
+//!   conditions hang off their source with `HasCondition` ([`events`]).
 //!
 //! Security: Basic256Sha256 and Aes128_Sha256_RsaOaep endpoints, Sign and SignAndEncrypt,
 //! always; the None endpoint only with [`ServerConfig::allow_none`] (passwords sent on it
@@ -24,14 +29,16 @@
 //! certificates are trusted only when found in `pki_dir/trusted/` (unknown ones land in
 //! `pki_dir/rejected/`), unless [`ServerConfig::trust_client_certs`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::Utc;
 use opcua::crypto::SecurityPolicy;
-use opcua::server::address_space::{AccessLevel, AddressSpace, ObjectBuilder, VariableBuilder};
+use opcua::server::address_space::{
+    AccessLevel, AddressSpace, EventNotifier, ObjectBuilder, VariableBuilder,
+};
 use opcua::server::authenticator::{
     AuthManager, Password, UserToken, user_pass_security_policy_id,
 };
@@ -50,11 +57,22 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+pub mod events;
+pub mod history;
 mod nodes;
 
+pub use events::{
+    AcknowledgeHandler, AcknowledgeRefusal, AcknowledgeRequest, AlarmAcknowledgement, AlarmError,
+    AlarmOccurrence, AlarmPriority,
+};
+pub use history::{HistoricValue, HistoryError, HistoryQuery, HistorySource};
+
+use events::{Conditions, Source};
 use nodes::{Points, PointsBuilder};
 
-use crate::model::{Access, ApplyReport, Point, PointTree, PointValue, Quality, Update, ValueKind};
+use crate::model::{
+    Access, ApplyReport, FolderKind, Point, PointTree, PointValue, Quality, Update, ValueKind,
+};
 use crate::{UNECE_NAMESPACE_URI, Unit};
 
 /// A user's role.
@@ -215,6 +233,65 @@ where
     }
 }
 
+/// The caller's parts of the server, each optional: the write handler (without one writes
+/// are refused with `BadNotWritable`), the acknowledgement handler (without one
+/// `Acknowledge` is refused with `BadNotImplemented`) and the history source (without one
+/// points are not historizing and HistoryRead is refused).
+///
+/// ```
+/// use std::sync::Arc;
+/// use opcua_bridge::server::{AcknowledgeRefusal, AcknowledgeRequest, Handlers, WriteRefusal, WriteRequest};
+/// let handlers = Handlers::default()
+///     .with_write(Arc::new(|_: &WriteRequest| -> Result<(), WriteRefusal> { Ok(()) }))
+///     .with_acknowledge(Arc::new(|a: &AcknowledgeRequest| -> Result<(), AcknowledgeRefusal> {
+///         println!("{} acknowledged {} on {}: {}", a.user, a.alarm, a.target, a.comment);
+///         Ok(())
+///     }));
+/// assert!(handlers.history.is_none());
+/// ```
+#[derive(Clone, Default)]
+pub struct Handlers {
+    /// Receives writes to writable points.
+    pub write: Option<Arc<dyn WriteHandler>>,
+    /// Receives acknowledgements of alarm occurrences.
+    pub acknowledge: Option<Arc<dyn AcknowledgeHandler>>,
+    /// Serves HistoryRead (raw).
+    pub history: Option<Arc<dyn HistorySource>>,
+}
+
+impl Handlers {
+    /// With a write handler.
+    #[must_use]
+    pub fn with_write(mut self, handler: Arc<dyn WriteHandler>) -> Handlers {
+        self.write = Some(handler);
+        self
+    }
+
+    /// With an acknowledgement handler.
+    #[must_use]
+    pub fn with_acknowledge(mut self, handler: Arc<dyn AcknowledgeHandler>) -> Handlers {
+        self.acknowledge = Some(handler);
+        self
+    }
+
+    /// With a history source.
+    #[must_use]
+    pub fn with_history(mut self, source: Arc<dyn HistorySource>) -> Handlers {
+        self.history = Some(source);
+        self
+    }
+}
+
+impl std::fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handlers")
+            .field("write", &self.write.is_some())
+            .field("acknowledge", &self.acknowledge.is_some())
+            .field("history", &self.history.is_some())
+            .finish()
+    }
+}
+
 /// The server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -266,9 +343,83 @@ struct Shared {
     manager: Arc<InMemoryNodeManager<Points>>,
     handle: ServerHandle,
     ns: u16,
+    /// The alarm conditions published so far. Lock order: tree, conditions, address space.
+    conditions: Mutex<Conditions>,
+    /// The users with the operator role.
+    operators: HashSet<String>,
 }
 
 impl Shared {
+    /// Whether `user` (`None`: anonymous) may write and acknowledge.
+    fn is_operator(&self, user: Option<&str>) -> bool {
+        user.is_some_and(|u| self.operators.contains(u))
+    }
+
+    /// The source of an alarm on `target`: a point, a device, or the site when empty.
+    fn source_of(&self, target: &str) -> Option<Source> {
+        let tree = self.tree.lock().unwrap_or_else(PoisonError::into_inner);
+        let folders = tree.folders();
+        let (name, folder) = if target.is_empty() {
+            let site = folders.iter().position(|f| f.kind == FolderKind::Site)?;
+            (folders.get(site)?.name.clone(), site)
+        } else if let Some(i) = tree.index_of(target) {
+            (target.to_owned(), tree.points().get(i)?.folder)
+        } else {
+            let device = folders
+                .iter()
+                .position(|f| f.kind == FolderKind::Device && f.key == target)?;
+            (target.to_owned(), device)
+        };
+        let node = if target.is_empty() || tree.index_of(target).is_none() {
+            NodeId::new(self.ns, folders.get(folder)?.key.clone())
+        } else {
+            NodeId::new(self.ns, target.to_owned())
+        };
+        let mut chain = Vec::new();
+        let mut at = Some(folder);
+        while let Some(i) = at {
+            let f = folders.get(i)?;
+            chain.push(NodeId::new(self.ns, f.key.clone()));
+            at = f.parent;
+        }
+        chain.reverse();
+        Some(Source {
+            node,
+            name,
+            folders: chain,
+        })
+    }
+
+    /// Records an occurrence (creating its condition node the first time) and sends its
+    /// event.
+    fn publish_alarm(&self, occurrence: AlarmOccurrence) -> Result<(), AlarmError> {
+        if occurrence.alarm.is_empty() {
+            return Err(AlarmError::EmptyAlarm {
+                target: occurrence.target,
+            });
+        }
+        let Some(source) = self.source_of(&occurrence.target) else {
+            return Err(AlarmError::UnknownTarget {
+                alarm: occurrence.alarm,
+                target: occurrence.target,
+            });
+        };
+        let node = events::condition_id(self.ns, &occurrence.alarm, &occurrence.target);
+        let (event, folders) = {
+            let mut conditions = self
+                .conditions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if !conditions.has(&occurrence.alarm, &occurrence.target) {
+                let mut space = self.manager.address_space().write();
+                events::add_condition_node(&mut space, self.ns, &node, &occurrence.alarm, &source);
+            }
+            conditions.record(occurrence, node, source, Utc::now())
+        };
+        events::notify(self.handle.subscriptions(), &event, &folders);
+        Ok(())
+    }
+
     /// `f` of the point named `name`, if there is one.
     fn with_point<T>(&self, name: &str, f: impl FnOnce(&Point) -> T) -> Option<T> {
         let tree = self.tree.lock().unwrap_or_else(PoisonError::into_inner);
@@ -342,7 +493,8 @@ impl std::fmt::Debug for Bridge {
 impl Bridge {
     /// Builds the address space from `tree`, binds `config.host:config.port` and serves
     /// in a tokio task. Writes to writable points reach `handler`; without one they are
-    /// refused with `BadNotWritable`.
+    /// refused with `BadNotWritable`. [`Bridge::start_with`] also takes an acknowledgement
+    /// handler and a history source.
     ///
     /// The first start in a new `pki_dir` creates the application certificate (RSA 2048:
     /// about 4 s in a debug build).
@@ -354,6 +506,53 @@ impl Bridge {
         config: ServerConfig,
         tree: PointTree,
         handler: Option<Arc<dyn WriteHandler>>,
+    ) -> Result<Bridge, ServerError> {
+        let handlers = Handlers {
+            write: handler,
+            ..Handlers::default()
+        };
+        Bridge::start_with(config, tree, handlers).await
+    }
+
+    /// [`Bridge::start`] with all of the caller's parts: writes reach `handlers.write`,
+    /// acknowledgements `handlers.acknowledge`, and with `handlers.history` every point is
+    /// historizing and HistoryRead (raw) reads it.
+    ///
+    /// ```no_run
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use chrono::Utc;
+    /// use opcua_bridge::server::{
+    ///     AcknowledgeRefusal, AcknowledgeRequest, AlarmOccurrence, AlarmPriority, Bridge,
+    ///     Handlers, Role, ServerConfig,
+    /// };
+    /// use opcua_bridge::{Device, Point, PointTree, Site, Unit};
+    ///
+    /// let site = Site::new("Plant")
+    ///     .with_device(Device::new("main").with_point(Point::number("t_supply", Unit::DegC)));
+    /// let config = ServerConfig::new("127.0.0.1", 4840, "pki")
+    ///     .with_user("operator", "write-secret", Role::Operator);
+    /// let ack = |a: &AcknowledgeRequest| -> Result<(), AcknowledgeRefusal> {
+    ///     println!("occurrence {} acknowledged by {}: {}", a.occurrence, a.user, a.comment);
+    ///     Ok(())
+    /// };
+    /// let handlers = Handlers::default().with_acknowledge(Arc::new(ack));
+    /// let bridge = Bridge::start_with(config, PointTree::new(site)?, handlers).await?;
+    /// let raised = AlarmOccurrence::raised(
+    ///     1, "t_high", "main/t_supply", AlarmPriority::Major, "supply too hot", Utc::now());
+    /// bridge.publish_alarm(raised)?;
+    /// # bridge.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Bridge::start`].
+    pub async fn start_with(
+        config: ServerConfig,
+        tree: PointTree,
+        handlers: Handlers,
     ) -> Result<Bridge, ServerError> {
         check_config(&config)?;
         let addr = format!("{}:{}", config.host, config.port);
@@ -372,7 +571,9 @@ impl Bridge {
         let builder = server_builder(&config, port)
             .with_node_manager(InMemoryNodeManagerBuilder::new(PointsBuilder {
                 namespace_uri: config.namespace_uri.clone(),
-                handler,
+                handler: handlers.write,
+                acknowledge: handlers.acknowledge,
+                history: handlers.history.clone(),
             }))
             .with_authenticator(Arc::new(Users::new(&config)));
         let (server, handle) = builder.build().map_err(ServerError::Build)?;
@@ -385,13 +586,21 @@ impl Bridge {
             .ok_or_else(|| ServerError::Build("the namespace is missing".to_owned()))?;
         {
             let mut space = manager.address_space().write();
-            build_address_space(&mut space, &tree, ns);
+            build_address_space(&mut space, &tree, ns, handlers.history.is_some());
         }
+        let operators = config
+            .users
+            .iter()
+            .filter(|u| u.role == Role::Operator)
+            .map(|u| u.name.clone())
+            .collect();
         let shared = Arc::new(Shared {
             tree: Mutex::new(tree),
             manager,
             handle,
             ns,
+            conditions: Mutex::new(Conditions::default()),
+            operators,
         });
         if shared
             .manager
@@ -428,6 +637,23 @@ impl Bridge {
     /// update is either applied or rejected with its reason in the report.
     pub fn update(&self, batch: impl IntoIterator<Item = Update>) -> ApplyReport {
         self.shared.apply(batch.into_iter().collect())
+    }
+
+    /// Publishes the new state of an alarm occurrence as an `AlarmConditionType` event to
+    /// the clients subscribed to events of `Server`, the site or the folders down to the
+    /// target's device ([`events`] lists the fields). The first occurrence of an alarm on a
+    /// target creates its condition node; a client acknowledges through its
+    /// `Acknowledge` method, which reaches the [`AcknowledgeHandler`].
+    ///
+    /// Publish every change of the occurrence (raised, cleared, acknowledged elsewhere):
+    /// the bridge does not derive states itself, except `AckedState` after an
+    /// acknowledgement it accepted.
+    ///
+    /// # Errors
+    /// An empty alarm name, or a target that is neither a point nor a device of the tree
+    /// (an empty target stands for the site).
+    pub fn publish_alarm(&self, occurrence: AlarmOccurrence) -> Result<(), AlarmError> {
+        self.shared.publish_alarm(occurrence)
     }
 
     /// A copy of a point with its current state.
@@ -650,7 +876,7 @@ impl AuthManager for Users {
     }
 }
 
-fn build_address_space(space: &mut AddressSpace, tree: &PointTree, ns: u16) {
+fn build_address_space(space: &mut AddressSpace, tree: &PointTree, ns: u16, history: bool) {
     let folder_ids: Vec<NodeId> = tree
         .folders()
         .iter()
@@ -665,27 +891,38 @@ fn build_address_space(space: &mut AddressSpace, tree: &PointTree, ns: u16) {
             .is_folder()
             .organized_by(parent)
             .description(f.description.as_str())
+            .event_notifier(EventNotifier::SUBSCRIBE_TO_EVENTS)
             .insert(space);
     }
     for e in tree.points() {
         let Some(device) = folder_ids.get(e.folder) else {
             continue;
         };
-        add_point(space, ns, &e.name, device, &e.point);
+        add_point(space, ns, &e.name, device, &e.point, history);
     }
 }
 
-fn add_point(space: &mut AddressSpace, ns: u16, name: &str, device: &NodeId, p: &Point) {
+fn add_point(
+    space: &mut AddressSpace,
+    ns: u16,
+    name: &str,
+    device: &NodeId,
+    p: &Point,
+    history: bool,
+) {
     let id = NodeId::new(ns, name.to_owned());
     let (data_type, type_def) = match p.kind {
         ValueKind::Number => (DataTypeId::Double, VariableTypeId::AnalogItemType),
         ValueKind::Bool => (DataTypeId::Boolean, VariableTypeId::DataItemType),
         ValueKind::Text => (DataTypeId::String, VariableTypeId::DataItemType),
     };
-    let level = match p.access {
+    let mut level = match p.access {
         Access::Read => AccessLevel::CURRENT_READ,
         Access::ReadWrite => AccessLevel::CURRENT_READ | AccessLevel::CURRENT_WRITE,
     };
+    if history {
+        level |= AccessLevel::HISTORY_READ;
+    }
     VariableBuilder::new(
         &id,
         QualifiedName::new(ns, p.service.as_str()),
@@ -695,6 +932,7 @@ fn add_point(space: &mut AddressSpace, ns: u16, name: &str, device: &NodeId, p: 
     .value_rank(-1)
     .access_level(level)
     .user_access_level(level)
+    .historizing(history)
     .has_type_definition(type_def)
     .component_of(device.clone())
     .description(p.description.as_str())
