@@ -3,6 +3,7 @@
 
 pub mod alarm_templates;
 pub mod catalogue_json;
+pub mod opcua_demo;
 pub mod opcua_feed;
 pub mod pipeline;
 pub mod read_json;
