@@ -143,9 +143,73 @@ pub enum Error {
         /// what failed
         message: String,
     },
+    /// A notification transport could not deliver: which transport, to which peer, at which
+    /// stage, and whether retrying can help (an [`crate::Outbox`] retries the others).
+    #[error("transport {transport}: {stage} {peer}: {message}")]
+    Delivery {
+        /// the transport's name (`smtp`, `webhook`, `console`, `json-lines`)
+        transport: String,
+        /// the server, URL or file
+        peer: String,
+        /// what was being done
+        stage: DeliveryStage,
+        /// what failed (the server's answer, the OS error)
+        message: String,
+        /// `true` when the receiver refused this message, so sending it again cannot help;
+        /// `false` when the receiver is unreachable or busy (retry later)
+        permanent: bool,
+    },
+    /// A transport's configuration is unusable (found when the transport is built).
+    #[error("transport {transport}: {field}: {message}")]
+    TransportConfig {
+        /// the transport's name
+        transport: String,
+        /// the field, as in the configuration
+        field: String,
+        /// what was expected and what was found
+        message: String,
+    },
     /// A time outside the range the engine represents (±292 000 years in microseconds).
     #[error("time out of range: {0}")]
     TimeRange(String),
+}
+
+/// What a transport was doing when delivery failed ([`Error::Delivery`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DeliveryStage {
+    /// Turning the notification into a message (addresses, headers).
+    Compose,
+    /// Connecting (name resolution, TCP, timeouts).
+    Connect,
+    /// Negotiating TLS (STARTTLS, certificates).
+    Tls,
+    /// Authenticating (SMTP AUTH).
+    Authenticate,
+    /// Sending: the receiver answered with a refusal (SMTP reply, HTTP status).
+    Refused,
+    /// Writing (a file, the console).
+    Write,
+}
+
+impl DeliveryStage {
+    /// The words used in error messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStage::Compose => "composing the message for",
+            DeliveryStage::Connect => "connecting to",
+            DeliveryStage::Tls => "negotiating TLS with",
+            DeliveryStage::Authenticate => "authenticating to",
+            DeliveryStage::Refused => "refused by",
+            DeliveryStage::Write => "writing to",
+        }
+    }
+}
+
+impl std::fmt::Display for DeliveryStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl From<crate::toml_file::Located> for Error {
@@ -161,6 +225,18 @@ impl From<crate::toml_file::Located> for Error {
 }
 
 impl Error {
+    /// Whether retrying cannot help: a [`Error::Delivery`] the receiver refused for good.
+    /// Every other error is treated as temporary by an [`crate::Outbox`].
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Error::Delivery {
+                permanent: true,
+                ..
+            }
+        )
+    }
+
     pub(crate) fn rule(rule: &str, field: &str, message: impl Into<String>) -> Self {
         Error::InvalidRule {
             rule: rule.to_string(),

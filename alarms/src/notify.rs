@@ -15,6 +15,11 @@
 //!
 //! Feed entries with [`Router::observe`] in time order and call [`Router::tick`] after the
 //! entries up to that time; the result does not depend on how often `tick` is called.
+//!
+//! Delivery is the [`Transport`]'s (the implementations are in [`crate::transport`]); an
+//! [`crate::Outbox`] in front of a transport retries failed deliveries with backoff, driven by
+//! the same `now` as the router, so a receiver that is down delays notifications without
+//! losing them.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -45,8 +50,12 @@ pub struct DigestItem {
     pub priority: Option<Priority>,
     /// Alarm, warning, error or information.
     pub event_type: EventType,
-    /// Text.
+    /// Text (the rule's text for alarms).
     pub text: String,
+    /// The point's value when the event was recorded, when there is one.
+    pub value: Option<f64>,
+    /// The point's unit symbol, when the router was told it ([`Router::set_unit`]).
+    pub unit: Option<String>,
 }
 
 /// What the router asks a transport to deliver.
@@ -58,6 +67,9 @@ pub enum Notification {
         recipient: String,
         /// recipient address
         address: String,
+        /// the recipient's time zone (its own, or the rule set's digest time zone), for
+        /// showing times
+        time_zone: Tz,
         /// the occurrence
         item: DigestItem,
     },
@@ -67,6 +79,9 @@ pub enum Notification {
         recipient: String,
         /// recipient address
         address: String,
+        /// the recipient's time zone (its own, or the rule set's digest time zone), for
+        /// showing times
+        time_zone: Tz,
         /// when it is due (the local digest hour)
         at: DateTime<Utc>,
         /// what happened since the previous digest, in due order
@@ -83,14 +98,74 @@ impl Notification {
             }
         }
     }
+
+    /// The recipient's address (an e-mail address, a URL; opaque to this crate).
+    pub fn address(&self) -> &str {
+        match self {
+            Notification::Immediate { address, .. } | Notification::Digest { address, .. } => {
+                address
+            }
+        }
+    }
+
+    /// The recipient's time zone, for showing times.
+    pub fn time_zone(&self) -> Tz {
+        match self {
+            Notification::Immediate { time_zone, .. } | Notification::Digest { time_zone, .. } => {
+                *time_zone
+            }
+        }
+    }
+
+    /// When it is due: the item's due time, or the digest instant.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Notification::Immediate { item, .. } => item.due,
+            Notification::Digest { at, .. } => *at,
+        }
+    }
+
+    /// What it reports: the one occurrence, or the digest's items.
+    pub fn items(&self) -> &[DigestItem] {
+        match self {
+            Notification::Immediate { item, .. } => std::slice::from_ref(item),
+            Notification::Digest { items, .. } => items,
+        }
+    }
 }
 
-/// Delivers notifications (mail, webhook: in the binaries).
+/// Delivers notifications: the implementations (console, JSON-lines file, SMTP, webhook)
+/// are in [`crate::transport`].
+///
+/// `send` delivers one notification or fails; it does not retry (an [`crate::Outbox`] does).
+/// A failure that retrying cannot cure (the receiver refuses this message) should be
+/// [`Error::Delivery`] with `permanent: true`, so the outbox reports it and moves on instead
+/// of retrying it forever.
 pub trait Transport {
     /// A short name for errors.
     fn name(&self) -> &str;
     /// Deliver one notification.
     fn send(&mut self, n: &Notification) -> Result<(), Error>;
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn send(&mut self, n: &Notification) -> Result<(), Error> {
+        (**self).send(n)
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for &mut T {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn send(&mut self, n: &Notification) -> Result<(), Error> {
+        (**self).send(n)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +195,7 @@ pub struct Router {
     scheduled: HashSet<(u64, bool)>,
     active_critical: HashSet<u64>,
     relay: BTreeSet<u64>,
+    units: HashMap<String, String>,
 }
 
 impl Router {
@@ -191,7 +267,21 @@ impl Router {
             scheduled: HashSet::new(),
             active_critical: HashSet::new(),
             relay: BTreeSet::new(),
+            units: HashMap::new(),
         })
+    }
+
+    /// Tell the router a point's unit symbol (e.g. `"bar"`, `"°C"`), shown with the value in
+    /// the notifications about it; entries observed afterwards carry it.
+    ///
+    /// ```
+    /// # let rules = alarms::RuleSet::from_toml("r.toml", "")?;
+    /// let mut router = alarms::Router::new(&rules)?;
+    /// router.set_unit("sub/pressure", "bar");
+    /// # Ok::<(), alarms::Error>(())
+    /// ```
+    pub fn set_unit(&mut self, point: &str, unit: &str) {
+        self.units.insert(point.to_string(), unit.to_string());
     }
 
     /// Whether the relay output is on: a critical occurrence past its notification delay,
@@ -228,6 +318,8 @@ impl Router {
             priority: e.priority,
             event_type: e.event_type,
             text: e.text.clone(),
+            value: e.value,
+            unit: e.target.as_ref().and_then(|t| self.units.get(t)).cloned(),
         };
         match (e.action, e.occurrence) {
             (Action::Message, _) => {
@@ -308,6 +400,7 @@ impl Router {
                             Notification::Immediate {
                                 recipient: d.who.name.clone(),
                                 address: d.who.address.clone(),
+                                time_zone: d.tz,
                                 item: p.item.clone(),
                             },
                         ));
@@ -332,6 +425,7 @@ impl Router {
                         Notification::Digest {
                             recipient: d.who.name.clone(),
                             address: d.who.address.clone(),
+                            time_zone: d.tz,
                             at,
                             items,
                         },

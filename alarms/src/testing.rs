@@ -13,6 +13,7 @@ use crate::notify::{Notification, Transport};
 /// let digest = Notification::Digest {
 ///     recipient: "ops".into(),
 ///     address: "ops@example.invalid".into(),
+///     time_zone: chrono_tz::UTC,
 ///     at: chrono::DateTime::UNIX_EPOCH,
 ///     items: Vec::new(),
 /// };
