@@ -7,6 +7,9 @@ pub mod opcua_demo;
 pub mod opcua_feed;
 pub mod pipeline;
 pub mod read_json;
+pub mod simulation;
+pub mod site;
+mod toml_file;
 
 /// The repository README's Rust snippets, compiled and run as doctests.
 #[cfg(doctest)]

@@ -17,6 +17,7 @@ const GROUPS: &[&[&str]] = &[
         "reports/src/toml_file.rs",
         "eiec/src/toml_file.rs",
         "ecl-appkeys/src/toml_file.rs",
+        "examples/src/toml_file.rs",
     ],
     &["reports/src/tz.rs", "alarms/src/tz.rs"],
     &["reports/src/raster.rs", "eiec/src/raster.rs"],
