@@ -9,8 +9,10 @@
 //! its source (the target point or device, the site for an empty target) with
 //! `HasCondition`, with an `Acknowledge` method (`0:Acknowledge`, node id
 //! `#alarm/ALARM@TARGET#Acknowledge`; input arguments `EventId` (ByteString) and `Comment`
-//! (LocalizedText)). Events are notified on the `Server` object and on every folder from the
-//! site down to the source's device (the site folder and the folders are event notifiers).
+//! (LocalizedText)). Events are notified on the `Server` object and on the site folder (an
+//! event notifier; areas and devices are not: async-opcua delivers an event notified on a
+//! node to that node's and `Server`'s subscribers, so a second notifying folder would send
+//! `Server`'s subscribers the event twice).
 //!
 //! Event fields (select them with `TypeDefinitionId` `BaseEventType` or any of the condition
 //! types):
@@ -279,8 +281,8 @@ pub(super) struct Source {
     pub(super) node: NodeId,
     /// The target, or the site's name.
     pub(super) name: String,
-    /// The folders notified besides `Server`: the site down to the source's device.
-    pub(super) folders: Vec<NodeId>,
+    /// The folder notified (with `Server`): the site.
+    pub(super) notifier: NodeId,
 }
 
 /// How many event ids of the current occurrence a condition remembers (for acknowledgement).
@@ -324,7 +326,7 @@ impl Conditions {
         node: NodeId,
         source: Source,
         received: DateTime<Utc>,
-    ) -> (ConditionEvent, Vec<NodeId>) {
+    ) -> (ConditionEvent, NodeId) {
         let key = (occurrence.alarm.clone(), occurrence.target.clone());
         self.by_node.insert(node.clone(), key.clone());
         let condition = self.by_key.entry(key).or_insert_with(|| Condition {
@@ -378,7 +380,7 @@ impl Conditions {
         &mut self,
         pending: &Pending,
         now: DateTime<Utc>,
-    ) -> Option<(ConditionEvent, Vec<NodeId>)> {
+    ) -> Option<(ConditionEvent, NodeId)> {
         let condition = self.by_key.get_mut(&pending.key)?;
         if condition.occurrence.id != pending.request.occurrence {
             return None;
@@ -398,7 +400,7 @@ impl Conditions {
 
 /// The event of the condition's current state, its id remembered for acknowledgement; and
 /// the notifiers to send it to.
-fn emit(c: &mut Condition, seq: u64, received: DateTime<Utc>) -> (ConditionEvent, Vec<NodeId>) {
+fn emit(c: &mut Condition, seq: u64, received: DateTime<Utc>) -> (ConditionEvent, NodeId) {
     let mut id = [0u8; 16];
     id[..8].copy_from_slice(&c.occurrence.id.to_be_bytes());
     id[8..].copy_from_slice(&seq.to_be_bytes());
@@ -407,7 +409,7 @@ fn emit(c: &mut Condition, seq: u64, received: DateTime<Utc>) -> (ConditionEvent
     }
     c.event_ids.push_back(id);
     let event = ConditionEvent::new(&c.occurrence, id, &c.node, &c.source, received);
-    (event, c.source.folders.clone())
+    (event, c.source.notifier.clone())
 }
 
 /// The node id of the condition of `alarm` on `target`.
@@ -641,15 +643,13 @@ impl Event for ConditionEvent {
     }
 }
 
-/// Sends `event` to the subscribers of `Server` and of `folders`.
+/// Sends `event` to the subscribers of `notifier` and of `Server` (async-opcua adds those).
 pub(super) fn notify(
     subscriptions: &opcua::server::SubscriptionCache,
     event: &ConditionEvent,
-    folders: &[NodeId],
+    notifier: &NodeId,
 ) {
-    let server: NodeId = opcua::types::ObjectId::Server.into();
-    let targets = std::iter::once(&server).chain(folders);
-    subscriptions.notify_events(targets.map(|id| (event as &dyn Event, id)));
+    subscriptions.notify_events(std::iter::once((event as &dyn Event, notifier)));
 }
 
 #[cfg(test)]
@@ -661,7 +661,7 @@ mod tests {
         Source {
             node: NodeId::new(2, "main/t_supply"),
             name: "main/t_supply".to_owned(),
-            folders: vec![NodeId::new(2, "#site"), NodeId::new(2, "main")],
+            notifier: NodeId::new(2, "#site"),
         }
     }
 
@@ -702,8 +702,8 @@ mod tests {
             "too hot",
             t,
         );
-        let (e, folders) = c.record(o, node.clone(), source(), t);
-        assert_eq!(folders.len(), 2);
+        let (e, notifier) = c.record(o, node.clone(), source(), t);
+        assert_eq!(notifier, NodeId::new(2, "#site"));
         assert_eq!(field(&e, &["Severity"]), Variant::from(700u16));
         assert_eq!(
             field(&e, &["Message"]),

@@ -19,8 +19,8 @@
 //!   one), or a `DataItemType` of `Boolean` or `String`; its description is the point's;
 //! - the value's `StatusCode` follows the quality ([`status_of`]); its source timestamp is
 //!   the update's source time, its server timestamp when the bridge took the update;
-//! - the site folder (and every area and device folder) is an event notifier; alarm
-//!   conditions hang off their source with `HasCondition` ([`events`]).
+//! - the site folder is an event notifier (as `Server` is); alarm conditions hang off
+//!   their source with `HasCondition` ([`events`]).
 //!
 //! Security: Basic256Sha256 and Aes128_Sha256_RsaOaep endpoints, Sign and SignAndEncrypt,
 //! always; the None endpoint only with [`ServerConfig::allow_none`] (passwords sent on it
@@ -359,34 +359,24 @@ impl Shared {
     fn source_of(&self, target: &str) -> Option<Source> {
         let tree = self.tree.lock().unwrap_or_else(PoisonError::into_inner);
         let folders = tree.folders();
-        let (name, folder) = if target.is_empty() {
-            let site = folders.iter().position(|f| f.kind == FolderKind::Site)?;
-            (folders.get(site)?.name.clone(), site)
-        } else if let Some(i) = tree.index_of(target) {
-            (target.to_owned(), tree.points().get(i)?.folder)
-        } else {
-            let device = folders
+        let site = folders.iter().find(|f| f.kind == FolderKind::Site)?;
+        let (node, name) = if target.is_empty() {
+            (site.key.clone(), site.name.clone())
+        } else if tree.index_of(target).is_some()
+            || folders
                 .iter()
-                .position(|f| f.kind == FolderKind::Device && f.key == target)?;
-            (target.to_owned(), device)
-        };
-        let node = if target.is_empty() || tree.index_of(target).is_none() {
-            NodeId::new(self.ns, folders.get(folder)?.key.clone())
+                .any(|f| f.kind == FolderKind::Device && f.key == target)
+        {
+            // A point's node id is its name, a device folder's its key: the device name.
+            (target.to_owned(), target.to_owned())
         } else {
-            NodeId::new(self.ns, target.to_owned())
+            return None;
         };
-        let mut chain = Vec::new();
-        let mut at = Some(folder);
-        while let Some(i) = at {
-            let f = folders.get(i)?;
-            chain.push(NodeId::new(self.ns, f.key.clone()));
-            at = f.parent;
-        }
-        chain.reverse();
+        let node = NodeId::new(self.ns, node);
         Some(Source {
             node,
             name,
-            folders: chain,
+            notifier: NodeId::new(self.ns, site.key.clone()),
         })
     }
 
@@ -405,7 +395,7 @@ impl Shared {
             });
         };
         let node = events::condition_id(self.ns, &occurrence.alarm, &occurrence.target);
-        let (event, folders) = {
+        let (event, notifier) = {
             let mut conditions = self
                 .conditions
                 .lock()
@@ -416,7 +406,7 @@ impl Shared {
             }
             conditions.record(occurrence, node, source, Utc::now())
         };
-        events::notify(self.handle.subscriptions(), &event, &folders);
+        events::notify(self.handle.subscriptions(), &event, &notifier);
         Ok(())
     }
 
@@ -640,8 +630,8 @@ impl Bridge {
     }
 
     /// Publishes the new state of an alarm occurrence as an `AlarmConditionType` event to
-    /// the clients subscribed to events of `Server`, the site or the folders down to the
-    /// target's device ([`events`] lists the fields). The first occurrence of an alarm on a
+    /// the clients subscribed to events of `Server` or of the site folder ([`events`] lists
+    /// the fields). The first occurrence of an alarm on a
     /// target creates its condition node; a client acknowledges through its
     /// `Acknowledge` method, which reaches the [`AcknowledgeHandler`].
     ///
@@ -891,7 +881,11 @@ fn build_address_space(space: &mut AddressSpace, tree: &PointTree, ns: u16, hist
             .is_folder()
             .organized_by(parent)
             .description(f.description.as_str())
-            .event_notifier(EventNotifier::SUBSCRIBE_TO_EVENTS)
+            .event_notifier(if f.kind == FolderKind::Site {
+                EventNotifier::SUBSCRIBE_TO_EVENTS
+            } else {
+                EventNotifier::empty()
+            })
             .insert(space);
     }
     for e in tree.points() {

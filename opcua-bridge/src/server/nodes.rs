@@ -362,8 +362,8 @@ impl Points {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .acknowledged(&pending, Utc::now());
-        if let Some((event, folders)) = emitted {
-            events::notify(&context.subscriptions, &event, &folders);
+        if let Some((event, notifier)) = emitted {
+            events::notify(&context.subscriptions, &event, &notifier);
         }
         Ok(())
     }
