@@ -1104,6 +1104,14 @@ impl SimulatedSite {
             }
         }
         for f in faults.iter().cloned() {
+            // a fault from the start is in place before this returns (no first answer slips
+            // through)
+            if f.start.is_zero() {
+                self.inner.set_fault(&f.device, f.fault)?;
+                if f.duration.is_none() {
+                    continue;
+                }
+            }
             let inner = Arc::clone(&self.inner);
             self.tasks.push(tokio::spawn(async move {
                 tokio::time::sleep(f.start).await;
