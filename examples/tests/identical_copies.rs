@@ -18,6 +18,7 @@ const GROUPS: &[&[&str]] = &[
         "eiec/src/toml_file.rs",
         "ecl-appkeys/src/toml_file.rs",
         "examples/src/toml_file.rs",
+        "opcua-bridge/src/toml_file.rs",
     ],
     &["reports/src/tz.rs", "alarms/src/tz.rs"],
     &["reports/src/raster.rs", "eiec/src/raster.rs"],

@@ -8,10 +8,15 @@
 //! | [`model`] | the point tree (site / area / device / point), values, ranges, quality, batch updates |
 //! | [`unit`](mod@unit) | workspace unit symbols and their UNECE codes for `EUInformation` |
 //! | `server` | the OPC UA server on async-opcua (feature `server`, default on) |
+//! | `client` | the OPC UA client gateway: an external server's nodes feed points, with units, quality, reconnection and setpoint writes (feature `client`) |
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod model;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "client")]
+mod toml_file;
 pub mod unit;
 
 pub use model::{
