@@ -788,6 +788,47 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_occurrence_is_sent_with_retain_false() {
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap();
+        let cleared_at = t + chrono::Duration::minutes(5);
+        let mut c = Conditions::default();
+        let node = condition_id(2, "t_high", "main/t_supply");
+        let mut o =
+            AlarmOccurrence::raised(3, "t_high", "main/t_supply", AlarmPriority::Minor, "hot", t);
+        o.active = false;
+        o.cleared_at = Some(cleared_at);
+        o.time = cleared_at;
+        let (e, _) = c.record(o.clone(), node.clone(), source(), cleared_at);
+        assert_eq!(field(&e, &["ActiveState", "Id"]), Variant::from(false));
+        assert_eq!(
+            field(&e, &["ActiveState", "TransitionTime"]),
+            Variant::from(UaDateTime::from(cleared_at))
+        );
+        assert_eq!(
+            field(&e, &["Retain"]),
+            Variant::from(true),
+            "not acknowledged yet"
+        );
+        assert_eq!(field(&e, &["Severity"]), Variant::from(500u16));
+        o.acknowledged = true;
+        o.acknowledgement = Some(AlarmAcknowledgement {
+            user: "ann".into(),
+            comment: "done".into(),
+            time: cleared_at,
+        });
+        let (e, _) = c.record(o, node, source(), cleared_at);
+        assert_eq!(field(&e, &["Retain"]), Variant::from(false));
+        assert_eq!(
+            field(&e, &["AckedState"]),
+            Variant::from(LocalizedText::new("en", "Acknowledged"))
+        );
+        assert_eq!(
+            field(&e, &["ClientUserId"]),
+            Variant::from(UAString::from("ann"))
+        );
+    }
+
+    #[test]
     fn acknowledge_methods_belong_to_their_condition() {
         let c = condition_id(2, "a", "main/x");
         assert!(is_acknowledge(
