@@ -311,11 +311,16 @@ impl Transport for Smtp {
         self.transport.send(&message).map(|_| ()).map_err(|e| {
             let code = e.status().map(u16::from);
             let text = chain(&e);
+            let lower = text.to_lowercase();
+            let tls = e.is_tls()
+                || ["starttls", "tls", "certificate", "handshake"]
+                    .iter()
+                    .any(|w| lower.contains(w));
             let (stage, permanent) = match code {
                 Some(530..=539) => (DeliveryStage::Authenticate, false),
                 Some(_) => (DeliveryStage::Refused, e.is_permanent()),
-                None if e.is_tls() || text.contains("STARTTLS") => (DeliveryStage::Tls, false),
-                None if text.contains("authentication") => (DeliveryStage::Authenticate, false),
+                None if tls => (DeliveryStage::Tls, false),
+                None if lower.contains("authentication") => (DeliveryStage::Authenticate, false),
                 None => (DeliveryStage::Connect, false),
             };
             delivery("smtp", &self.peer, stage, text, permanent)

@@ -1,0 +1,100 @@
+"""A local SMTP server for the alarms delivery tests (aiosmtpd from PyPI).
+
+Listens on 127.0.0.1 (a free port unless --port; prints `PORT <n>` once it accepts connections) and
+writes each message it receives to OUT/<n>.json: the envelope, the parsed headers and
+text body, whether the session was under TLS, and which AUTH mechanism and user were
+used. Runs until killed.
+
+Options: --out DIR (required), --port N (default: a free one), --user U --password P (AUTH PLAIN and LOGIN, also over
+plain text unless --tls), --tls CERT KEY (offer STARTTLS and require it before MAIL and
+AUTH).
+"""
+
+import argparse
+import email
+import email.policy
+import json
+import os
+import socket
+import ssl
+import logging
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+class Recorder:
+    def __init__(self, out):
+        self.out = out
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.original_content or envelope.content,
+                                       policy=email.policy.default)
+        body = msg.get_body(preferencelist=("plain",))
+        auth = session.auth_data
+        record = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "subject": str(msg["subject"]),
+            "from": str(msg["from"]),
+            "to": str(msg["to"]),
+            "content_type": msg.get_content_type(),
+            "body": body.get_content().replace("\r\n", "\n") if body is not None else None,
+            "tls": session.ssl is not None,
+            "auth_mechanism": getattr(server, "last_mechanism", None),
+            "auth_user": auth.login.decode() if isinstance(auth, LoginPassword) else None,
+        }
+        self.count += 1
+        path = os.path.join(self.out, "%04d.json" % self.count)
+        with open(path + ".tmp", "w") as f:
+            json.dump(record, f)
+        os.replace(path + ".tmp", path)
+        return "250 OK"
+
+
+def main():
+    # aiosmtpd 1.4 logs a deprecation warning about its own use of Session.login_data.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", required=True)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--user")
+    p.add_argument("--password")
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    a = p.parse_args()
+
+    port = a.port
+    if port == 0:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+
+    kwargs = {}
+    if a.user is not None:
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            server.last_mechanism = mechanism
+            ok = (isinstance(auth_data, LoginPassword)
+                  and auth_data.login.decode() == a.user
+                  and auth_data.password.decode() == a.password)
+            # handled=False: aiosmtpd answers a failure with 535 itself.
+            return AuthResult(success=ok, handled=False, auth_data=auth_data)
+        kwargs.update(authenticator=authenticator, auth_require_tls=bool(a.tls))
+    if a.tls:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(a.tls[0], a.tls[1])
+        kwargs.update(tls_context=ctx, require_starttls=True)
+
+    controller = Controller(Recorder(a.out), hostname="127.0.0.1", port=port, **kwargs)
+    controller.start()
+    print("PORT %d" % port, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
