@@ -119,7 +119,7 @@ pub enum NodeType {
     String,
     /// `LocalizedText` (read as text; written as text without locale).
     LocalizedText,
-    /// Anything else: readable as far as [`value_of`] goes, not writable by the gateway.
+    /// Anything else (dates, arrays, structures): not converted to a point value, not written.
     Other,
 }
 
