@@ -1,4 +1,4 @@
-//! Transports that really deliver [`Notification`]s, their configuration, and the message
+//! Transports that really deliver [`Notification`](crate::Notification)s, their configuration, and the message
 //! texts they share.
 //!
 //! | transport | cargo feature | what it does |
@@ -29,7 +29,7 @@
 //!
 //! ## Times
 //!
-//! Times are shown in the recipient's time zone ([`Notification::time_zone`]: the
+//! Times are shown in the recipient's time zone ([`Notification::time_zone`](crate::Notification::time_zone): the
 //! recipient's own `time_zone`, else the rule set's `[digest] time_zone`, the site's), as
 //! `2024-06-03 14:05:00 +02:00 (Europe/Copenhagen)`; the JSON carries both the UTC instant and
 //! the local time with its offset.
