@@ -148,6 +148,16 @@ async def alarms(res, operator, reader):
     await wait_for(lambda: len(server_events.events) > before)
     res["after_ack"] = [describe_event(e) for e in server_events.events[before:]]
     res["ack_again"] = await acknowledge(operator, condition_id, event_id, "again")
+    # The condition node holds the latest state too.
+    condition = reader.get_node(condition_id)
+    res["condition_node"] = {
+        "type_definition": (await condition.read_type_definition()).Identifier,
+        "acked_id": await (await condition.get_child(["0:AckedState", "0:Id"])).read_value(),
+        "active_id": await (await condition.get_child(["0:ActiveState", "0:Id"])).read_value(),
+        "comment": (await (await condition.get_child("0:Comment")).read_value()).Text,
+        "severity": await (await condition.get_child("0:Severity")).read_value(),
+        "retain": await (await condition.get_child("0:Retain")).read_value(),
+    }
     await sub_server.delete()
     await sub_site.delete()
 

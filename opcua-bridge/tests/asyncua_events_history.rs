@@ -312,6 +312,18 @@ fn check_acknowledgements(r: &Value, acks: &Acks) {
     assert_eq!(e["comment"], "pump checked");
     assert_eq!(e["client_user_id"], "operator");
     assert_eq!(e["severity"], 700);
+    assert_eq!(
+        r["condition_node"],
+        serde_json::json!({
+            "type_definition": 2915,
+            "acked_id": true,
+            "active_id": true,
+            "comment": "pump checked",
+            "severity": 700,
+            "retain": true,
+        }),
+        "the condition node's variables follow its events"
+    );
     let raised = events_named(&r["server_events"], "t_high")[0];
     assert_ne!(
         e["event_id"], raised["event_id"],

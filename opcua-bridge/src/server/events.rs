@@ -7,7 +7,9 @@
 //! One condition node per alarm instance (alarm, target): node id `#alarm/ALARM@TARGET` in
 //! the bridge's namespace, type `AlarmConditionType`, browse name `2:ALARM`, referenced by
 //! its source (the target point or device, the site for an empty target) with
-//! `HasCondition`, with an `Acknowledge` method (`0:Acknowledge`, node id
+//! `HasCondition`, with the latest event's fields as variables (`ActiveState`, `ActiveState/Id`,
+//! `AckedState`, `AckedState/Id`, `EnabledState`, `Retain`, `Comment`, `Severity`, ...;
+//! node ids `#alarm/ALARM@TARGET#ActiveState/Id`) and an `Acknowledge` method (`0:Acknowledge`, node id
 //! `#alarm/ALARM@TARGET#Acknowledge`; input arguments `EventId` (ByteString) and `Comment`
 //! (LocalizedText)). Events are notified on the `Server` object and on the site folder (an
 //! event notifier; areas and devices are not: async-opcua delivers an event notified on a
@@ -43,11 +45,13 @@ use std::collections::{HashMap, VecDeque};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opcua::server::address_space::{
-    AddressSpace, BaseEventType, Event, EventField, MethodBuilder, ObjectBuilder,
+    AccessLevel, AddressSpace, BaseEventType, Event, EventField, MethodBuilder, ObjectBuilder,
+    VariableBuilder,
 };
 use opcua::types::{
-    Argument, AttributeId, ByteString, DataTypeId, DateTime as UaDateTime, LocalizedText, NodeId,
-    NumericRange, ObjectTypeId, QualifiedName, ReferenceTypeId, StatusCode, UAString, Variant,
+    Argument, AttributeId, ByteString, DataTypeId, DataValue, DateTime as UaDateTime,
+    LocalizedText, NodeId, NumericRange, ObjectTypeId, QualifiedName, ReferenceTypeId, StatusCode,
+    UAString, VariableTypeId, Variant,
 };
 use serde::{Deserialize, Serialize};
 
@@ -417,8 +421,81 @@ pub(super) fn condition_id(ns: u16, alarm: &str, target: &str) -> NodeId {
     NodeId::new(ns, format!("#alarm/{alarm}@{target}"))
 }
 
-/// Adds the condition node, its `Acknowledge` method and the `HasCondition` reference
-/// from its source.
+/// How a state variable of a condition node hangs off its parent.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A `HasProperty` of the parent, `PropertyType`.
+    Property,
+    /// A `HasComponent` of the parent, of this variable type.
+    Component(VariableTypeId),
+}
+
+/// The condition node's variables: path below the condition, data type, kind. Parents come
+/// before their children. Their values are those of the latest event.
+const STATE_VARIABLES: &[(&[&str], DataTypeId, Kind)] = &[
+    (&["EventId"], DataTypeId::ByteString, Kind::Property),
+    (&["EventType"], DataTypeId::NodeId, Kind::Property),
+    (&["SourceNode"], DataTypeId::NodeId, Kind::Property),
+    (&["SourceName"], DataTypeId::String, Kind::Property),
+    (&["Time"], DataTypeId::UtcTime, Kind::Property),
+    (&["ReceiveTime"], DataTypeId::UtcTime, Kind::Property),
+    (&["Message"], DataTypeId::LocalizedText, Kind::Property),
+    (&["Severity"], DataTypeId::UInt16, Kind::Property),
+    (&["ConditionName"], DataTypeId::String, Kind::Property),
+    (&["BranchId"], DataTypeId::NodeId, Kind::Property),
+    (&["Retain"], DataTypeId::Boolean, Kind::Property),
+    (&["ClientUserId"], DataTypeId::String, Kind::Property),
+    (&["InputNode"], DataTypeId::NodeId, Kind::Property),
+    (
+        &["SuppressedOrShelved"],
+        DataTypeId::Boolean,
+        Kind::Property,
+    ),
+    (
+        &["EnabledState"],
+        DataTypeId::LocalizedText,
+        Kind::Component(VariableTypeId::TwoStateVariableType),
+    ),
+    (&["EnabledState", "Id"], DataTypeId::Boolean, Kind::Property),
+    (
+        &["ActiveState"],
+        DataTypeId::LocalizedText,
+        Kind::Component(VariableTypeId::TwoStateVariableType),
+    ),
+    (&["ActiveState", "Id"], DataTypeId::Boolean, Kind::Property),
+    (
+        &["AckedState"],
+        DataTypeId::LocalizedText,
+        Kind::Component(VariableTypeId::TwoStateVariableType),
+    ),
+    (&["AckedState", "Id"], DataTypeId::Boolean, Kind::Property),
+    (
+        &["Comment"],
+        DataTypeId::LocalizedText,
+        Kind::Component(VariableTypeId::ConditionVariableType),
+    ),
+    (
+        &["LastSeverity"],
+        DataTypeId::UInt16,
+        Kind::Component(VariableTypeId::ConditionVariableType),
+    ),
+    (
+        &["Quality"],
+        DataTypeId::StatusCode,
+        Kind::Component(VariableTypeId::ConditionVariableType),
+    ),
+];
+
+/// The node id of a condition's variable at `path`.
+fn variable_id(condition: &NodeId, path: &[&str]) -> NodeId {
+    NodeId::new(
+        condition.namespace,
+        format!("{}#{}", condition.identifier_string(), path.join("/")),
+    )
+}
+
+/// Adds the condition node, its state variables (values set by the first event), its
+/// `Acknowledge` method and the `HasCondition` reference from its source.
 pub(super) fn add_condition_node(
     space: &mut AddressSpace,
     ns: u16,
@@ -434,6 +511,28 @@ pub(super) fn add_condition_node(
             opcua::server::address_space::ReferenceDirection::Inverse,
         )
         .insert(space);
+    for (path, data_type, kind) in STATE_VARIABLES {
+        let Some((name, parents)) = path.split_last() else {
+            continue;
+        };
+        let parent = if parents.is_empty() {
+            id.clone()
+        } else {
+            variable_id(id, parents)
+        };
+        let var = VariableBuilder::new(&variable_id(id, path), QualifiedName::new(0, *name), *name)
+            .data_type(*data_type)
+            .value_rank(-1)
+            .access_level(AccessLevel::CURRENT_READ)
+            .user_access_level(AccessLevel::CURRENT_READ);
+        let var = match kind {
+            Kind::Property => var
+                .has_type_definition(VariableTypeId::PropertyType)
+                .property_of(parent),
+            Kind::Component(t) => var.has_type_definition(*t).component_of(parent),
+        };
+        var.insert(space);
+    }
     let method = NodeId::new(ns, format!("{}#Acknowledge", id.identifier_string()));
     let args = NodeId::new(
         ns,
@@ -544,6 +643,27 @@ impl ConditionEvent {
         }
     }
 
+    /// The condition node's variables with the values of this event.
+    pub(super) fn state_values(&self) -> Vec<(NodeId, DataValue)> {
+        let now = UaDateTime::now();
+        STATE_VARIABLES
+            .iter()
+            .map(|(path, _, _)| {
+                let names: Vec<QualifiedName> =
+                    path.iter().map(|p| QualifiedName::new(0, *p)).collect();
+                let value = self.get_value(AttributeId::Value, &NumericRange::None, &names);
+                let dv = DataValue {
+                    value: Some(value),
+                    status: Some(StatusCode::Good),
+                    source_timestamp: Some(self.base.time),
+                    server_timestamp: Some(now),
+                    ..Default::default()
+                };
+                (variable_id(&self.condition, path), dv)
+            })
+            .collect()
+    }
+
     /// The event's id.
     #[cfg(test)]
     pub(super) fn event_id(&self) -> &ByteString {
@@ -643,12 +763,19 @@ impl Event for ConditionEvent {
     }
 }
 
-/// Sends `event` to the subscribers of `notifier` and of `Server` (async-opcua adds those).
-pub(super) fn notify(
+/// Sets the condition node's variables from `event`, then sends `event` to the subscribers
+/// of `notifier` and of `Server` (async-opcua adds those).
+pub(super) fn notify<T: opcua::server::node_manager::memory::InMemoryNodeManagerImpl>(
+    manager: &opcua::server::node_manager::memory::InMemoryNodeManager<T>,
     subscriptions: &opcua::server::SubscriptionCache,
     event: &ConditionEvent,
     notifier: &NodeId,
 ) {
+    let values = event.state_values();
+    let updates = values.iter().map(|(id, v)| (id, None, v.clone()));
+    if let Err(e) = manager.set_values(subscriptions, updates) {
+        tracing::warn!("updating the condition {} failed: {e}", event.condition);
+    }
     subscriptions.notify_events(std::iter::once((event as &dyn Event, notifier)));
 }
 

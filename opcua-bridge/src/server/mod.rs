@@ -406,7 +406,12 @@ impl Shared {
             }
             conditions.record(occurrence, node, source, Utc::now())
         };
-        events::notify(self.handle.subscriptions(), &event, &notifier);
+        events::notify(
+            &self.manager,
+            self.handle.subscriptions(),
+            &event,
+            &notifier,
+        );
         Ok(())
     }
 

@@ -363,7 +363,7 @@ impl Points {
             .unwrap_or_else(PoisonError::into_inner)
             .acknowledged(&pending, Utc::now());
         if let Some((event, notifier)) = emitted {
-            events::notify(&context.subscriptions, &event, &notifier);
+            events::notify(&shared.manager, &context.subscriptions, &event, &notifier);
         }
         Ok(())
     }
