@@ -1217,6 +1217,39 @@ heat_meter = "hm1"
     }
 
     #[test]
+    fn catalogue_files_are_relative_to_the_site_file() {
+        let product = r#"
+[[product]]
+references = ["SITE-TEST"]
+vendor = "Test"
+model = "SITE-TEST"
+defaults = { function_code = 3 }
+
+[[product.service]]
+id = "v_l1_n"
+name = "Voltage L1-N"
+quantity = "voltage"
+unit = "V"
+category = "voltage"
+register = { address = 0x0000, type = "u16", scale = 0.01 }
+"#;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("cat")).unwrap();
+        std::fs::write(dir.path().join("cat/extra.toml"), product).unwrap();
+        let text = format!(
+            "{}\n[catalogue]\nfiles = [\"cat/extra.toml\"]\n",
+            GOOD.replace("\"ECR380D\"", "\"SITE-TEST\"")
+        );
+        std::fs::write(dir.path().join("site.toml"), &text).unwrap();
+        let site = Site::load(dir.path().join("site.toml")).unwrap();
+        assert!(site.catalogue().get("SITE-TEST").is_some());
+        assert_eq!(site.devices[0].product, "SITE-TEST");
+        // the same text elsewhere does not find the file
+        let e = Site::from_str("/elsewhere/site.toml", &text).unwrap_err();
+        assert!(e.to_string().starts_with("/elsewhere/site.toml:"), "{e}");
+    }
+
+    #[test]
     fn missing_files_and_catalogue_files_are_errors() {
         assert!(matches!(
             Site::load("/no/such/site.toml"),

@@ -447,3 +447,77 @@ fn the_binary_serves_the_demo_site_with_a_timed_fault() {
     };
     assert!((4_990..=5_010).contains(&f), "{f}");
 }
+
+/// A bad site file: one line on stderr naming the file, line, column and field; exit 1.
+#[test]
+fn a_bad_site_file_is_reported_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("site.toml");
+    let text = examples::site::DEMO_TEXT.replacen("product = \"ECR180D\"", "product = \"NOPE\"", 1);
+    let line = text.lines().position(|l| l.contains("\"NOPE\"")).unwrap() + 1;
+    std::fs::write(&path, &text).unwrap();
+    let out = common::example("meter-server")
+        .arg("--site")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:{line}:11: device[1].product: expected a product reference",
+            path.display()
+        )),
+        "{err}"
+    );
+}
+
+/// A site with an `rtu` bus on one end of a socat pseudo-terminal pair: the poller reads the
+/// meter on the other end (skipped with a printed reason without socat).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtu_bus_is_served_on_a_serial_line() {
+    if !peers::socat() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("sim"), dir.path().join("master"));
+    let socat = Killed(
+        Command::new("socat")
+            .arg(format!("pty,raw,echo=0,link={}", a.display()))
+            .arg(format!("pty,raw,echo=0,link={}", b.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !(a.exists() && b.exists()) {
+        assert!(Instant::now() < deadline, "socat made no pseudo-terminals");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = format!(
+        "[site]\nname = \"rtu\"\ntime_zone = \"UTC\"\n\n[[bus]]\nname = \"line\"\nkind = \"rtu\"\npath = \"{}\"\nbaud = 38400\n\n[[device]]\nname = \"m\"\nproduct = \"ECR380D\"\nbus = \"line\"\nunit = 7\n",
+        a.display()
+    );
+    let site = Site::from_str("rtu.toml", &text).unwrap();
+    let sim = SimulatedSite::start(&site, SimOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        sim.endpoints()[0].to_string(),
+        format!("line: Modbus RTU {}", a.display())
+    );
+    let mut inst = site.installation().unwrap();
+    if let BusKind::Rtu(s) = &mut inst.buses[0].kind {
+        s.path = b.clone();
+        assert_eq!(s.baud, 38_400);
+    }
+    let poller = Poller::new(&inst, site.catalogue()).unwrap();
+    let readings = poller.poll_device("m").await.unwrap();
+    let v = value(&readings, "m/v_l1_n");
+    assert!((220.0..240.0).contains(&v), "{v}");
+    poller.shutdown().await;
+    sim.stop().await;
+    drop(socat);
+}
