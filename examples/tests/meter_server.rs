@@ -521,3 +521,33 @@ async fn an_rtu_bus_is_served_on_a_serial_line() {
     sim.stop().await;
     drop(socat);
 }
+
+/// On the real clock: the heat meter's energy rises between two readouts 3 s apart (the
+/// outdoor temperature is held at -10 degC through the control command, about 36 kW).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn energy_rises_in_real_time() {
+    let site = Site::demo().unwrap().with_ephemeral_ports();
+    let sim = SimulatedSite::start(&site, SimOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(sim.command("outdoor -10"), "ok outdoor -10.0");
+    let mbus = sim.address("mbus").unwrap().to_string();
+    let mut master = Master::connect_tcp(&mbus, MasterConfig::default())
+        .await
+        .unwrap();
+    let first = read_meter(&mut master, 2).await;
+    let (e0, p0) = (
+        record(&first, Quantity::Energy),
+        record(&first, Quantity::Power),
+    );
+    assert!(p0 > 20_000.0, "{p0} W");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let e1 = record(&read_meter(&mut master, 2).await, Quantity::Energy);
+    // 3 s at p0 (the power follows the ECL's slowly moving temperatures): 3 * p0 / 3600 Wh
+    let expected = 3.0 * p0 / 3600.0;
+    assert!(
+        e1 - e0 >= 0.5 * expected && e1 - e0 <= 2.0 * expected + 10.0,
+        "energy {e0} -> {e1} Wh, expected about +{expected:.0} Wh"
+    );
+    sim.stop().await;
+}
