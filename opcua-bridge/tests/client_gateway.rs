@@ -80,6 +80,14 @@ impl Drop for PyServer {
     }
 }
 
+/// Logs to the test's output, filtered by `RUST_LOG` (none when unset).
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
@@ -176,10 +184,7 @@ async fn gateway_against_asyncua_server_with_restart() {
     if !peers::asyncua() {
         return;
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    logs();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut server = PyServer::start(port).await;
@@ -501,4 +506,89 @@ async fn nodes_that_cannot_feed_points_are_typed_errors() {
     let mut gone = with(NodeMapping::new("ns=2;s=Boiler.T", "boiler/t"));
     gone.endpoint = format!("opc.tcp://127.0.0.1:{}/", free_port());
     assert!(matches!(connect(gone).await, Err(Error::Connect { .. })));
+}
+
+/// A server that stops answering without closing the connection (the process is
+/// stopped, as behind a dead network link): the keep-alive reads time out, the points go
+/// bad-communication; once it answers again the session comes back and values that never
+/// changed (`running`, `state`) are good again too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_is_detected_and_unchanged_values_resume() {
+    if !peers::asyncua() {
+        return;
+    }
+    logs();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = PyServer::start(port).await;
+    let mut c = config(port, &dir.path().join("pki"));
+    c.keep_alive_ms = 300;
+    c.timeout_ms = 1000;
+    let (gateway, mut rx) = timeout(Duration::from_secs(20), Gateway::connect(c))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    let mut tree = PointTree::new(Site {
+        name: "Plant".into(),
+        description: String::new(),
+        areas: Vec::new(),
+        devices: gateway.devices(),
+    })
+    .unwrap();
+    let mut seen = Seen::default();
+    seen.until(&mut rx, Duration::from_secs(10), "first values", |s, _| {
+        s.value("boiler/running").is_some() && s.good_numbers("boiler/t").len() >= 2
+    })
+    .await;
+
+    let pid = server.child.id().to_string();
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    let n_points = gateway.points().len();
+    seen.until(
+        &mut rx,
+        Duration::from_secs(15),
+        "bad-communication marks",
+        |_, batch| {
+            batch.len() == n_points && batch.iter().all(|u| u.quality == Quality::BadCommunication)
+        },
+    )
+    .await;
+    assert!(!gateway.is_connected());
+    signal("-CONT");
+    let before = seen.all.len();
+    seen.until(
+        &mut rx,
+        Duration::from_secs(20),
+        "values after the silence",
+        |s, _| {
+            let after = &s.all[before..];
+            let good = |p: &str| {
+                after
+                    .iter()
+                    .any(|u| u.point == p && u.quality == Quality::Good)
+            };
+            good("boiler/running") && good("boiler/state") && good("boiler/t")
+        },
+    )
+    .await;
+    let report = seen.apply_new(&mut tree);
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    for name in ["boiler/running", "boiler/state", "boiler/t", "boiler/t_set"] {
+        assert_eq!(
+            tree.point(name).map(|p| p.state.quality),
+            Some(Quality::Good),
+            "{name} after the silence"
+        );
+    }
+    timeout(Duration::from_secs(5), gateway.shutdown())
+        .await
+        .expect("shutdown in time");
+    drop(server);
 }
