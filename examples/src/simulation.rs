@@ -1,5 +1,5 @@
 //! The simulated site `meter-server` runs: a [`SimulatedSite`] built from a
-//! [`Site`](crate::site::Site).
+//! [`crate::site::Site`].
 //!
 //! - Every `[[bus]]` is one `modbus_devices::sim::Simulator` served on its endpoint
 //!   (Modbus/TCP, RTU over TCP, Modbus/TCP Security, or an RTU serial line); its catalogue
