@@ -551,3 +551,78 @@ async fn energy_rises_in_real_time() {
     );
     sim.stop().await;
 }
+
+/// A tls bus with certificate files named in the site file (relative to it): the server
+/// presents the CA-signed certificate, requires client certificates from `client_ca`, and the
+/// installation made from the same site checks the server against `ca` and presents the
+/// client identity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_bus_uses_the_certificates_the_site_names() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "site CA");
+    write("ca.pem", &ca.self_signed(&ca_key).unwrap().pem());
+    let issuer = Issuer::new(ca, ca_key);
+    let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let server_key = KeyPair::generate().unwrap();
+    write(
+        "server.pem",
+        &server.signed_by(&server_key, &issuer).unwrap().pem(),
+    );
+    write("server.key", &server_key.serialize_pem());
+    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "monitor");
+    let client_key = KeyPair::generate().unwrap();
+    write(
+        "client.pem",
+        &client.signed_by(&client_key, &issuer).unwrap().pem(),
+    );
+    write("client.key", &client_key.serialize_pem());
+    let text = "[site]\nname = \"tls\"\ntime_zone = \"UTC\"\n\n[[bus]]\nname = \"secure\"\nkind = \"tls\"\naddress = \"127.0.0.1:0\"\ncertificate = \"server.pem\"\nkey = \"server.key\"\nca = \"ca.pem\"\nclient_ca = \"ca.pem\"\nclient_certificate = \"client.pem\"\nclient_key = \"client.key\"\n\n[[device]]\nname = \"m\"\nproduct = \"ECR380D\"\nbus = \"secure\"\nunit = 1\n";
+    write("site.toml", text);
+    let site = Site::load(dir.path().join("site.toml")).unwrap();
+    let sim = SimulatedSite::start(&site, SimOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(sim.generated_certificate("secure"), None);
+    let inst = sim.site().installation().unwrap();
+    let BusKind::Tls(tls) = &inst.buses[0].kind else {
+        panic!("{inst:?}")
+    };
+    assert!(!tls.accept_self_signed);
+    assert_eq!(
+        tls.ca_cert.as_deref(),
+        Some(dir.path().join("ca.pem").as_path())
+    );
+    let poller = Poller::new(&inst, site.catalogue()).unwrap();
+    let v = value(&poller.poll_device("m").await.unwrap(), "m/v_l1_n");
+    assert!((220.0..240.0).contains(&v), "{v}");
+    poller.shutdown().await;
+
+    // without the client identity the server refuses the poller
+    let mut anonymous = inst.clone();
+    if let BusKind::Tls(t) = &mut anonymous.buses[0].kind {
+        t.client_cert = None;
+        t.client_key = None;
+        t.tcp.timeout_ms = 500;
+        t.tcp.retries = 0;
+    }
+    let poller = Poller::new(&anonymous, site.catalogue()).unwrap();
+    let readings = poller.poll_device("m").await.unwrap_or_default();
+    assert!(
+        readings.iter().all(|r| r.quality == Quality::NoAnswer),
+        "{readings:?}"
+    );
+    poller.shutdown().await;
+    sim.stop().await;
+}
