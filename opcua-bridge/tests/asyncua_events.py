@@ -220,6 +220,13 @@ async def history(res, reader):
     failing = reader.get_node(f"ns={ns};s=main/t_supply")
     r = await failing.history_read(details(T0, end, 0))
     res["history_failing_source"] = r.StatusCode.name
+    no_history = reader.get_node(f"ns={ns};s=main/t_set")
+    r = await no_history.history_read(details(T0, end, 0))
+    res["history_no_history"] = r.StatusCode.name
+    # A continuation point belongs to the node it was given for.
+    first = await node.history_read(details(T0, end, 10))
+    r = await no_history.history_read(details(T0, end, 10), first.ContinuationPoint)
+    res["history_foreign_continuation_point"] = r.StatusCode.name
 
 
 async def main():

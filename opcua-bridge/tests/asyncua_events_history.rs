@@ -401,16 +401,26 @@ fn check_history(r: &Value, store: &Store) {
 
     assert_eq!(r["history_unknown_node"], "BadNodeIdUnknown");
     assert_eq!(r["history_failing_source"], "BadDataUnavailable");
+    assert_eq!(r["history_no_history"], "BadNoData");
+    assert_eq!(
+        r["history_foreign_continuation_point"],
+        "BadContinuationPointInvalid"
+    );
 
     // The paged read asked the source for one value more than a page (and resumed after
-    // the last value returned).
+    // the last value returned); the last query is the first page of the foreign
+    // continuation point test.
     let queries = store.queries.lock().unwrap();
-    let limits: Vec<Option<usize>> = queries
+    let paged: Vec<&HistoryQuery> = queries
         .iter()
         .filter(|q| q.point == "main/e_import" && !q.newest_first && q.limit.is_some())
-        .map(|q| q.limit)
         .collect();
-    assert_eq!(limits, [Some(11), Some(12), Some(12)]);
+    let limits: Vec<Option<usize>> = paged.iter().map(|q| q.limit).collect();
+    assert_eq!(limits, [Some(11), Some(12), Some(12), Some(11)]);
+    let step = |i: i64| Some(t0() + chrono::Duration::seconds(i * STEP_S));
+    let froms: Vec<_> = paged.iter().map(|q| q.from).collect();
+    assert_eq!(froms, [step(0), step(9), step(19), step(0)]);
+    assert!(paged.iter().all(|q| q.to == step(COUNT)));
 }
 
 /// Without a peer: what `publish_alarm` refuses.
