@@ -297,11 +297,14 @@ impl DemoSite {
         Ok(PointTree::new(self.site())?)
     }
 
-    /// The value of meter point `index` (in [`DemoSite::meter_points`]) at `t`.
+    /// The value of meter point `index` (in [`DemoSite::meter_points`]) at `t` (taken in whole
+/// milliseconds since 1970).
     pub fn value(&self, index: usize, t: DateTime<Utc>) -> f64 {
         let m = &MEASURES[index % MEASURES.len()];
         let device = (index / MEASURES.len()) as f64;
-        let secs = t.timestamp() as f64 + f64::from(t.timestamp_subsec_millis()) / 1000.0;
+        // Whole milliseconds, so that other languages (the benchmark's peers) compute the
+        // same number from the same source timestamp.
+        let secs = t.timestamp_millis() as f64 / 1000.0;
         match m.shape {
             Shape::Rising { base, rate } => {
                 // Hours since 2026-01-01T00:00:00Z; each device its own rate.
