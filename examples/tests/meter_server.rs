@@ -374,8 +374,8 @@ fn mbpoll_frequency(port: u16) -> Result<u16, String> {
         .ok_or_else(|| format!("no value in {stdout:?}"))
 }
 
-/// The binary: `--ephemeral-ports --fault main=silent+3s`: mbpoll gets no answer from unit 1,
-/// then (after the 3 s) the frequency.
+/// The binary: `--ephemeral-ports --fault main=silent+5s`: mbpoll gets no answer from unit 1,
+/// then (after the 5 s) the frequency.
 #[test]
 fn the_binary_serves_the_demo_site_with_a_timed_fault() {
     if !peers::mbpoll() {
@@ -387,7 +387,7 @@ fn the_binary_serves_the_demo_site_with_a_timed_fault() {
             "--for",
             "60",
             "--fault",
-            "main=silent+3s",
+            "main=silent+5s",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -429,15 +429,15 @@ fn the_binary_serves_the_demo_site_with_a_timed_fault() {
     );
     let port = port.expect("the Modbus/TCP endpoint is printed");
 
-    let e = mbpoll_frequency(port).expect_err("unit 1 is silent for 3 s");
+    let e = mbpoll_frequency(port).expect_err("unit 1 is silent for 5 s");
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(5),
         "too slow to see the fault: {e}"
     );
     // after the fault: answers (5000 +- 10 at 0.01 Hz)
     let deadline = Instant::now() + Duration::from_secs(15);
     let f = loop {
-        if started.elapsed() > Duration::from_secs(3)
+        if started.elapsed() > Duration::from_secs(5)
             && let Ok(f) = mbpoll_frequency(port)
         {
             break f;
