@@ -375,7 +375,7 @@ fn mbpoll_frequency(port: u16) -> Result<u16, String> {
 }
 
 /// The binary: `--ephemeral-ports --fault main=silent+5s`: mbpoll gets no answer from unit 1,
-/// then (after the 5 s) the frequency.
+/// then (after the 5 s) the frequency; SIGTERM stops it with `meter-server: stopped`.
 #[test]
 fn the_binary_serves_the_demo_site_with_a_timed_fault() {
     if !peers::mbpoll() {
@@ -395,7 +395,7 @@ fn the_binary_serves_the_demo_site_with_a_timed_fault() {
         .unwrap();
     let started = Instant::now();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let _server = Killed(child);
+    let mut server = Killed(child);
     let mut port = None;
     let mut printed = Vec::new();
     loop {
@@ -446,6 +446,17 @@ fn the_binary_serves_the_demo_site_with_a_timed_fault() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!((4_990..=5_010).contains(&f), "{f}");
+
+    // SIGTERM stops it cleanly
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(rest.trim(), "meter-server: stopped");
+    assert_eq!(server.0.wait().unwrap().code(), Some(0));
 }
 
 /// A bad site file: one line on stderr naming the file, line, column and field; exit 1.
