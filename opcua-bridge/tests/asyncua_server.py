@@ -1,10 +1,13 @@
 """asyncua (PyPI, 2.x) as the server for the opcua-bridge client gateway, for
 tests/client_gateway.rs.
 
-Usage: python3 asyncua_server.py PORT
+Usage: python3 asyncua_server.py PORT [PKI_DIR]
 
-Serves on opc.tcp://127.0.0.1:PORT/ (security None, anonymous) in the namespace
-urn:emkit:tests:asyncua-server (index 2):
+Serves on opc.tcp://127.0.0.1:PORT/ in the namespace urn:emkit:tests:asyncua-server
+(index 2). Without PKI_DIR: security None, anonymous. With PKI_DIR: only Basic256Sha256
+SignAndEncrypt, with a self-signed certificate created in PKI_DIR (its URI the server's
+application URI, urn:emkit:tests:asyncua-server-app), and only the user "emkit" with the
+password "gw-secret" (no anonymous access). The nodes:
 
   Objects/2:Boiler (ns=2;s=Boiler)
     2:T         ns=2;s=Boiler.T         Double, EngineeringUnits degC (CEL), +0.5 every 100 ms
@@ -25,9 +28,17 @@ import asyncio
 import logging
 import sys
 
+from pathlib import Path
+
 from asyncua import Server, ua
+from asyncua.crypto.cert_gen import setup_self_signed_certificate
+from asyncua.server.user_managers import UserManager
+from asyncua.crypto.permission_rules import User, UserRole
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 PORT = int(sys.argv[1])
+PKI = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+APP_URI = "urn:emkit:tests:asyncua-server-app"
 NS_URI = "urn:emkit:tests:asyncua-server"
 UNECE = "http://www.opcfoundation.org/UA/units/un/cefact"
 
@@ -54,13 +65,37 @@ async def add_eu(var, code, symbol):
     )
 
 
+class Users(UserManager):
+    """One user, emkit / gw-secret; nobody else, not anonymous."""
+
+    def get_user(self, iserver, username=None, password=None, certificate=None):
+        if username == "emkit" and password == "gw-secret":
+            return User(role=UserRole.User)
+        return None
+
+
+async def secure(server):
+    PKI.mkdir(parents=True, exist_ok=True)
+    key, cert = PKI / "server-key.pem", PKI / "server-cert.der"
+    await setup_self_signed_certificate(
+        key, cert, APP_URI, "127.0.0.1", [ExtendedKeyUsageOID.SERVER_AUTH], {"commonName": "asyncua test server"}
+    )
+    await server.set_application_uri(APP_URI)
+    await server.load_certificate(str(cert))
+    await server.load_private_key(str(key))
+    server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+
+
 async def main():
     logging.basicConfig(level=logging.ERROR)
-    server = Server()
+    server = Server(user_manager=Users()) if PKI else Server()
     await server.init()
     url = f"opc.tcp://127.0.0.1:{PORT}/"
     server.set_endpoint(url)
-    server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+    if PKI:
+        await secure(server)
+    else:
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
     idx = await server.register_namespace(NS_URI)
     objects = server.nodes.objects
 

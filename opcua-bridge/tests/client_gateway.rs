@@ -16,7 +16,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::Utc;
-use opcua_bridge::client::{Error, Gateway, GatewayConfig, NodeMapping, NodeType, WriteFailure};
+use opcua_bridge::client::{
+    Error, Gateway, GatewayConfig, Login, NodeMapping, NodeType, SecurityMode, SecurityPolicy,
+    WriteFailure,
+};
 use opcua_bridge::{ApplyReport, PointTree, PointValue, Quality, Site, Unit, Update, ValueKind};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
@@ -29,10 +32,16 @@ struct PyServer {
 
 impl PyServer {
     async fn start(port: u16) -> PyServer {
+        PyServer::start_with(port, &[]).await
+    }
+
+    /// With extra arguments (a PKI folder: the secure server).
+    async fn start_with(port: u16, extra: &[&Path]) -> PyServer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/asyncua_server.py");
         let mut child = Command::new("python3")
             .arg(&script)
             .arg(port.to_string())
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -591,4 +600,76 @@ async fn a_silent_server_is_detected_and_unchanged_values_resume() {
         .await
         .expect("shutdown in time");
     drop(server);
+}
+
+/// Basic256Sha256 SignAndEncrypt with a username login: the gateway's certificate is
+/// created in its PKI folder, the server's is refused (and kept in `rejected/`) until
+/// moved to `trusted/`; a wrong password and an untrusted server are connection errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_and_encrypt_with_a_user() {
+    if !peers::asyncua() {
+        return;
+    }
+    logs();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = PyServer::start_with(port, &[&dir.path().join("server-pki")]).await;
+    let pki = dir.path().join("pki");
+    let secure = |password: &str| {
+        let mut c = GatewayConfig::new(format!("opc.tcp://127.0.0.1:{port}/"), &pki)
+            .with_node(NodeMapping::new("ns=2;s=Boiler.T", "boiler/t"));
+        c.security_policy = SecurityPolicy::Basic256Sha256;
+        c.security_mode = SecurityMode::SignAndEncrypt;
+        c.user = Some(Login {
+            name: "emkit".into(),
+            password: password.into(),
+        });
+        c.timeout_ms = 5000;
+        c.publishing_interval_ms = 100;
+        c
+    };
+    let connect = |c: GatewayConfig| async move {
+        timeout(Duration::from_secs(30), Gateway::connect(c))
+            .await
+            .expect("an answer in time")
+    };
+    match connect(secure("gw-secret")).await {
+        Err(Error::Connect { status, .. }) => {
+            assert!(status.contains("Certificate"), "{status}");
+        }
+        other => panic!("an untrusted server: {other:?}"),
+    }
+    assert!(
+        pki.join("own/cert.der").exists(),
+        "our certificate is created in pki_dir"
+    );
+    let rejected: Vec<_> = std::fs::read_dir(pki.join("rejected"))
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        rejected.len(),
+        1,
+        "the server's certificate waits in rejected/"
+    );
+    // Trusting it is moving it to trusted/.
+    std::fs::create_dir_all(pki.join("trusted")).unwrap();
+    let name = rejected[0].file_name().unwrap();
+    std::fs::rename(&rejected[0], pki.join("trusted").join(name)).unwrap();
+    match connect(secure("wrong")).await {
+        Err(Error::Connect { status, .. }) => assert_eq!(status, "BadUserAccessDenied"),
+        other => panic!("a wrong password: {other:?}"),
+    }
+    let (gateway, mut rx) = connect(secure("gw-secret")).await.expect("connect");
+    let mut seen = Seen::default();
+    seen.until(
+        &mut rx,
+        Duration::from_secs(10),
+        "values over SignAndEncrypt",
+        |s, _| s.good_numbers("boiler/t").len() >= 2,
+    )
+    .await;
+    assert_eq!(gateway.points()[0].unit, Unit::DegC);
+    timeout(Duration::from_secs(5), gateway.shutdown())
+        .await
+        .expect("shutdown in time");
 }

@@ -34,8 +34,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use opcua::client::{
-    ClientBuilder, IdentityToken, MonitoredItemMap, OnSubscriptionNotificationCore, Session,
-    SessionPollResult,
+    Client, ClientBuilder, IdentityToken, MonitoredItemMap, OnSubscriptionNotificationCore,
+    Session, SessionPollResult,
 };
 use opcua::types::{
     AttributeId, BrowseDescription, BrowseDirection, BrowsePath, BrowseResultMask,
@@ -382,7 +382,10 @@ impl Gateway {
             status: status.to_string(),
             message,
         };
-        let (session, stream) = tokio::time::timeout(timeout, open_session(&config))
+        let client = build_client(&config)
+            .await
+            .map_err(|(s, m)| connect_error(s, m))?;
+        let (session, stream) = tokio::time::timeout(timeout, open_session(client, &config))
             .await
             .map_err(|_| connect_error(StatusCode::BadTimeout, "no session in time".into()))?
             .map_err(|(s, m)| connect_error(s, m))?;
@@ -583,13 +586,12 @@ async fn close(session: &Arc<Session>, driver: JoinHandle<()>) {
     let _ = driver.await;
 }
 
-/// Builds the client, finds the endpoint and drives the session's event loop until the
-/// first session is active.
-async fn open_session(
-    config: &GatewayConfig,
-) -> Result<(Arc<Session>, PollStream), (StatusCode, String)> {
+/// Builds the client: creates the gateway's key pair and certificate in the PKI folder the
+/// first time security is on (seconds of RSA work: on a blocking thread, outside the
+/// connection timeout).
+async fn build_client(config: &GatewayConfig) -> Result<Client, (StatusCode, String)> {
     let secure = config.security_policy != SecurityPolicy::None;
-    let mut client = ClientBuilder::new()
+    let builder = ClientBuilder::new()
         .application_name("emkit opcua-bridge gateway")
         .application_uri(&config.application_uri)
         .product_uri("urn:emkit:opcua-bridge")
@@ -603,9 +605,19 @@ async fn open_session(
         .max_failed_keep_alive_count(2)
         .request_timeout(Duration::from_millis(config.timeout_ms))
         .recreate_subscriptions(true)
-        .session_timeout(60_000)
-        .client()
-        .map_err(|errors| (StatusCode::BadConfigurationError, errors.join("; ")))?;
+        .session_timeout(60_000);
+    tokio::task::spawn_blocking(move || builder.client())
+        .await
+        .map_err(|e| (StatusCode::BadInternalError, e.to_string()))?
+        .map_err(|errors| (StatusCode::BadConfigurationError, errors.join("; ")))
+}
+
+/// Finds the endpoint and drives the session's event loop until the first session is
+/// active.
+async fn open_session(
+    mut client: Client,
+    config: &GatewayConfig,
+) -> Result<(Arc<Session>, PollStream), (StatusCode, String)> {
     let endpoint: EndpointDescription = (
         config.endpoint.as_str(),
         config.security_policy.to_opcua().to_uri(),
@@ -630,7 +642,10 @@ async fn open_session(
             }
             Some(Ok(SessionPollResult::ReconnectFailed(status))) => {
                 session.disable_reconnects();
-                return Err((status, "the server refused the session".into()));
+                return Err((
+                    status,
+                    "no session (see the status: certificate, login, endpoint)".into(),
+                ));
             }
             Some(Ok(_)) => {}
             Some(Err(status)) => return Err((status, "the session ended".into())),
