@@ -632,15 +632,15 @@ mod webhook {
             for (i, stream) in listener.incoming().enumerate() {
                 let Ok(stream) = stream else { continue };
                 let status = statuses.get(i).copied().unwrap_or(204);
-                if let Some(req) = answer(stream, status) {
-                    seen.lock().unwrap().push(req);
-                }
+                answer(stream, status, &seen);
             }
         });
         got
     }
 
-    fn answer(mut stream: TcpStream, status: u16) -> Option<Request> {
+    /// Reads one request, records it, then answers (so a sender that has its answer finds
+    /// the request recorded).
+    fn answer(mut stream: TcpStream, status: u16, seen: &Mutex<Vec<Request>>) -> Option<()> {
         stream
             .set_read_timeout(Some(std::time::Duration::from_secs(5)))
             .ok()?;
@@ -667,6 +667,12 @@ mod webhook {
             .unwrap_or(0);
         let mut body = vec![0; len];
         reader.read_exact(&mut body).ok()?;
+        seen.lock().unwrap().push(Request {
+            method,
+            path,
+            headers,
+            body,
+        });
         let text = if status == 204 {
             ""
         } else {
@@ -677,12 +683,7 @@ mod webhook {
             "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
             text.len()
         );
-        Some(Request {
-            method,
-            path,
-            headers,
-            body,
-        })
+        Some(())
     }
 
     fn listener() -> (TcpListener, u16) {

@@ -54,6 +54,18 @@ class Recorder:
         return "250 OK"
 
 
+class BoundController(Controller):
+    """A Controller serving on a socket that is already bound."""
+
+    def __init__(self, handler, sock, **kwargs):
+        self.sock = sock
+        super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1], **kwargs)
+
+    def _create_server(self):
+        return self.loop.create_server(self._factory_invoker, sock=self.sock,
+                                       ssl=self.ssl_context)
+
+
 def main():
     # aiosmtpd 1.4 logs a deprecation warning about its own use of Session.login_data.
     logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -65,11 +77,10 @@ def main():
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     a = p.parse_args()
 
-    port = a.port
-    if port == 0:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+    # Bound here and handed to the server, so no other process can take the port between
+    # choosing it and listening on it.
+    sock = socket.create_server(("127.0.0.1", a.port))
+    port = sock.getsockname()[1]
 
     kwargs = {}
     if a.user is not None:
@@ -86,7 +97,7 @@ def main():
         ctx.load_cert_chain(a.tls[0], a.tls[1])
         kwargs.update(tls_context=ctx, require_starttls=True)
 
-    controller = Controller(Recorder(a.out), hostname="127.0.0.1", port=port, **kwargs)
+    controller = BoundController(Recorder(a.out), sock, **kwargs)
     controller.start()
     print("PORT %d" % port, flush=True)
     try:
