@@ -215,6 +215,8 @@ pub struct BrowseEntry {
 /// Turns notifications into update batches. Holds no session (the session holds it).
 struct Deliver {
     points: Vec<MappedPoint>,
+    /// The node id of each point.
+    ids: Vec<NodeId>,
     last_source: Mutex<Vec<Option<DateTime<Utc>>>>,
     tx: mpsc::UnboundedSender<Vec<Update>>,
 }
@@ -396,10 +398,11 @@ impl Gateway {
         let (points_tx, points_rx) = tokio::sync::oneshot::channel::<Arc<Deliver>>();
         let driver = tokio::spawn(drive(stream, session.clone(), link_tx, points_rx));
         let setup = async {
-            let points = resolve_points(&session, &config).await?;
+            let (points, ids) = resolve_points(&session, &config).await?;
             let deliver = Arc::new(Deliver {
                 last_source: Mutex::new(vec![None; points.len()]),
                 points,
+                ids,
                 tx,
             });
             subscribe(&session, &config, &deliver).await?;
@@ -512,11 +515,12 @@ impl Gateway {
     /// [`Error::NotMapped`], [`Error::BadSetpoint`] (kind or range of the node's type),
     /// [`Error::Disconnected`], [`Error::WriteRefused`] with the server's status.
     pub async fn write(&self, point: &str, value: PointValue) -> Result<(), Error> {
-        let p = self
+        let (p, node_id) = self
             .deliver
             .points
             .iter()
-            .find(|p| p.name == point)
+            .zip(&self.deliver.ids)
+            .find(|(p, _)| p.name == point)
             .ok_or_else(|| Error::NotMapped(point.to_owned()))?;
         let variant =
             p.node_type
@@ -530,15 +534,8 @@ impl Gateway {
                 endpoint: self.endpoint.clone(),
             });
         }
-        let node_id = NodeRef::parse(&p.node_id)
-            .ok()
-            .and_then(|r| match r {
-                NodeRef::Id(id) => Some(id),
-                NodeRef::Path(_) => None,
-            })
-            .ok_or_else(|| Error::NotMapped(point.to_owned()))?;
         let request = WriteValue {
-            node_id,
+            node_id: node_id.clone(),
             attribute_id: AttributeId::Value as u32,
             index_range: Default::default(),
             value: DataValue::value_only(variant),
@@ -712,12 +709,9 @@ async fn drive(
 /// Reads every mapped node's value and delivers it as one batch.
 async fn read_all(session: Arc<Session>, deliver: Arc<Deliver>) {
     let reads: Vec<ReadValueId> = deliver
-        .points
+        .ids
         .iter()
-        .filter_map(|p| match NodeRef::parse(&p.node_id) {
-            Ok(NodeRef::Id(id)) => Some(read_id(id, AttributeId::Value)),
-            _ => None,
-        })
+        .map(|id| read_id(id.clone(), AttributeId::Value))
         .collect();
     match session.read(&reads, TimestampsToReturn::Both, 0.0).await {
         Ok(values) => deliver.values((1..).zip(values)),
@@ -778,7 +772,7 @@ async fn translate(
 async fn resolve_points(
     session: &Session,
     config: &GatewayConfig,
-) -> Result<Vec<MappedPoint>, Error> {
+) -> Result<(Vec<MappedPoint>, Vec<NodeId>), Error> {
     let service = |what: &str| {
         let what = what.to_owned();
         move |status: StatusCode| Error::Service {
@@ -809,6 +803,7 @@ async fn resolve_points(
     };
     let units = engineering_units(session, &ids).await?;
     let mut points = Vec::with_capacity(ids.len());
+    let mut ids_out = Vec::with_capacity(ids.len());
     for (i, (m, id)) in config.nodes.iter().zip(ids).enumerate() {
         let attr = |k: usize| attrs.get(3 * i + k);
         let class = attr(0).ok_or(StatusCode::BadUnexpectedError);
@@ -853,6 +848,7 @@ async fn resolve_points(
         if m.scale.is_some() && kind != ValueKind::Number {
             return Err(mapping_error(format!("a scale on a {kind:?} node")));
         }
+        ids_out.push(id.clone());
         points.push(MappedPoint {
             name: m.point.clone(),
             node: m.node.clone(),
@@ -864,7 +860,7 @@ async fn resolve_points(
             scale: m.scale.unwrap_or(1.0),
         });
     }
-    Ok(points)
+    Ok((points, ids_out))
 }
 
 /// The node id of every mapping (browse paths translated).
@@ -1006,15 +1002,12 @@ async fn subscribe(
     )]
     let sampling = config.publishing_interval_ms as f64;
     let items: Vec<MonitoredItemCreateRequest> = deliver
-        .points
+        .ids
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| {
-            let NodeRef::Id(id) = NodeRef::parse(&p.node_id).ok()? else {
-                return None;
-            };
+        .filter_map(|(i, id)| {
             Some(MonitoredItemCreateRequest {
-                item_to_monitor: read_id(id, AttributeId::Value),
+                item_to_monitor: read_id(id.clone(), AttributeId::Value),
                 monitoring_mode: MonitoringMode::Reporting,
                 requested_parameters: MonitoringParameters {
                     client_handle: u32::try_from(i + 1).ok()?,
