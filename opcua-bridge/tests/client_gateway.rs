@@ -280,6 +280,11 @@ async fn gateway_against_asyncua_server_with_restart() {
     timeout(Duration::from_secs(5), gateway.shutdown())
         .await
         .expect("shutdown in time");
+    let closed = timeout(Duration::from_secs(5), async {
+        while rx.recv().await.is_some() {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the update channel closes after shutdown");
 }
 
 /// Values flow, with units (checked before), scale and qualities; the tree takes them.

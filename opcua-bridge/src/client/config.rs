@@ -635,6 +635,36 @@ scale = 0.001
     }
 
     #[test]
+    fn loads_files_and_names_them() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, GOOD)?;
+        let c = GatewayConfig::from_toml_file(&path)?;
+        assert_eq!(c.endpoint, "opc.tcp://plc.local:4840/");
+        std::fs::write(
+            &path,
+            GOOD.replace("publishing_interval_ms = 500", "publishing_interval_ms = 0"),
+        )?;
+        match GatewayConfig::from_toml_file(&path) {
+            Err(Error::InvalidFile {
+                file, line, field, ..
+            }) => {
+                assert_eq!(
+                    (file, line, field.as_str()),
+                    (path.clone(), 6, "publishing_interval_ms")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let missing = dir.path().join("missing.toml");
+        assert!(matches!(
+            GatewayConfig::from_toml_file(&missing),
+            Err(Error::Io { file, .. }) if file == missing
+        ));
+        Ok(())
+    }
+
+    #[test]
     fn validate_checks_configs_built_in_code() {
         let c = GatewayConfig::new("opc.tcp://127.0.0.1:4840/", "pki")
             .with_node(NodeMapping::new("ns=2;s=A", "dev/a"));

@@ -346,7 +346,7 @@ type PollStream =
 
 impl Gateway {
     /// Connects, checks and subscribes to the configured nodes; returns the gateway and the
-    /// channel of update batches (the first batch carries every node's current value).
+    /// channel of update batches (the first ones carry every node's current value).
     ///
     /// ```no_run
     /// # #[tokio::main]
