@@ -439,7 +439,8 @@ impl Router {
     }
 
     /// Send notifications through a transport; stops at the first failure and returns how
-    /// many were sent before it with the error.
+    /// many were sent before it with the error. It does not retry: the rest is the caller's;
+    /// an [`crate::Outbox`] keeps and retries them instead.
     pub fn deliver(
         transport: &mut dyn Transport,
         notifications: &[Notification],

@@ -248,9 +248,15 @@ mod smtp {
     use std::process::{Child, Command, Stdio};
 
     fn aiosmtpd() -> bool {
+        // The rule CI installs: aiosmtpd >=1.4,<2 (the server script uses the 1.4 API).
         peer_available(
-            "python3 with aiosmtpd (PyPI)",
-            Command::new("python3").args(["-c", "import aiosmtpd.controller"]),
+            "python3 with aiosmtpd>=1.4,<2 (PyPI)",
+            Command::new("python3").args([
+                "-c",
+                "import sys, aiosmtpd.controller; \
+                 v = [int(x) for x in aiosmtpd.__version__.split('.')[:2]]; \
+                 sys.exit(0 if v[0] == 1 and v[1] >= 4 else 1)",
+            ]),
         )
     }
 
@@ -472,6 +478,35 @@ mod smtp {
             server.port
         )));
         assert_eq!(server.messages().len(), 2);
+    }
+
+    #[test]
+    fn smtp_tls_from_the_first_byte() {
+        if !aiosmtpd() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = certificates(dir.path());
+        let server = Server::start(&["--smtps", cert.to_str().unwrap(), key.to_str().unwrap()]);
+        let mut c = config(server.port, SmtpTls::Wrapper);
+        c.ca_file = Some(ca);
+        Smtp::new(&c)
+            .unwrap()
+            .send(&immediate("ops@site.example"))
+            .unwrap();
+        let got = server.messages();
+        assert_eq!(got.len(), 1, "{got:?}");
+        check_message(&got[0]);
+        assert_eq!(got[0]["tls"], true);
+        // Plain text to a TLS port fails (temporarily: no banner within the timeout),
+        // nothing is received.
+        let mut plain = config(server.port, SmtpTls::None);
+        plain.timeout = std::time::Duration::from_millis(500);
+        let e = Smtp::new(&plain)
+            .unwrap()
+            .send(&immediate("ops@site.example"));
+        assert!(e.is_err_and(|e| !e.is_permanent()));
+        assert_eq!(server.messages().len(), 1);
     }
 
     #[test]

@@ -7,7 +7,7 @@ used. Runs until killed.
 
 Options: --out DIR (required), --port N (default: a free one), --user U --password P (AUTH PLAIN and LOGIN, also over
 plain text unless --tls), --tls CERT KEY (offer STARTTLS and require it before MAIL and
-AUTH).
+AUTH), --smtps CERT KEY (TLS from the first byte).
 """
 
 import argparse
@@ -42,7 +42,8 @@ class Recorder:
             "to": str(msg["to"]),
             "content_type": msg.get_content_type(),
             "body": body.get_content().replace("\r\n", "\n") if body is not None else None,
-            "tls": session.ssl is not None,
+            "tls": session.ssl is not None
+                   or server.transport.get_extra_info("ssl_object") is not None,
             "auth_mechanism": getattr(server, "last_mechanism", None),
             "auth_user": auth.login.decode() if isinstance(auth, LoginPassword) else None,
         }
@@ -52,6 +53,12 @@ class Recorder:
             json.dump(record, f)
         os.replace(path + ".tmp", path)
         return "250 OK"
+
+
+def server_context(cert, key):
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
 
 
 class BoundController(Controller):
@@ -75,6 +82,7 @@ def main():
     p.add_argument("--user")
     p.add_argument("--password")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    p.add_argument("--smtps", nargs=2, metavar=("CERT", "KEY"))
     a = p.parse_args()
 
     # Bound here and handed to the server, so no other process can take the port between
@@ -93,9 +101,9 @@ def main():
             return AuthResult(success=ok, handled=False, auth_data=auth_data)
         kwargs.update(authenticator=authenticator, auth_require_tls=bool(a.tls))
     if a.tls:
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(a.tls[0], a.tls[1])
-        kwargs.update(tls_context=ctx, require_starttls=True)
+        kwargs.update(tls_context=server_context(*a.tls), require_starttls=True)
+    if a.smtps:
+        kwargs.update(ssl_context=server_context(*a.smtps))
 
     controller = BoundController(Recorder(a.out), sock, **kwargs)
     controller.start()
