@@ -379,6 +379,23 @@ impl GatewayConfig {
 
     /// Loads a TOML file (the shape above).
     ///
+    /// ```
+    /// use opcua_bridge::client::{Error, GatewayConfig};
+    ///
+    /// let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    /// let path = dir.path().join("gateway.toml");
+    /// std::fs::write(&path, "endpoint = \"opc.tcp://10.0.0.5:4840/\"\npki_dir = \"pki\"\ncolour = 1\n")
+    ///     .map_err(|e| e.to_string())?;
+    /// match GatewayConfig::from_toml_file(&path) {
+    ///     Err(e @ Error::InvalidFile { .. }) => {
+    ///         // "/tmp/.../gateway.toml:3:1: colour: unknown field `colour`, expected one of ..."
+    ///         assert!(e.to_string().contains("gateway.toml:3:1: colour: unknown field"), "{e}");
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), String>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Io`] when it cannot be read; [`Error::InvalidFile`] with file, line, column
     /// and field when it is malformed or inconsistent.

@@ -356,6 +356,9 @@ impl Gateway {
     ///
     /// let config = GatewayConfig::from_toml_file("/etc/emkit/gateway.toml")?;
     /// let (gateway, mut updates) = Gateway::connect(config).await?;
+    /// for child in gateway.browse("i=85").await? {
+    ///     println!("{} {} {:?}", child.node_id, child.browse_name, child.data_type);
+    /// }
     /// for p in gateway.points() {
     ///     println!("{} <- {} [{}]", p.name, p.node_id, p.unit);
     /// }
