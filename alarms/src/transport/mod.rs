@@ -13,7 +13,8 @@
 //! itself. Put it behind an [`crate::Outbox`] to retry with backoff.
 //!
 //! [`TransportConfig`] is the serde form of one transport, for a program's TOML file; its
-//! [`TransportConfig::build`] gives a boxed transport:
+//! [`TransportConfig::build`] gives a boxed transport ([`OutboxConfig`] adds a `retry` table
+//! and builds an [`Outbox`] around it):
 //!
 //! ```
 //! use alarms::transport::TransportConfig;
@@ -102,6 +103,39 @@ impl TransportConfig {
     }
 }
 
+/// A transport and its retry policy, as written in a configuration file: the transport's
+/// keys, and an optional `retry` table ([`RetryPolicy`]).
+///
+/// ```
+/// use alarms::transport::OutboxConfig;
+///
+/// let config: OutboxConfig = toml::from_str(r#"
+/// type = "console"
+/// stream = "stderr"
+/// retry = { initial = "30s", capacity = 100 }
+/// "#).map_err(|e| e.to_string())?;
+/// assert_eq!(config.retry.capacity, 100);
+/// let outbox = config.build().map_err(|e| e.to_string())?;
+/// assert_eq!(outbox.transport().name(), "console");
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxConfig {
+    /// The transport.
+    #[serde(flatten)]
+    pub transport: TransportConfig,
+    /// How it retries (defaults: [`RetryPolicy::default`]).
+    #[serde(default)]
+    pub retry: RetryPolicy,
+}
+
+impl OutboxConfig {
+    /// An empty outbox in front of the configured transport.
+    pub fn build(&self) -> Result<Outbox<Box<dyn Transport + Send>>, Error> {
+        Ok(Outbox::new(self.transport.build()?, self.retry.clone()))
+    }
+}
+
 /// A [`Error::Delivery`].
 pub(crate) fn delivery(
     transport: &str,
@@ -168,5 +202,30 @@ mod tests {
         let c: TransportConfig =
             toml::from_str("type = \"json-lines\"\npath = \"a.jsonl\"").unwrap();
         assert_eq!(c.build().unwrap().name(), "json-lines");
+    }
+
+    #[test]
+    fn outbox_configs_take_a_retry_table_and_still_refuse_unknown_keys() {
+        let c: OutboxConfig =
+            toml::from_str("type = \"json-lines\"\npath = \"a.jsonl\"\n[retry]\nmax = \"1m\"")
+                .unwrap();
+        assert_eq!(
+            c.transport,
+            TransportConfig::JsonLines(JsonLinesConfig {
+                path: "a.jsonl".into()
+            })
+        );
+        assert_eq!(c.retry.max, std::time::Duration::from_secs(60));
+        assert_eq!(c.retry.initial, RetryPolicy::default().initial);
+        let c: OutboxConfig = toml::from_str("type = \"console\"").unwrap();
+        assert_eq!(c.retry, RetryPolicy::default());
+        let e = toml::from_str::<OutboxConfig>("type = \"console\"\ncolour = true")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("colour"), "{e}");
+        let e = toml::from_str::<OutboxConfig>("type = \"console\"\n[retry]\ntries = 3")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tries"), "{e}");
     }
 }
