@@ -520,6 +520,21 @@ async fn nodes_that_cannot_feed_points_are_typed_errors() {
     let mut gone = with(NodeMapping::new("ns=2;s=Boiler.T", "boiler/t"));
     gone.endpoint = format!("opc.tcp://127.0.0.1:{}/", free_port());
     assert!(matches!(connect(gone).await, Err(Error::Connect { .. })));
+    // No nodes yet: connected only to browse, while writing the configuration.
+    let mut bare = GatewayConfig::new(&endpoint, dir.path().join("pki"));
+    bare.timeout_ms = 5000;
+    let (gateway, _rx) = timeout(Duration::from_secs(20), Gateway::connect(bare))
+        .await
+        .expect("an answer in time")
+        .expect("connect without nodes");
+    assert!(gateway.points().is_empty() && gateway.devices().is_empty());
+    let meter = gateway.browse("ns=2;s=Meter").await.expect("browse Meter");
+    let energy = meter.iter().find(|e| e.browse_name == "2:Energy");
+    assert_eq!(
+        energy.map(|e| (e.node_id.as_str(), e.data_type.as_deref(), e.unit)),
+        Some(("ns=2;s=Meter.E", Some("UInt32"), None))
+    );
+    gateway.shutdown().await;
 }
 
 /// A server that stops answering without closing the connection (the process is
