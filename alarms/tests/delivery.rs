@@ -217,8 +217,36 @@ fn json_lines_file_that_cannot_be_written_gets_the_notification_after_the_retry(
     );
 }
 
+/// A test CA and a certificate for 127.0.0.1 signed by it: (ca.pem, cert.pem, key.pem).
+#[cfg(any(feature = "smtp", feature = "webhook"))]
+fn certificates(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "emkit alarms test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &*ca)
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
 /// Whether a peer may be skipped: prints the reason, or fails under `EMKIT_REQUIRE_PEERS=1`.
-#[cfg(feature = "smtp")]
+#[cfg(any(feature = "smtp", feature = "webhook"))]
 fn peer_available(name: &str, probe: &mut std::process::Command) -> bool {
     use std::process::Stdio;
     let ok = probe
@@ -244,7 +272,7 @@ mod smtp {
     use alarms::transport::{Smtp, SmtpAuth, SmtpConfig, SmtpMechanism, SmtpTls};
     use serde_json::Value;
     use std::io::{BufRead, BufReader};
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
     use std::process::{Child, Command, Stdio};
 
     fn aiosmtpd() -> bool {
@@ -331,31 +359,6 @@ mod smtp {
             password: password.into(),
             mechanism: Some(mechanism),
         })
-    }
-
-    /// A test CA and a certificate for 127.0.0.1 signed by it: (ca.pem, cert.pem, key.pem).
-    fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "emkit alarms test CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .unwrap()
-            .signed_by(&key, &*ca)
-            .unwrap();
-        let paths = (
-            dir.join("ca.pem"),
-            dir.join("cert.pem"),
-            dir.join("key.pem"),
-        );
-        std::fs::write(&paths.0, ca.pem()).unwrap();
-        std::fs::write(&paths.1, cert.pem()).unwrap();
-        std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-        paths
     }
 
     /// The time raised, as the mail must show it.
@@ -906,6 +909,79 @@ mod webhook {
         assert_eq!(parse(&got[0]), NotificationJson::new(&first));
         assert_eq!(parse(&got[1]), NotificationJson::new(&second));
         assert_eq!(outbox.totals(), (2, 0, 0));
+    }
+
+    #[test]
+    fn webhook_over_https_to_a_receiver_with_the_sites_own_ca() {
+        use std::process::{Command, Stdio};
+        if !peer_available("python3", Command::new("python3").arg("-V")) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = certificates(dir.path());
+        let out = tempfile::tempdir().unwrap();
+        let mut child = Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/https_receiver.py"
+            ))
+            .args([&cert, &key, &out.path().to_path_buf()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
+        let url = format!("https://127.0.0.1:{port}/hooks/alarms");
+        let n = immediate("ops");
+
+        // Not trusted with the Mozilla roots: a temporary TLS failure.
+        let e = Webhook::new(&WebhookConfig::new(&url))
+            .unwrap()
+            .send(&n)
+            .unwrap_err();
+        let tls_failure = matches!(
+            e,
+            alarms::Error::Delivery {
+                stage: DeliveryStage::Tls,
+                permanent: false,
+                ..
+            }
+        );
+        // Trusted with the site's CA: delivered.
+        let mut c = WebhookConfig::new(&url);
+        c.ca_file = Some(ca);
+        let sent = Webhook::new(&c).unwrap().send(&n);
+        let files: Vec<_> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(tls_failure, "{e}");
+        sent.unwrap();
+        assert_eq!(files.len(), 1);
+        let got: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+        assert_eq!(got["path"], "/hooks/alarms");
+        assert_eq!(got["content_type"], "application/json");
+        let j: NotificationJson = serde_json::from_str(got["body"].as_str().unwrap()).unwrap();
+        check_immediate_json(&j, "ops");
+
+        // A CA file without certificates is a configuration error.
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        c.ca_file = Some(empty);
+        let e = Webhook::new(&c).unwrap_err();
+        assert!(
+            e.to_string().starts_with("transport webhook: ca_file: ")
+                && e.to_string()
+                    .ends_with("expected PEM certificates, found none"),
+            "{e}"
+        );
     }
 
     #[test]

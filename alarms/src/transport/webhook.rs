@@ -1,6 +1,7 @@
 //! The HTTP webhook transport (cargo feature `webhook`).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ fn default_timeout() -> Duration {
 /// type = "webhook"
 /// url = "https://hooks.example.com/alarms"
 /// timeout = "10s"                                   # the whole request; default 10 s
+/// ca_file = "/etc/emkit/site-ca.pem"                # optional: trust only these roots (PEM)
 /// headers = { Authorization = "Bearer 0123abcd" }   # optional extra headers
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +36,10 @@ pub struct WebhookConfig {
     /// Extra request headers (for example `Authorization`).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Root certificates (PEM) to trust for HTTPS *instead of* the Mozilla roots (for a
+    /// receiver with a certificate from the site's own CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl WebhookConfig {
@@ -43,6 +49,7 @@ impl WebhookConfig {
             url: url.to_string(),
             timeout: default_timeout(),
             headers: BTreeMap::new(),
+            ca_file: None,
         }
     }
 }
@@ -119,7 +126,12 @@ impl Webhook {
             })?;
             headers.push((name, value));
         }
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(path) = &c.ca_file {
+            tls = tls.root_certs(root_certs(path)?);
+        }
         let agent = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .timeout_global(Some(c.timeout))
             .http_status_as_error(false)
             .max_redirects(0)
@@ -138,6 +150,24 @@ impl Webhook {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
+
+/// The certificates of a PEM file, as the only roots to trust.
+fn root_certs(path: &std::path::Path) -> Result<ureq::tls::RootCerts, Error> {
+    let fail = |m: String| config_error("webhook", "ca_file", format!("{}: {m}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(fail(format!("expected PEM certificates ({e})"))),
+        }
+    }
+    if certs.is_empty() {
+        return Err(fail("expected PEM certificates, found none".into()));
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
 }
 
 /// Whether the receiver refused this payload for good (retrying the same body cannot help).
@@ -160,13 +190,21 @@ impl Transport for Webhook {
             req = req.header(k, v);
         }
         let mut resp = req.send(body.as_bytes()).map_err(|e| {
-            let stage = match e {
-                ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => {
-                    DeliveryStage::Tls
-                }
-                _ => DeliveryStage::Connect,
+            let text = e.to_string();
+            let lower = text.to_lowercase();
+            // Handshake failures come back as I/O errors; their text says what they are.
+            let tls = matches!(
+                e,
+                ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired
+            ) || ["certificate", "tls", "handshake"]
+                .iter()
+                .any(|w| lower.contains(w));
+            let stage = if tls {
+                DeliveryStage::Tls
+            } else {
+                DeliveryStage::Connect
             };
-            delivery("webhook", &self.url, stage, e.to_string(), false)
+            delivery("webhook", &self.url, stage, text, false)
         })?;
         let status = resp.status();
         if status.is_success() {
