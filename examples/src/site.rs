@@ -8,6 +8,13 @@
 //! one heat meter). `[simulation]` is read by `meter-server` only; `[catalogue]` names extra
 //! catalogue files, relative to the site file.
 //!
+//! The monitor reads (and every program checks) its own sections: `[poll]` (`live`, `record`
+//! durations), `[store]` (`path`), `[alarms]` (`rules` file loaded with
+//! [`alarms::RuleSet::load`], catalogue `templates`, `offline` alarms), `[[notify]]` (a
+//! recipient and its [`alarms::transport::OutboxConfig`]), `[opcua]` (`listen`, `pki`,
+//! `allow_anonymous`, `allow_none`, `[[opcua.user]]`) and `[output]` (`dir`); paths are
+//! relative to the site file.
+//!
 //! ```toml
 //! [site]
 //! name = "Demo plant"
@@ -105,6 +112,9 @@ pub enum SiteError {
     /// A catalogue file named by `[catalogue] files` is invalid (its own located error).
     #[error(transparent)]
     Catalogue(#[from] modbus_devices::CatalogueError),
+    /// The `[alarms] rules` file is invalid (the alarms crate's own located error).
+    #[error(transparent)]
+    Alarms(#[from] alarms::Error),
 }
 
 impl From<Located> for SiteError {
@@ -380,6 +390,182 @@ pub struct CatalogueFiles {
     pub files: Vec<PathBuf>,
 }
 
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "expected a duration such as \"10s\" or \"15min\", found {text:?} ({e})"
+        ))
+    })
+}
+
+/// `[poll]` (monitor): how often devices are read and how often a value is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Poll {
+    /// The live cycle: every device is read this often (default 10 s; at least 1 s).
+    #[serde(deserialize_with = "duration")]
+    pub live: std::time::Duration,
+    /// The recording interval: a service's value is stored once per interval, at the first
+    /// live cycle of each interval aligned to the wall clock (UTC; default 15 min, a whole
+    /// number of seconds, at least `live`).
+    #[serde(deserialize_with = "duration")]
+    pub record: std::time::Duration,
+}
+
+impl Default for Poll {
+    fn default() -> Self {
+        Poll {
+            live: std::time::Duration::from_secs(10),
+            record: std::time::Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// `[store]` (monitor): the embedded SQLite store.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// The database file, relative to the site file (default `data/emkit.sqlite`).
+    pub path: PathBuf,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            path: PathBuf::from("data/emkit.sqlite"),
+        }
+    }
+}
+
+/// `[alarms]` (monitor): which alarm rules run.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlarmSettings {
+    /// An `alarms` rule set file (rules, recipients, digest), relative to the site file,
+    /// loaded with [`alarms::RuleSet::load`].
+    pub rules: Option<PathBuf>,
+    /// The catalogue products' proposed alarms, for every device (default on).
+    pub templates: bool,
+    /// An offline alarm per device (Modbus device, ECL, M-Bus meter) that has not answered
+    /// for this long (default 60 s; `offline = false` is not a duration: leave the section
+    /// out or set `offline_alarms = false` to turn them off).
+    #[serde(deserialize_with = "duration")]
+    pub offline: std::time::Duration,
+    /// Whether the offline alarms run (default on).
+    pub offline_alarms: bool,
+    /// The offline alarms' priority (default critical: notified at once).
+    pub offline_priority: alarms::Priority,
+    /// Who is notified of the catalogue and offline alarms: `[[notify]]` names or recipients
+    /// of the rules file (default: every `[[notify]]` name).
+    pub recipients: Option<Vec<String>>,
+}
+
+impl Default for AlarmSettings {
+    fn default() -> Self {
+        AlarmSettings {
+            rules: None,
+            templates: true,
+            offline: std::time::Duration::from_secs(60),
+            offline_alarms: true,
+            offline_priority: alarms::Priority::Critical,
+            recipients: None,
+        }
+    }
+}
+
+/// `[[notify]]` (monitor): one recipient of alarm notifications and the transport that
+/// delivers to it, with its retry policy (the keys of [`alarms::transport::OutboxConfig`]:
+/// `type = "console" | "json-lines" | "smtp" | "webhook"`, the transport's own keys, and an
+/// optional `retry` table). Paths (`path`, `ca_file`) are relative to the site file.
+///
+/// ```toml
+/// [[notify]]
+/// name = "ops"                      # the recipient name rules refer to
+/// type = "json-lines"
+/// path = "data/notifications.jsonl"
+/// retry = { initial = "10s", max = "10min" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Notify {
+    /// The recipient's name (unique; the name rules' `recipients` use).
+    pub name: String,
+    /// The recipient's address shown in notifications (an e-mail address, a URL; optional).
+    #[serde(default)]
+    pub address: String,
+    /// Immediate notifications of critical occurrences (default on).
+    #[serde(default = "yes")]
+    pub immediate: bool,
+    /// The daily digest of the other occurrences (default on).
+    #[serde(default = "yes")]
+    pub digest: bool,
+    /// The transport and its retry policy.
+    #[serde(flatten)]
+    pub outbox: alarms::transport::OutboxConfig,
+    /// 1-based line of the entry (not read from the file).
+    #[serde(skip)]
+    pub line: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[opcua]` (monitor): the OPC UA server. Without the section the monitor serves no OPC UA.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpcUaSettings {
+    /// `HOST:PORT` the server binds and advertises (never a wildcard; default
+    /// `127.0.0.1:4840`).
+    #[serde(default = "default_opcua_listen")]
+    pub listen: String,
+    /// The PKI folder (own certificate, trusted client certificates), relative to the site
+    /// file (default `pki`).
+    #[serde(default = "default_pki")]
+    pub pki: PathBuf,
+    /// Accept anonymous (read-only) sessions (default off).
+    #[serde(default)]
+    pub allow_anonymous: bool,
+    /// Also offer the None security endpoint (default off).
+    #[serde(default)]
+    pub allow_none: bool,
+    /// Username/password users (`[[opcua.user]]`: `name`, `password`, `role = "read_only" |
+    /// "operator"`).
+    #[serde(default)]
+    pub user: Vec<opcua_bridge::server::User>,
+}
+
+fn default_opcua_listen() -> String {
+    "127.0.0.1:4840".to_string()
+}
+
+fn default_pki() -> PathBuf {
+    PathBuf::from("pki")
+}
+
+impl OpcUaSettings {
+    /// Host and port of `listen` (loading checks it).
+    pub fn host_port(&self) -> Option<(String, u16)> {
+        split_host_port(&self.listen)
+    }
+}
+
+/// `[output]` (monitor): where reports and exports are written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSettings {
+    /// The folder, relative to the site file (default `output`).
+    pub dir: PathBuf,
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        OutputSettings {
+            dir: PathBuf::from("output"),
+        }
+    }
+}
+
 /// The file as serde reads it (entries with their spans).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -399,6 +585,18 @@ struct SiteFile {
     simulation: Option<Spanned<Simulation>>,
     #[serde(default)]
     catalogue: Option<Spanned<CatalogueFiles>>,
+    #[serde(default)]
+    poll: Option<Spanned<Poll>>,
+    #[serde(default)]
+    store: Option<Spanned<StoreSettings>>,
+    #[serde(default)]
+    alarms: Option<Spanned<AlarmSettings>>,
+    #[serde(default)]
+    notify: Vec<Spanned<Notify>>,
+    #[serde(default)]
+    opcua: Option<Spanned<OpcUaSettings>>,
+    #[serde(default)]
+    output: Option<Spanned<OutputSettings>>,
 }
 
 /// A loaded, checked site.
@@ -422,6 +620,19 @@ pub struct Site {
     pub simulation: Simulation,
     /// `[catalogue]`.
     pub catalogue_files: CatalogueFiles,
+    /// `[poll]` (defaults when absent).
+    pub poll: Poll,
+    /// `[store]` (defaults when absent).
+    pub store: StoreSettings,
+    /// `[alarms]` (defaults when absent).
+    pub alarms: AlarmSettings,
+    /// `[[notify]]` entries.
+    pub notify: Vec<Notify>,
+    /// `[opcua]` (`None`: no OPC UA server).
+    pub opcua: Option<OpcUaSettings>,
+    /// `[output]` (defaults when absent).
+    pub output: OutputSettings,
+    rules: alarms::RuleSet,
     time_zone: chrono_tz::Tz,
     catalogue: Catalogue,
 }
@@ -454,6 +665,50 @@ impl Site {
     /// The built-in demo site ([`DEMO_TEXT`]), loaded through the same path as a file.
     pub fn demo() -> Result<Site, SiteError> {
         Self::from_str(DEMO_FILE, DEMO_TEXT)
+    }
+
+    /// The `[alarms] rules` file's rule set (empty without one).
+    pub fn rules(&self) -> &alarms::RuleSet {
+        &self.rules
+    }
+
+    /// The store's database file (`[store] path`, resolved).
+    pub fn store_path(&self) -> PathBuf {
+        self.resolve(&self.store.path)
+    }
+
+    /// The output folder (`[output] dir`, resolved).
+    pub fn output_dir(&self) -> PathBuf {
+        self.resolve(&self.output.dir)
+    }
+
+    /// The outbox configuration of `[[notify]]` entry `i`, its paths (`path`, `ca_file`)
+    /// resolved against the site file.
+    pub fn notify_config(&self, i: usize) -> Option<alarms::transport::OutboxConfig> {
+        use alarms::transport::TransportConfig;
+        let mut c = self.notify.get(i)?.outbox.clone();
+        match &mut c.transport {
+            TransportConfig::JsonLines(j) => j.path = self.resolve(&j.path),
+            TransportConfig::Smtp(s) => s.ca_file = s.ca_file.as_deref().map(|p| self.resolve(p)),
+            TransportConfig::Webhook(w) => {
+                w.ca_file = w.ca_file.as_deref().map(|p| self.resolve(p));
+            }
+            _ => {}
+        }
+        Some(c)
+    }
+
+    /// The OPC UA server configuration of `[opcua]` (PKI folder resolved), `None` without
+    /// the section.
+    pub fn opcua_config(&self) -> Option<opcua_bridge::server::ServerConfig> {
+        let o = self.opcua.as_ref()?;
+        let (host, port) = o.host_port()?;
+        let mut c = opcua_bridge::server::ServerConfig::new(host, port, self.resolve(&o.pki));
+        c.application_name = format!("emkit monitor: {}", self.site.name);
+        c.allow_anonymous = o.allow_anonymous;
+        c.allow_none = o.allow_none;
+        c.users.clone_from(&o.user);
+        Some(c)
     }
 
     /// The site's time zone.
@@ -597,6 +852,17 @@ fn join_host_port(host: &str, port: u16) -> String {
     } else {
         format!("{host}:{port}")
     }
+}
+
+/// The monitor's sections, checked.
+struct Monitor {
+    poll: Poll,
+    store: StoreSettings,
+    alarms: AlarmSettings,
+    notify: Vec<Notify>,
+    opcua: Option<OpcUaSettings>,
+    output: OutputSettings,
+    rules: alarms::RuleSet,
 }
 
 /// The cross-reference checks, with the source for positions.
@@ -897,6 +1163,8 @@ impl Checker<'_> {
             ));
         }
 
+        let m = self.monitor(&f, &file)?;
+
         Ok(Site {
             file,
             site: f.site.into_inner(),
@@ -907,8 +1175,177 @@ impl Checker<'_> {
             ecls,
             simulation: simulation.map(|(_, s)| s).unwrap_or_default(),
             catalogue_files,
+            poll: m.poll,
+            store: m.store,
+            alarms: m.alarms,
+            notify: m.notify,
+            opcua: m.opcua,
+            output: m.output,
+            rules: m.rules,
             time_zone,
             catalogue,
+        })
+    }
+
+    /// The monitor's sections: `[poll]`, `[store]`, `[alarms]` (and its rules file),
+    /// `[[notify]]`, `[opcua]`, `[output]`.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one check per rule of the format, in order"
+    )]
+    fn monitor(&self, f: &SiteFile, file: &Path) -> Result<Monitor, SiteError> {
+        let (poll, poll_span) = f
+            .poll
+            .as_ref()
+            .map_or((Poll::default(), 0..0), |p| (p.get_ref().clone(), p.span()));
+        if poll.live < std::time::Duration::from_secs(1) {
+            return Err(self.at(
+                &poll_span,
+                "live",
+                "poll.live".into(),
+                format!(
+                    "expected a live period of at least 1s, found {}",
+                    humantime::format_duration(poll.live)
+                ),
+            ));
+        }
+        if poll.record < poll.live || poll.record.subsec_nanos() != 0 {
+            return Err(self.at(
+                &poll_span,
+                "record",
+                "poll.record".into(),
+                format!(
+                    "expected a recording interval of whole seconds, at least the live period ({}), found {}",
+                    humantime::format_duration(poll.live),
+                    humantime::format_duration(poll.record)
+                ),
+            ));
+        }
+        let store = f
+            .store
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_default();
+        let output = f
+            .output
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_default();
+
+        let mut notify = Vec::new();
+        let mut notify_names = BTreeSet::new();
+        for (i, n) in f.notify.iter().enumerate() {
+            let span = n.span();
+            let entry = n.get_ref();
+            if !notify_names.insert(entry.name.clone()) {
+                return Err(self.dup(
+                    &span,
+                    "name",
+                    format!("notify[{i}].name"),
+                    "notify",
+                    &entry.name,
+                ));
+            }
+            let mut entry = entry.clone();
+            entry.line = self.src.position(span.start).0;
+            notify.push(entry);
+        }
+
+        let (alarms, alarms_span) = f.alarms.as_ref().map_or_else(
+            || (AlarmSettings::default(), 0..0),
+            |a| (a.get_ref().clone(), a.span()),
+        );
+        if alarms.offline_alarms && alarms.offline < std::time::Duration::from_secs(1) {
+            return Err(self.at(
+                &alarms_span,
+                "offline",
+                "alarms.offline".into(),
+                format!(
+                    "expected an offline delay of at least 1s, found {}",
+                    humantime::format_duration(alarms.offline)
+                ),
+            ));
+        }
+        let rules = match &alarms.rules {
+            None => alarms::RuleSet::new(),
+            Some(path) => {
+                let full = base_dir(file).join(path);
+                if !full.exists() {
+                    return Err(self.at(
+                        &alarms_span,
+                        "rules",
+                        "alarms.rules".into(),
+                        format!(
+                            "expected an alarm rules file, found no file at {}",
+                            full.display()
+                        ),
+                    ));
+                }
+                alarms::RuleSet::load(&full)?
+            }
+        };
+        if let Some(recipients) = &alarms.recipients {
+            for (i, r) in recipients.iter().enumerate() {
+                let known =
+                    notify_names.contains(r) || rules.recipients().iter().any(|x| &x.name == r);
+                if !known {
+                    return Err(self.at(
+                        &alarms_span,
+                        "recipients",
+                        format!("alarms.recipients[{i}]"),
+                        format!(
+                            "expected a [[notify]] name or a recipient of the rules file ({}), found {r:?}",
+                            list(
+                                notify_names.iter().map(String::as_str).chain(
+                                    rules.recipients().iter().map(|x| x.name.as_str())
+                                )
+                            )
+                        ),
+                    ));
+                }
+            }
+        }
+
+        let opcua = f.opcua.as_ref().map(|o| (o.span(), o.get_ref().clone()));
+        if let Some((span, o)) = &opcua {
+            match o.host_port() {
+                Some((host, _)) if host != "0.0.0.0" && host != "::" => {}
+                _ => {
+                    return Err(self.at(
+                        span,
+                        "listen",
+                        "opcua.listen".into(),
+                        format!(
+                            "expected HOST:PORT with a host clients can reach (not a wildcard), found {:?}",
+                            o.listen
+                        ),
+                    ));
+                }
+            }
+            let mut users = BTreeSet::new();
+            for (i, u) in o.user.iter().enumerate() {
+                if !users.insert(u.name.clone()) {
+                    return Err(self.at(
+                        span,
+                        "name",
+                        format!("opcua.user[{i}].name"),
+                        format!(
+                            "expected a unique user name, found {:?} a second time",
+                            u.name
+                        ),
+                    ));
+                }
+            }
+        }
+
+        Ok(Monitor {
+            poll,
+            store,
+            alarms,
+            notify,
+            opcua: opcua.map(|(_, o)| o),
+            output,
+            rules,
         })
     }
 
@@ -1260,5 +1697,126 @@ register = { address = 0x0000, type = "u16", scale = 0.01 }
         std::fs::write(dir.path().join("site.toml"), &text).unwrap();
         let e = Site::load(dir.path().join("site.toml")).unwrap_err();
         assert!(e.to_string().contains("catalogue.files[0]"), "{e}");
+    }
+
+    #[test]
+    fn monitor_sections_default_when_absent() {
+        let site = Site::from_str("s.toml", GOOD).unwrap();
+        assert_eq!(site.poll.live, std::time::Duration::from_secs(10));
+        assert_eq!(site.poll.record, std::time::Duration::from_secs(900));
+        assert_eq!(site.store_path(), PathBuf::from("data/emkit.sqlite"));
+        assert!(site.alarms.templates && site.alarms.offline_alarms);
+        assert!(site.notify.is_empty() && site.opcua.is_none());
+        assert!(site.rules().rules().is_empty());
+    }
+
+    #[test]
+    fn the_demo_site_has_monitor_sections() {
+        let site = Site::demo().unwrap();
+        assert_eq!(site.alarms.offline, std::time::Duration::from_secs(30));
+        assert_eq!(site.notify.len(), 2);
+        let c = site.opcua_config().unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 4840));
+        assert_eq!(c.users.len(), 1);
+        assert_eq!(c.users[0].role, opcua_bridge::server::Role::Operator);
+        let events = site.notify.iter().position(|n| n.name == "events").unwrap();
+        assert_eq!(
+            site.notify[events].line,
+            DEMO_TEXT
+                .lines()
+                .position(|l| l.contains("name = \"events\""))
+                .unwrap()
+        );
+        let outbox = site.notify_config(events).unwrap().build().unwrap();
+        assert_eq!(outbox.transport().name(), "json-lines");
+    }
+
+    #[test]
+    fn monitor_sections_are_checked_with_their_lines() {
+        let b = GOOD.lines().count();
+        let e = err(&format!(
+            "{GOOD}\n[poll]\nlive = \"10s\"\nrecord = \"5s\"\n"
+        ));
+        assert_eq!((e.0, e.2.as_str()), (b + 4, "poll.record"), "{e:?}");
+        let e = err(&format!("{GOOD}\n[poll]\nlive = \"soon\"\n"));
+        assert_eq!((e.0, e.2.as_str()), (b + 3, "poll.live"), "{e:?}");
+        assert!(e.3.contains("\"soon\""), "{e:?}");
+        let e = err(&format!("{GOOD}\n[poll]\nlive = \"200ms\"\n"));
+        assert!(e.3.contains("at least 1s"), "{e:?}");
+        let e = err(&format!("{GOOD}\n[store]\nfile = \"x\"\n"));
+        assert_eq!((e.0, e.2.as_str()), (b + 3, "store.file"), "{e:?}");
+        let e = err(&format!(
+            "{GOOD}\n[[notify]]\nname = \"a\"\ntype = \"console\"\n\n[[notify]]\nname = \"a\"\ntype = \"console\"\n"
+        ));
+        assert_eq!((e.0, e.2.as_str()), (b + 7, "notify[1].name"), "{e:?}");
+        let e = err(&format!(
+            "{GOOD}\n[[notify]]\nname = \"a\"\ntype = \"pager\"\n"
+        ));
+        assert!(e.3.contains("pager"), "{e:?}");
+        let e = err(&format!(
+            "{GOOD}\n[[notify]]\nname = \"a\"\ntype = \"json-lines\"\npath = \"n.jsonl\"\ncolour = 1\n"
+        ));
+        assert!(e.3.contains("colour"), "{e:?}");
+        let e = err(&format!(
+            "{GOOD}\n[[notify]]\nname = \"a\"\ntype = \"console\"\n\n[alarms]\nrecipients = [\"a\", \"b\"]\n"
+        ));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 7, "alarms.recipients[1]"),
+            "{e:?}"
+        );
+        let e = err(&format!(
+            "{GOOD}\n[alarms]\noffline_priority = \"urgent\"\n"
+        ));
+        assert_eq!(e.2, "alarms.offline_priority", "{e:?}");
+        let e = err(&format!("{GOOD}\n[opcua]\nlisten = \"0.0.0.0:4840\"\n"));
+        assert_eq!((e.0, e.2.as_str()), (b + 3, "opcua.listen"), "{e:?}");
+        let e = err(&format!(
+            "{GOOD}\n[opcua]\n[[opcua.user]]\nname = \"u\"\npassword = \"p\"\nrole = \"admin\"\n"
+        ));
+        assert_eq!(e.2, "opcua.user[0].role", "{e:?}");
+    }
+
+    #[test]
+    fn the_rules_file_is_loaded_relative_to_the_site_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site.toml");
+        std::fs::write(
+            &site,
+            format!("{GOOD}\n[alarms]\nrules = \"rules/alarms.toml\"\nrecipients = [\"ops\"]\n"),
+        )
+        .unwrap();
+        let e = Site::load(&site).unwrap_err();
+        let line = format!(":{}:", GOOD.lines().count() + 3);
+        assert!(
+            e.to_string().contains(&line) && e.to_string().contains("alarms.rules"),
+            "{e}"
+        );
+        std::fs::create_dir(dir.path().join("rules")).unwrap();
+        std::fs::write(
+            dir.path().join("rules/alarms.toml"),
+            "[[recipient]]\nname = \"ops\"\n\n[[rule]]\nid = \"v-high\"\npoints = [\"main/u_l1\"]\nkind = \"high\"\nthreshold = 250.0\npriority = \"major\"\n",
+        )
+        .unwrap();
+        let loaded = Site::load(&site).unwrap();
+        assert_eq!(loaded.rules().rules().len(), 1);
+        std::fs::write(dir.path().join("rules/alarms.toml"), "[[rule]]\nid = 3\n").unwrap();
+        let e = Site::load(&site).unwrap_err();
+        assert!(matches!(e, SiteError::Alarms(_)), "{e}");
+        assert!(e.to_string().contains("alarms.toml:2"), "{e}");
+    }
+
+    #[test]
+    fn notify_paths_are_relative_to_the_site_file() {
+        let text = format!(
+            "{GOOD}\n[[notify]]\nname = \"e\"\ntype = \"json-lines\"\npath = \"out/n.jsonl\"\n"
+        );
+        let site = Site::from_str("/srv/site/site.toml", &text).unwrap();
+        match site.notify_config(0).unwrap().transport {
+            alarms::transport::TransportConfig::JsonLines(j) => {
+                assert_eq!(j.path, PathBuf::from("/srv/site/out/n.jsonl"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
