@@ -17,6 +17,7 @@
     doc = "| [`poll`] | (feature `io`) the async poller (TCP, RTU, RTU over TCP, TLS): readings, device states, bus statistics, identification, parameter writes |",
     doc = "| [`poll::tls`] | (feature `io`) Modbus/TCP Security: client and server TLS configuration from PEM files |",
     doc = "| [`gateway`] | (feature `io`) the Modbus gateway: Modbus/TCP and TLS clients reach RTU and TCP buses by unit id, with a fair queue, gateway exceptions 0x0A/0x0B, a read cache, read-only clients and statistics |",
+    doc = "| [`scan`] | (feature `io`) the Modbus address scan: which unit ids of a bus answer and which catalogue product each is (signatures, FC43 device identification), with progress |",
     doc = "| [`sim`] | (feature `io`) the device simulator: any product's register map with coherent, time-driven values over TCP, RTU and RTU over TCP, routed by unit id, with fault injection |"
 )]
 #![cfg_attr(
@@ -24,6 +25,7 @@
     doc = "| `poll` | (feature `io`) the async poller (TCP, RTU, RTU over TCP, TLS): readings, device states, bus statistics, identification, parameter writes |",
     doc = "| `poll::tls` | (feature `io`) Modbus/TCP Security: client and server TLS configuration from PEM files |",
     doc = "| `gateway` | (feature `io`) the Modbus gateway: Modbus/TCP and TLS clients reach RTU and TCP buses by unit id, with a fair queue, gateway exceptions 0x0A/0x0B, a read cache, read-only clients and statistics |",
+    doc = "| `scan` | (feature `io`) the Modbus address scan: which unit ids of a bus answer and which catalogue product each is (signatures, FC43 device identification), with progress |",
     doc = "| `sim` | (feature `io`) the device simulator: any product's register map with coherent, time-driven values over TCP, RTU and RTU over TCP, routed by unit id, with fault injection |"
 )]
 //! | [`error`] | the typed errors |
@@ -40,6 +42,8 @@ pub mod poll;
 pub mod register;
 #[cfg(feature = "io")]
 mod rtu_crc;
+#[cfg(feature = "io")]
+pub mod scan;
 #[cfg(feature = "io")]
 pub mod sim;
 mod toml_file;
