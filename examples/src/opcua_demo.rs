@@ -298,7 +298,7 @@ impl DemoSite {
     }
 
     /// The value of meter point `index` (in [`DemoSite::meter_points`]) at `t` (taken in whole
-/// milliseconds since 1970).
+    /// milliseconds since 1970).
     pub fn value(&self, index: usize, t: DateTime<Utc>) -> f64 {
         let m = &MEASURES[index % MEASURES.len()];
         let device = (index / MEASURES.len()) as f64;
