@@ -1,0 +1,442 @@
+//! The monitor's composition, written once: a [`Monitor`] built from a [`Site`] polls the
+//! site's Modbus devices and M-Bus meters every live period, stores each point at its
+//! recording interval in the embedded SQLite store, evaluates the alarms (the rules file,
+//! the catalogue products' proposed alarms, offline alarms), delivers notifications through
+//! one outbox per `[[notify]]` entry and serves values and alarms over OPC UA.
+//!
+//! Times are UTC inside; the site's time zone only reaches notifications (through the
+//! recipients' time zone).
+//!
+//! ```no_run
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use examples::gateway::{Monitor, MonitorOptions};
+//! use examples::site::Site;
+//!
+//! let site = Site::demo()?;
+//! let mut monitor = Monitor::start(&site, MonitorOptions::default()).await?;
+//! let status = monitor.cycle().await?;
+//! println!("{}", status.line());
+//! monitor.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Not composed yet (issue 13 §2): ECL application key detection and the ECLs' parameter
+//! maps, HistoryRead over the store, reports and publications.
+
+pub mod alarms;
+pub mod mbus;
+pub mod record;
+pub mod tree;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::alarms::{AckState, Engine, Occurrence, PointInfo, Priority, Status};
+use chrono::Utc;
+use modbus_devices::poll::{Cycle, Poller};
+use opcua_bridge::server::{
+    AcknowledgeRefusal, AcknowledgeRequest, AlarmAcknowledgement, AlarmOccurrence, AlarmPriority,
+    Bridge, Handlers,
+};
+use reports::{SqliteStore, StoreOptions};
+
+use crate::pipeline::{AlarmFeed, StoreFeed};
+use crate::site::Site;
+
+/// Errors of the monitor.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The site does not make an installation.
+    #[error(transparent)]
+    Site(#[from] crate::site::SiteError),
+    /// The poller refuses the installation.
+    #[error("poller: {0}")]
+    Poll(#[from] modbus_devices::poll::PollError),
+    /// The store.
+    #[error("store: {0}")]
+    Store(#[from] reports::Error),
+    /// The alarm rules, the router or a transport.
+    #[error("alarms: {0}")]
+    Alarms(#[from] ::alarms::Error),
+    /// The OPC UA tree.
+    #[error("OPC UA tree: {0}")]
+    Tree(#[from] opcua_bridge::ModelError),
+    /// The OPC UA server.
+    #[error("OPC UA server: {0}")]
+    Server(#[from] opcua_bridge::server::ServerError),
+    /// A directory could not be created.
+    #[error("cannot create {}: {message}", path.display())]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        message: String,
+    },
+}
+
+/// What [`Monitor::start`] may change from the site file (tests, the demo).
+#[derive(Debug, Clone, Default)]
+pub struct MonitorOptions {
+    /// The live period instead of `[poll] live`.
+    pub live: Option<Duration>,
+    /// The store file instead of `[store] path`.
+    pub store: Option<PathBuf>,
+    /// The OPC UA port instead of `[opcua] listen`'s (0: a free one).
+    pub opcua_port: Option<u16>,
+    /// The OPC UA PKI folder instead of `[opcua] pki`.
+    pub opcua_pki: Option<PathBuf>,
+}
+
+/// One live cycle's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleStatus {
+    /// Cycle number (1 first).
+    pub number: u64,
+    /// When it started.
+    pub started: chrono::DateTime<Utc>,
+    /// Readings taken (good or not).
+    pub readings: usize,
+    /// Readings with a good quality.
+    pub good: usize,
+    /// Samples written to the store.
+    pub stored: u64,
+    /// Open alarm occurrences (active or not yet acknowledged).
+    pub alarms: usize,
+    /// Notifications delivered in this cycle.
+    pub notified: usize,
+    /// How long the cycle took.
+    pub took: Duration,
+}
+
+impl CycleStatus {
+    /// One plain line (logs, non-terminal output).
+    pub fn line(&self) -> String {
+        format!(
+            "cycle {} at {}: {}/{} good, {} stored, {} open alarms, {} notified, {} ms",
+            self.number,
+            self.started.format("%Y-%m-%dT%H:%M:%SZ"),
+            self.good,
+            self.readings,
+            self.stored,
+            self.alarms,
+            self.notified,
+            self.took.as_millis()
+        )
+    }
+}
+
+/// The monitor of one site.
+pub struct Monitor {
+    site: Site,
+    live: Duration,
+    poller: Poller,
+    store: SqliteStore,
+    store_feed: StoreFeed,
+    recorder: record::Recorder,
+    alarm_feed: AlarmFeed,
+    notifier: alarms::Notifier,
+    bridge: Option<Bridge>,
+    published: std::collections::HashMap<u64, (bool, AckState)>,
+    acks: tokio::sync::mpsc::UnboundedReceiver<(u64, String, String)>,
+    number: u64,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("site", &self.site.site.name)
+            .field("live", &self.live)
+            .field("cycles", &self.number)
+            .finish_non_exhaustive()
+    }
+}
+
+fn priority(p: Priority) -> AlarmPriority {
+    match p {
+        Priority::Critical => AlarmPriority::Critical,
+        Priority::Major => AlarmPriority::Major,
+        Priority::Minor => AlarmPriority::Minor,
+        _ => AlarmPriority::Warning,
+    }
+}
+
+/// The OPC UA form of an occurrence: active while not cleared, acknowledged once
+/// acknowledged.
+pub fn occurrence(o: &Occurrence, time: chrono::DateTime<Utc>) -> AlarmOccurrence {
+    AlarmOccurrence {
+        id: o.id,
+        alarm: o.alarm.clone(),
+        target: o.target.clone(),
+        priority: priority(o.priority),
+        text: o.text.clone(),
+        time,
+        opened_at: o.opened_at,
+        raised_at: o.raised_at,
+        cleared_at: o.cleared_at,
+        active: o.status() != Status::Cleared,
+        acknowledged: o.state == AckState::Acknowledged,
+        acknowledgement: o.acknowledgement.as_ref().map(|a| AlarmAcknowledgement {
+            user: a.user.clone(),
+            comment: a.comment.clone(),
+            time: a.time,
+        }),
+        value: None,
+    }
+}
+
+impl Monitor {
+    /// Open the store, build the poller, the alarm rules and the notification outboxes, and
+    /// start the OPC UA server (when the site has `[opcua]`).
+    ///
+    /// # Errors
+    /// See [`GatewayError`].
+    pub async fn start(site: &Site, options: MonitorOptions) -> Result<Monitor, GatewayError> {
+        let live = options.live.unwrap_or(site.poll.live);
+        let poller = Poller::new(&site.installation()?, site.catalogue())?;
+        let store_path = options.store.unwrap_or_else(|| site.store_path());
+        if let Some(dir) = store_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| GatewayError::Dir {
+                path: dir.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        }
+        let store = SqliteStore::open(&store_path, StoreOptions::default())?;
+
+        let devices = tree::devices(site);
+        let mut points = Vec::new();
+        let mut units = Vec::new();
+        for (_, d) in &devices {
+            for p in &d.points {
+                let name = format!("{}/{}", d.name, p.service);
+                units.push((name.clone(), p.unit.to_string()));
+                points.push(PointInfo::named(&name));
+            }
+        }
+        let rules = alarms::rule_set(site, &points)?;
+        let engine = Engine::new(&rules, &points)?;
+        let notifier = alarms::Notifier::new(
+            site,
+            &rules,
+            units.iter().map(|(p, u)| (p.as_str(), u.as_str())),
+        )?;
+
+        let (acks_tx, acks) = tokio::sync::mpsc::unbounded_channel();
+        let bridge = match site.opcua_config() {
+            None => None,
+            Some(mut config) => {
+                if let Some(port) = options.opcua_port {
+                    config.port = port;
+                }
+                if let Some(pki) = options.opcua_pki {
+                    config.pki_dir = pki;
+                }
+                let acks = acks_tx.clone();
+                let ack = move |a: &AcknowledgeRequest| -> Result<(), AcknowledgeRefusal> {
+                    acks.send((a.occurrence, a.user.clone(), a.comment.clone()))
+                        .map_err(|_| {
+                            AcknowledgeRefusal::InvalidState("the monitor is stopping".into())
+                        })
+                };
+                let handlers = Handlers::default().with_acknowledge(Arc::new(ack));
+                let tree = opcua_bridge::PointTree::new(tree::tree(site))?;
+                Some(Bridge::start_with(config, tree, handlers).await?)
+            }
+        };
+        tracing::info!(
+            site = %site.site.name,
+            store = %store_path.display(),
+            live_s = live.as_secs_f64(),
+            record_s = site.poll.record.as_secs(),
+            rules = rules.rules().len(),
+            opcua = bridge.as_ref().map_or("off", |b| b.endpoint_url()),
+            "monitor started"
+        );
+        Ok(Monitor {
+            site: site.clone(),
+            live,
+            poller,
+            store,
+            store_feed: StoreFeed::new(),
+            recorder: record::Recorder::new(site.poll.record),
+            alarm_feed: AlarmFeed::new(engine),
+            notifier,
+            bridge,
+            published: std::collections::HashMap::new(),
+            acks,
+            number: 0,
+        })
+    }
+
+    /// The live period.
+    pub fn live(&self) -> Duration {
+        self.live
+    }
+
+    /// The OPC UA endpoint (`opc.tcp://HOST:PORT/`), when serving.
+    pub fn opcua_endpoint(&self) -> Option<&str> {
+        self.bridge.as_ref().map(Bridge::endpoint_url)
+    }
+
+    /// The alarm occurrences and their log.
+    pub fn book(&self) -> &::alarms::Book {
+        &self.notifier.book
+    }
+
+    /// Notifications waiting for a retry.
+    pub fn pending_notifications(&self) -> usize {
+        self.notifier.pending()
+    }
+
+    /// One live cycle: read everything once, store what is due, evaluate alarms, notify,
+    /// update the OPC UA server.
+    ///
+    /// # Errors
+    /// The store's or the alarm book's errors (the cycle's readings are not stored then).
+    pub async fn cycle(&mut self) -> Result<CycleStatus, GatewayError> {
+        let clock = std::time::Instant::now();
+        self.number += 1;
+        let started = Utc::now();
+        let (mut readings, meters) =
+            tokio::join!(self.poller.poll_once(), mbus::read_all(&self.site));
+        readings.extend(meters);
+        let cycle = Cycle {
+            number: self.number,
+            started,
+            finished: Utc::now(),
+            readings,
+        };
+
+        let due = self.recorder.select(&cycle);
+        let (written, _) = self.store_feed.write(&mut self.store, &due)?;
+
+        let mut transitions = Vec::new();
+        self.alarm_feed.process(&cycle, &mut transitions);
+        self.alarm_feed.tick(Utc::now(), &mut transitions);
+        let now = Utc::now();
+        let (entries, open, changed) = {
+            let book = &mut self.notifier.book;
+            let mut entries = book.apply_transitions(self.alarm_feed.engine(), &transitions)?;
+            // acknowledgements from OPC UA clients since the last cycle
+            while let Ok((id, user, comment)) = self.acks.try_recv() {
+                match book.acknowledge(id, &user, &comment, now) {
+                    Ok(more) => entries.extend(more),
+                    Err(e) => {
+                        tracing::warn!(occurrence = id, %user, "acknowledgement refused: {e}")
+                    }
+                }
+            }
+            let mut changed = Vec::new();
+            let mut open = 0;
+            for o in book.open() {
+                open += 1;
+                let key = (o.status() != Status::Cleared, o.state);
+                if self.published.insert(o.id, key) != Some(key) {
+                    changed.push(occurrence(o, now));
+                }
+            }
+            // occurrences closed since the last cycle: publish their last state
+            let gone: Vec<u64> = self
+                .published
+                .keys()
+                .filter(|id| book.occurrence(**id).is_none())
+                .copied()
+                .collect();
+            for id in gone {
+                self.published.remove(&id);
+            }
+            for e in &entries {
+                if let Some(id) = e.occurrence
+                    && book.occurrence(id).is_none()
+                    && let (Some(alarm), Some(target)) = (&e.alarm, &e.target)
+                {
+                    let mut o = AlarmOccurrence::raised(
+                        id,
+                        alarm.clone(),
+                        target.clone(),
+                        priority(e.priority.unwrap_or(Priority::Warning)),
+                        e.text.clone(),
+                        e.time,
+                    );
+                    o.active = false;
+                    o.acknowledged = true;
+                    o.cleared_at = Some(e.time);
+                    changed.push(o);
+                }
+            }
+            (entries, open, changed)
+        };
+        let notified = self.notifier.route(&entries, now);
+
+        if let Some(bridge) = &self.bridge {
+            let report = bridge.update(crate::opcua_feed::updates(&cycle));
+            if !report.rejected.is_empty() {
+                tracing::debug!(
+                    rejected = report.rejected.len(),
+                    "points not in the OPC UA tree"
+                );
+            }
+            for o in changed {
+                if let Err(e) = bridge.publish_alarm(o) {
+                    tracing::warn!("alarm event not published: {e}");
+                }
+            }
+        }
+
+        let good = cycle
+            .readings
+            .iter()
+            .filter(|r| r.quality == modbus_devices::Quality::Good)
+            .count();
+        Ok(CycleStatus {
+            number: self.number,
+            started,
+            readings: cycle.readings.len(),
+            good,
+            stored: written.stored,
+            alarms: open,
+            notified,
+            took: clock.elapsed(),
+        })
+    }
+
+    /// Run live cycles every [`Monitor::live`] until `stop` completes; each cycle's status
+    /// goes to `status` (a cycle that fails is logged and the next one runs).
+    pub async fn run(
+        &mut self,
+        stop: impl std::future::Future<Output = ()>,
+        mut status: impl FnMut(&CycleStatus),
+    ) {
+        let mut ticks = tokio::time::interval(self.live);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                _ = ticks.tick() => {
+                    match self.cycle().await {
+                        Ok(s) => status(&s),
+                        Err(e) => tracing::error!("cycle failed: {e}"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stop: the OPC UA server and the poller's connections end; the store is closed (every
+    /// cycle was committed when it was written).
+    ///
+    /// # Errors
+    /// None yet; kept for the store's final flush.
+    pub async fn shutdown(self) -> Result<(), GatewayError> {
+        if let Some(bridge) = self.bridge {
+            bridge.shutdown().await;
+        }
+        self.poller.shutdown().await;
+        drop(self.store);
+        tracing::info!(cycles = self.number, "monitor stopped");
+        Ok(())
+    }
+}
