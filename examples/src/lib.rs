@@ -8,6 +8,7 @@ pub mod opcua_demo;
 pub mod opcua_feed;
 pub mod pipeline;
 pub mod read_json;
+pub mod scan;
 pub mod simulation;
 pub mod site;
 mod toml_file;
