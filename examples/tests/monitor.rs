@@ -1,0 +1,172 @@
+//! The monitor's composition against the simulated demo site on loopback: values of the
+//! Modbus devices and M-Bus meters reach the store; a silenced device raises the offline
+//! alarm within its delay, delivered to a JSON-lines file, and clears it after recovery;
+//! a restarted monitor continues the same store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use examples::gateway::{Monitor, MonitorOptions};
+use examples::simulation::{DeviceFault, SimOptions, SimulatedSite};
+use examples::site::Site;
+use reports::{SqliteStore, Store, StoreOptions};
+
+/// The demo site, bound to free ports, with a 6 s offline delay (a silent device makes a cycle last about 3 s: its timeouts), notifications to a
+/// JSON-lines file in `dir`, no OPC UA and a 1 s recording interval.
+fn monitored(sim: &SimulatedSite, dir: &std::path::Path) -> Site {
+    let text = format!(
+        "{}\n",
+        examples::site::DEMO_TEXT
+            .replace("offline = \"30s\"", "offline = \"6s\"")
+            .replace("live = \"10s\"", "live = \"1s\"")
+            .replace("record = \"15min\"", "record = \"1s\"")
+    );
+    let mut site = Site::from_str(dir.join("site.toml"), &text).unwrap();
+    for b in &sim.site().buses {
+        site.set_address(&b.name, b.address.as_deref().unwrap());
+    }
+    for b in &sim.site().mbus_buses {
+        site.set_address(&b.name, &b.address);
+    }
+    site.opcua = None;
+    site.notify.retain(|n| n.name == "events");
+    site
+}
+
+fn count(path: &std::path::Path, what: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(what))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
+async fn values_are_stored_and_an_offline_alarm_is_raised_notified_and_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Site::demo().unwrap().with_ephemeral_ports();
+    let sim = SimulatedSite::start(&demo, SimOptions::default())
+        .await
+        .unwrap();
+    let site = monitored(&sim, dir.path());
+    let store_path = dir.path().join("data/emkit.sqlite");
+    assert_eq!(site.store_path(), store_path);
+    let events = dir.path().join("data/notifications.jsonl");
+
+    let mut monitor = Monitor::start(&site, MonitorOptions::default())
+        .await
+        .unwrap();
+    let mut last = None;
+    for _ in 0..3 {
+        let s = monitor.cycle().await.unwrap();
+        println!("{}", s.line());
+        last = Some(s);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let s = last.unwrap();
+    assert!(s.good > 100 && s.stored > 0, "{s:?}");
+    assert_eq!(
+        s.alarms,
+        0,
+        "{:?}",
+        monitor.book().open().collect::<Vec<_>>()
+    );
+
+    // the store has the Modbus devices (three framings) and the heat meters
+    {
+        let store = SqliteStore::open(&store_path, StoreOptions::default()).unwrap();
+        for point in [
+            "main/v_l1_n",
+            "workshop/v_l1_n",
+            "pv/v_l1_n",
+            "hm1/energy",
+            "hm2/power",
+        ] {
+            let ch = store
+                .channel(point)
+                .unwrap()
+                .unwrap_or_else(|| panic!("no channel {point}"));
+            let samples = store.read(ch.id, 0, i64::MAX).unwrap();
+            assert!(samples.len() >= 2, "{point}: {samples:?}");
+        }
+        let hm1 = store.channel("hm1/energy").unwrap().unwrap();
+        assert_eq!(hm1.spec.unit, "Wh");
+        let e = store.read(hm1.id, 0, i64::MAX).unwrap();
+        let simulated = sim.heat_reading("hm1").unwrap().energy_kwh * 1000.0;
+        assert!(
+            (e.last().unwrap().v - simulated).abs() < 100.0,
+            "{e:?} vs {simulated}"
+        );
+    }
+
+    // silence one device: the offline alarm after 6 s (within one more cycle), notified at once
+    sim.set_fault("lighting", DeviceFault::Silent).unwrap();
+    let silenced = Instant::now();
+    let raised = loop {
+        let s = monitor.cycle().await.unwrap();
+        println!("{}", s.line());
+        if monitor
+            .book()
+            .open()
+            .any(|o| o.alarm == "offline" && o.target == "lighting" && o.alarm_active)
+        {
+            break silenced.elapsed();
+        }
+        assert!(
+            silenced.elapsed() < Duration::from_secs(40),
+            "no offline alarm: {:#?}",
+            monitor
+                .book()
+                .open()
+                .map(|o| (&o.alarm, &o.target, o.alarm_active))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(raised >= Duration::from_secs(6), "raised after {raised:?}");
+    assert_eq!(
+        count(&events, "\"offline\""),
+        1,
+        "{:?}",
+        std::fs::read_to_string(&events)
+    );
+    let line = std::fs::read_to_string(&events).unwrap();
+    assert!(
+        line.contains("lighting") && line.contains("critical"),
+        "{line}"
+    );
+
+    // recovery clears it
+    sim.set_fault("lighting", DeviceFault::None).unwrap();
+    let recovered = Instant::now();
+    loop {
+        monitor.cycle().await.unwrap();
+        let active = monitor
+            .book()
+            .open()
+            .any(|o| o.alarm == "offline" && o.alarm_active);
+        if !active {
+            break;
+        }
+        assert!(recovered.elapsed() < Duration::from_secs(40), "not cleared");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    monitor.shutdown().await.unwrap();
+
+    // a restarted monitor continues the same store
+    let count_main = || {
+        let store = SqliteStore::open(&store_path, StoreOptions::default()).unwrap();
+        let ch = store.channel("main/v_l1_n").unwrap().unwrap();
+        store.read(ch.id, 0, i64::MAX).unwrap().len()
+    };
+    let before = count_main();
+    let mut monitor = Monitor::start(&site, MonitorOptions::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    monitor.cycle().await.unwrap();
+    monitor.shutdown().await.unwrap();
+    assert_eq!(count_main(), before + 1);
+    sim.stop().await;
+}
