@@ -555,6 +555,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
         &mut self,
         base: SecondaryAddress,
     ) -> Result<SecondarySearch, MasterError> {
+        self.search_secondary_with_progress(base, |_| {}).await
+    }
+
+    /// [`Master::search_secondary`], calling `progress` after every probe with the search so
+    /// far (probes sent, meters found, unresolved collisions), for a progress display: the
+    /// number of probes a search needs is not known in advance (it grows with the meters
+    /// that share leading digits).
+    pub async fn search_secondary_with_progress(
+        &mut self,
+        base: SecondaryAddress,
+        mut progress: impl FnMut(&SecondarySearch),
+    ) -> Result<SecondarySearch, MasterError> {
         let mut result = SecondarySearch::default();
         // deselect everything first
         let _ = self
@@ -571,6 +583,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
                     Probe::Collision => result.unresolved.push(mask),
                     _ => {}
                 }
+                progress(&result);
                 continue;
             };
             let mut children = Vec::new();
@@ -588,6 +601,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Master<S> {
                     Probe::Collision if pos == 0 => result.unresolved.push(m),
                     Probe::Collision => children.push(m),
                 }
+                progress(&result);
             }
             // depth first, in ascending digit order
             stack.extend(children.into_iter().rev());

@@ -452,3 +452,47 @@ async fn noise_before_an_answer_is_skipped() {
     let frame = master.req_ud2(Address(3)).await.unwrap();
     assert_eq!(frame, answer);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secondary_search_reports_progress_after_every_probe() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let bus = Arc::new(Mutex::new(bus()));
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        serve(bus, stream, Duration::from_micros(300)).await
+    });
+    let mut master = Master::connect_tcp(&addr.to_string(), config())
+        .await
+        .unwrap();
+    // Meter 5 drops its first request: a first search without progress takes that drop (and
+    // misses that meter).
+    let plain = master
+        .search_secondary(SecondaryAddress::wildcard())
+        .await
+        .unwrap();
+    let mut seen: Vec<(u32, usize)> = Vec::new();
+    let search = master
+        .search_secondary_with_progress(SecondaryAddress::wildcard(), |s| {
+            seen.push((s.probes, s.found.len()))
+        })
+        .await
+        .unwrap();
+    // One call per probe, in order, the last one with the final counts.
+    assert_eq!(seen.len(), search.probes as usize);
+    assert!(
+        seen.iter()
+            .enumerate()
+            .all(|(i, (p, _))| *p as usize == i + 1)
+    );
+    assert!(seen.windows(2).all(|w| w[1].1 >= w[0].1));
+    assert_eq!(seen.last(), Some(&(search.probes, search.found.len())));
+    assert_eq!(search.found.len(), 4, "{search:?}");
+    // The same search as without progress (which missed only the meter that dropped).
+    assert_eq!(search.probes, plain.probes);
+    assert_eq!(search.unresolved, plain.unresolved);
+    assert!(plain.found.iter().all(|a| search.found.contains(a)));
+    assert_eq!(plain.found.len(), 3);
+    drop(master);
+    let _ = server.await;
+}
