@@ -6,7 +6,8 @@
 //! - M-Bus buses: [`mbus_meters::master::Master::scan_primary`] over the primary addresses
 //!   (one address at a time, so progress can be shown), each answering address read once for
 //!   its secondary address (identification number, manufacturer, medium), then the wildcard
-//!   secondary search ([`Master::search_secondary`]).
+//!   secondary search ([`Master::search_secondary_with_progress`], progress after every
+//!   probe).
 //!
 //! The [`ScanReport`] lists what was found (bus, unit / primary / secondary address, product)
 //! and how it compares with the site file: [`EntryStatus::Ok`] (expected and found as
@@ -316,7 +317,9 @@ impl ScanReport {
 }
 
 /// Draws scan progress on stderr: an `indicatif` bar per bus phase when stderr is a
-/// terminal, otherwise a plain line at the start of a phase, every 10 % and at its end.
+/// terminal (a spinner for the secondary search, whose length is not known), otherwise a
+/// plain line at the start of a phase, every 10 % (every 10 probes of the secondary search)
+/// and at its end.
 #[derive(Debug)]
 pub struct ProgressDisplay {
     terminal: bool,
@@ -347,8 +350,8 @@ impl ProgressDisplay {
 
     /// The plain line for a progress step, when one is due (`None` between the 10 % marks).
     pub fn plain_line(&mut self, p: &Progress) -> Option<String> {
-        // The secondary search has no known length: each of its steps gets a line.
-        let tenth = (p.done * 10).checked_div(p.total).unwrap_or(p.done);
+        // The secondary search has no known length: a line every 10 probes.
+        let tenth = (p.done * 10).checked_div(p.total).unwrap_or(p.done / 10);
         let start = p.done <= 1;
         let end = p.total > 0 && p.done == p.total;
         if !(start || end || tenth != self.last_tenth) {
@@ -776,7 +779,15 @@ async fn mbus_scan(
                 found: 0,
             });
             let search = master
-                .search_secondary(SecondaryAddress::wildcard())
+                .search_secondary_with_progress(SecondaryAddress::wildcard(), |s| {
+                    progress(&Progress {
+                        bus: name.to_string(),
+                        phase: "m-bus secondary",
+                        done: s.probes as usize,
+                        total: 0,
+                        found: s.found.len(),
+                    });
+                })
                 .await?;
             report.probed += search.probes as usize;
             for s in &search.found {
@@ -796,13 +807,6 @@ async fn mbus_scan(
                     medium: s.medium.to_string(),
                 });
             }
-            progress(&Progress {
-                bus: name.to_string(),
-                phase: "m-bus secondary",
-                done: search.probes as usize,
-                total: 0,
-                found: search.found.len(),
-            });
         }
         Ok::<_, mbus_meters::MasterError>(())
     }

@@ -123,7 +123,13 @@ async fn scan_of_the_demo_site_with_a_silent_device() {
     );
     let primary = steps.iter().filter(|p| p.phase == "m-bus primary").count();
     assert_eq!(primary, 5);
-    assert!(steps.iter().any(|p| p.phase == "m-bus secondary"));
+    // The secondary search: a start, then one step per probe.
+    let secondary: Vec<&Progress> = steps
+        .iter()
+        .filter(|p| p.phase == "m-bus secondary")
+        .collect();
+    assert_eq!(secondary.len(), 1 + mbus.probed - 5);
+    assert_eq!(secondary.last().unwrap().found, 2);
 
     // The table names every entry and its status; the JSON carries the same.
     assert!(table.contains("lighting"), "{table}");
@@ -259,4 +265,26 @@ fn plain_progress_lines_every_tenth() {
     );
     // The start, each 10 % mark and the end: 1, 2, 4, 6, ..., 20.
     assert_eq!(lines.len(), 11, "{lines:?}");
+    // The secondary search (length unknown): the start, then every 10 probes.
+    let mut d = ProgressDisplay::with_terminal(false);
+    let lines: Vec<String> = (0..=25)
+        .filter_map(|done| {
+            d.plain_line(&Progress {
+                bus: "mbus".into(),
+                phase: "m-bus secondary",
+                done,
+                total: 0,
+                found: 0,
+            })
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "scan mbus: m-bus secondary (0 probes, 0 found)",
+            "scan mbus: m-bus secondary (1 probes, 0 found)",
+            "scan mbus: m-bus secondary (10 probes, 0 found)",
+            "scan mbus: m-bus secondary (20 probes, 0 found)",
+        ]
+    );
 }
