@@ -133,6 +133,40 @@ pub struct ServerConfig {
     pub trust_client_certs: bool,
     /// The username/password users.
     pub users: Vec<User>,
+    /// Session and subscription limits (defaults: [`ServerLimits::default`]).
+    #[serde(default)]
+    pub limits: ServerLimits,
+}
+
+/// How much one client may ask of the server. The defaults are async-opcua's: 20 sessions, 10
+/// subscriptions per session, 1000 monitored items per subscription, no cap on the
+/// notifications of one publish response. A SCADA client subscribing to 50 000 points then
+/// spreads them over 50 subscriptions (5 sessions), which is how the `opcua` bench measures.
+/// Larger subscriptions need clients that accept large publish responses (measured: async-opcua's
+/// own client, with its default message limits, lost the connection on 5 000-item ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerLimits {
+    /// Concurrent sessions.
+    pub max_sessions: usize,
+    /// Subscriptions per session.
+    pub max_subscriptions_per_session: usize,
+    /// Monitored items per subscription (0 means no limit).
+    pub max_monitored_items_per_subscription: usize,
+    /// Notifications in one publish response (0 means no limit; more changes than this in one
+    /// interval go out in the next publish responses, flagged "more notifications").
+    pub max_notifications_per_publish: u64,
+}
+
+impl Default for ServerLimits {
+    fn default() -> ServerLimits {
+        ServerLimits {
+            max_sessions: 20,
+            max_subscriptions_per_session: 10,
+            max_monitored_items_per_subscription: 1000,
+            max_notifications_per_publish: 0,
+        }
+    }
 }
 
 impl ServerConfig {
@@ -149,6 +183,7 @@ impl ServerConfig {
             allow_anonymous: false,
             trust_client_certs: false,
             users: Vec::new(),
+            limits: ServerLimits::default(),
         }
     }
 
@@ -720,7 +755,12 @@ fn server_builder(config: &ServerConfig, port: u16) -> ServerBuilder {
         .trust_client_certs(config.trust_client_certs)
         .host(config.host.clone())
         .port(port)
-        .discovery_urls(vec![format!("opc.tcp://{}:{port}/", config.host)]);
+        .discovery_urls(vec![format!("opc.tcp://{}:{port}/", config.host)])
+        .max_sessions(config.limits.max_sessions);
+    let subscriptions = &mut builder.limits_mut().subscriptions;
+    subscriptions.max_subscriptions_per_session = config.limits.max_subscriptions_per_session;
+    subscriptions.max_monitored_items_per_sub = config.limits.max_monitored_items_per_subscription;
+    subscriptions.max_notifications_per_publish = config.limits.max_notifications_per_publish;
     for u in &config.users {
         builder = builder.add_user_token(
             user_key(&u.name),
@@ -996,6 +1036,26 @@ fn add_property(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_reach_the_server_and_default_when_absent() {
+        let toml_config = serde_json::json!({
+            "host": "127.0.0.1", "port": 0, "application_name": "a", "application_uri": "urn:a",
+            "namespace_uri": "urn:a:points", "pki_dir": "pki", "allow_none": false,
+            "allow_anonymous": false, "trust_client_certs": false, "users": []
+        });
+        let mut config: ServerConfig = match serde_json::from_value(toml_config) {
+            Ok(c) => c,
+            Err(e) => panic!("config without limits: {e}"),
+        };
+        assert_eq!(config.limits, ServerLimits::default());
+        config.limits.max_monitored_items_per_subscription = 50_000;
+        config.limits.max_subscriptions_per_session = 3;
+        let mut builder = server_builder(&config, 4840);
+        let limits = &builder.limits_mut().subscriptions;
+        assert_eq!(limits.max_monitored_items_per_sub, 50_000);
+        assert_eq!(limits.max_subscriptions_per_session, 3);
+    }
 
     #[test]
     fn statuses_follow_quality() {
