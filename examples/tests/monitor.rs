@@ -6,6 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "../../opcua-bridge/tests/peers/mod.rs"]
+mod peers;
+
 use examples::gateway::{Monitor, MonitorOptions};
 use examples::simulation::{DeviceFault, SimOptions, SimulatedSite};
 use examples::site::Site;
@@ -168,5 +171,71 @@ async fn values_are_stored_and_an_offline_alarm_is_raised_notified_and_cleared()
     monitor.cycle().await.unwrap();
     monitor.shutdown().await.unwrap();
     assert_eq!(count_main(), before + 1);
+    sim.stop().await;
+}
+
+/// Python asyncua reads the monitor's values over OPC UA with their units: a Modbus meter's
+/// voltage and a heat meter's energy (the same value as the store's last sample).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asyncua_reads_values_and_units_over_opcua() {
+    if !peers::asyncua() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Site::demo().unwrap().with_ephemeral_ports();
+    let sim = SimulatedSite::start(&demo, SimOptions::default())
+        .await
+        .unwrap();
+    let mut site = monitored(&sim, dir.path());
+    site.opcua = Site::demo().unwrap().opcua;
+    let options = MonitorOptions {
+        opcua_port: Some(0),
+        opcua_pki: Some(dir.path().join("pki")),
+        ..MonitorOptions::default()
+    };
+    let mut monitor = Monitor::start(&site, options).await.unwrap();
+    let url = monitor.opcua_endpoint().unwrap().to_string();
+    monitor.cycle().await.unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/monitor_client.py");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(url)
+            .args(["main/v_l1_n", "hm1/energy", "hm1/flow_temperature"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = &seen["main/v_l1_n"];
+    assert_eq!(v["status"], "Good", "{seen}");
+    let volts = v["value"].as_f64().unwrap();
+    assert!((200.0..260.0).contains(&volts), "{seen}");
+    assert_eq!(v["unit"], opcua_bridge::Unit::V.display_name(), "{seen}");
+    let e = &seen["hm1/energy"];
+    assert_eq!(e["status"], "Good", "{seen}");
+    assert_eq!(e["unit"], opcua_bridge::Unit::Wh.display_name(), "{seen}");
+    let store = SqliteStore::open(
+        dir.path().join("data/emkit.sqlite"),
+        StoreOptions::default(),
+    )
+    .unwrap();
+    let ch = store.channel("hm1/energy").unwrap().unwrap();
+    let last = store.read(ch.id, 0, i64::MAX).unwrap().last().unwrap().v;
+    assert!(
+        (e["value"].as_f64().unwrap() - last).abs() < 1e-6,
+        "{seen} vs {last}"
+    );
+    assert_eq!(
+        seen["hm1/flow_temperature"]["unit"],
+        opcua_bridge::Unit::DegC.display_name()
+    );
+    monitor.shutdown().await.unwrap();
     sim.stop().await;
 }
