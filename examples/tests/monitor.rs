@@ -68,6 +68,12 @@ async fn values_are_stored_and_an_offline_alarm_is_raised_notified_and_cleared()
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     let s = last.unwrap();
+    let ecls = monitor.ecl_status();
+    assert_eq!(ecls.len(), 2);
+    for e in ecls {
+        assert!(e.ok(), "{e:?}");
+        assert_eq!(e.detected.as_deref(), Some(e.expected.as_str()), "{e:?}");
+    }
     assert!(s.good > 100 && s.stored > 0, "{s:?}");
     assert_eq!(
         s.alarms,
@@ -92,6 +98,16 @@ async fn values_are_stored_and_an_offline_alarm_is_raised_notified_and_cleared()
                 .unwrap_or_else(|| panic!("no channel {point}"));
             let samples = store.read(ch.id, 0, i64::MAX).unwrap();
             assert!(samples.len() >= 2, "{point}: {samples:?}");
+        }
+        // the ECL controllers: detected with the site file's keys, their parameter maps polled
+        for ecl in ["ecl1", "ecl2"] {
+            let n = store
+                .channels()
+                .unwrap()
+                .iter()
+                .filter(|c| c.spec.device == ecl)
+                .count();
+            assert!(n > 10, "{ecl}: {n} channels");
         }
         let hm1 = store.channel("hm1/energy").unwrap().unwrap();
         assert_eq!(hm1.spec.unit, "Wh");

@@ -21,10 +21,15 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Not composed yet (issue 13 §2): ECL application key detection and the ECLs' parameter
-//! maps, HistoryRead over the store, reports and publications.
+//! ECL controllers are detected at start ([`ecl`]): the detected application key's
+//! parameter map is polled like a device's product, a key that differs from the site file's
+//! or a firmware rule that does not say "ok" is logged and kept ([`Monitor::ecl_status`]).
+//!
+//! Not composed yet (issue 13 §2): HistoryRead over the store, reports and publications,
+//! detection again after an ECL reconnects.
 
 pub mod alarms;
+pub mod ecl;
 pub mod mbus;
 pub mod record;
 pub mod tree;
@@ -35,6 +40,7 @@ use std::time::Duration;
 
 use ::alarms::{AckState, Engine, Occurrence, PointInfo, Priority, Status};
 use chrono::Utc;
+use modbus_devices::device::{DeviceAddress, DeviceInstance};
 use modbus_devices::poll::{Cycle, Poller};
 use opcua_bridge::server::{
     AcknowledgeRefusal, AcknowledgeRequest, AlarmAcknowledgement, AlarmOccurrence, AlarmPriority,
@@ -67,6 +73,14 @@ pub enum GatewayError {
     /// The OPC UA server.
     #[error("OPC UA server: {0}")]
     Server(#[from] opcua_bridge::server::ServerError),
+    /// An ECL controller's parameter map cannot join the poller.
+    #[error("ECL {device}: {message}")]
+    Ecl {
+        /// The device name.
+        device: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A directory could not be created.
     #[error("cannot create {}: {message}", path.display())]
     Dir {
@@ -141,6 +155,7 @@ pub struct Monitor {
     bridge: Option<Bridge>,
     published: std::collections::HashMap<u64, (bool, AckState)>,
     acks: tokio::sync::mpsc::UnboundedReceiver<(u64, String, String)>,
+    ecl_status: Vec<ecl::EclStatus>,
     number: u64,
 }
 
@@ -195,7 +210,30 @@ impl Monitor {
     /// See [`GatewayError`].
     pub async fn start(site: &Site, options: MonitorOptions) -> Result<Monitor, GatewayError> {
         let live = options.live.unwrap_or(site.poll.live);
-        let poller = Poller::new(&site.installation()?, site.catalogue())?;
+        let mut installation = site.installation()?;
+        let (ecl_status, ecl_products) = ecl::detect_all(&site.ecls, &installation).await;
+        let mut catalogue = site.catalogue().clone();
+        for (name, product) in &ecl_products {
+            let fail = |message: String| GatewayError::Ecl {
+                device: name.clone(),
+                message,
+            };
+            let Some(e) = site.ecls.iter().find(|e| e.name == *name) else {
+                continue;
+            };
+            catalogue
+                .add(product.clone())
+                .map_err(|err| fail(err.to_string()))?;
+            installation
+                .add_device(DeviceInstance::new(
+                    name,
+                    format!("ecl:{name}"),
+                    &e.bus,
+                    DeviceAddress::Unit(e.unit),
+                ))
+                .map_err(|err| fail(err.to_string()))?;
+        }
+        let poller = Poller::new(&installation, &catalogue)?;
         let store_path = options.store.unwrap_or_else(|| site.store_path());
         if let Some(dir) = store_path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| GatewayError::Dir {
@@ -205,7 +243,7 @@ impl Monitor {
         }
         let store = SqliteStore::open(&store_path, StoreOptions::default())?;
 
-        let devices = tree::devices(site);
+        let devices = tree::devices(site, &ecl_products);
         let mut points = Vec::new();
         let mut units = Vec::new();
         for (_, d) in &devices {
@@ -241,7 +279,7 @@ impl Monitor {
                         })
                 };
                 let handlers = Handlers::default().with_acknowledge(Arc::new(ack));
-                let tree = opcua_bridge::PointTree::new(tree::tree(site))?;
+                let tree = opcua_bridge::PointTree::new(tree::tree(site, &ecl_products))?;
                 Some(Bridge::start_with(config, tree, handlers).await?)
             }
         };
@@ -266,8 +304,14 @@ impl Monitor {
             bridge,
             published: std::collections::HashMap::new(),
             acks,
+            ecl_status,
             number: 0,
         })
+    }
+
+    /// What ECL detection found at start, one status per `[[ecl]]`.
+    pub fn ecl_status(&self) -> &[ecl::EclStatus] {
+        &self.ecl_status
     }
 
     /// The live period.

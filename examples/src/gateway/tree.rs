@@ -1,6 +1,7 @@
 //! The OPC UA point tree of a site: areas, devices and their points with units, from the
 //! site file and the catalogue.
 
+use modbus_devices::Product;
 use opcua_bridge::{Area, Device, Point, Site as TreeSite};
 
 use crate::site::Site;
@@ -33,19 +34,31 @@ fn service_point(s: &modbus_devices::catalogue::Service) -> Point {
 }
 
 /// Every device of the site with its points: catalogue devices with their product's
-/// services, M-Bus heat meters with [`HEAT_METER_POINTS`]. ECL controllers are not in the
-/// tree (their parameter maps are read by detection, not yet composed).
-pub fn devices(site: &Site) -> Vec<(Option<String>, Device)> {
+/// services, ECL controllers with their parameter map's (`ecls`: device name and product,
+/// from detection), M-Bus heat meters with [`HEAT_METER_POINTS`].
+pub fn devices(site: &Site, ecls: &[(String, Product)]) -> Vec<(Option<String>, Device)> {
     let mut out = Vec::new();
+    let with_services = |name: &str, description: &str, product: &Product| {
+        let mut dev = Device::new(name).with_description(description);
+        for s in &product.services {
+            dev = dev.with_point(service_point(s));
+        }
+        dev
+    };
     for d in &site.devices {
         let Some(product) = site.catalogue().get(&d.product) else {
             continue;
         };
-        let mut dev = Device::new(&d.name).with_description(&d.product);
-        for s in &product.services {
-            dev = dev.with_point(service_point(s));
+        out.push((d.area.clone(), with_services(&d.name, &d.product, product)));
+    }
+    for e in &site.ecls {
+        if let Some((_, product)) = ecls.iter().find(|(n, _)| *n == e.name) {
+            let description = format!("ECL Comfort 310, application {}", e.key);
+            out.push((
+                e.area.clone(),
+                with_services(&e.name, &description, product),
+            ));
         }
-        out.push((d.area.clone(), dev));
     }
     for m in &site.meters {
         let mut dev = Device::new(&m.name).with_description("M-Bus heat meter");
@@ -59,10 +72,10 @@ pub fn devices(site: &Site) -> Vec<(Option<String>, Device)> {
 
 /// The site as an OPC UA tree: one folder per area (in first-seen order), devices without
 /// an area at the root.
-pub fn tree(site: &Site) -> TreeSite {
+pub fn tree(site: &Site, ecls: &[(String, Product)]) -> TreeSite {
     let mut areas: Vec<(String, Area)> = Vec::new();
     let mut root = TreeSite::new(&site.site.name);
-    for (area, dev) in devices(site) {
+    for (area, dev) in devices(site, ecls) {
         match area {
             None => root = root.with_device(dev),
             Some(name) => match areas.iter_mut().find(|(n, _)| *n == name) {
@@ -85,7 +98,7 @@ mod tests {
     #[test]
     fn the_demo_tree_has_every_device_with_units() {
         let site = Site::demo().unwrap();
-        let tree = opcua_bridge::PointTree::new(tree(&site)).unwrap();
+        let tree = opcua_bridge::PointTree::new(tree(&site, &[])).unwrap();
         let v = tree.point("main/v_l1_n").unwrap();
         assert_eq!(v.unit, opcua_bridge::Unit::V);
         let e = tree.point("hm1/energy").unwrap();
