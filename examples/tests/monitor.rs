@@ -191,7 +191,8 @@ async fn values_are_stored_and_an_offline_alarm_is_raised_notified_and_cleared()
 }
 
 /// Python asyncua reads the monitor's values over OPC UA with their units: a Modbus meter's
-/// voltage and a heat meter's energy (the same value as the store's last sample).
+/// voltage and a heat meter's energy (the same value as the store's last sample), and the
+/// energy's history (HistoryRead: the store's samples).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asyncua_reads_values_and_units_over_opcua() {
     if !peers::asyncua() {
@@ -211,6 +212,8 @@ async fn asyncua_reads_values_and_units_over_opcua() {
     };
     let mut monitor = Monitor::start(&site, options).await.unwrap();
     let url = monitor.opcua_endpoint().unwrap().to_string();
+    monitor.cycle().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     monitor.cycle().await.unwrap();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/monitor_client.py");
     let out = tokio::task::spawn_blocking(move || {
@@ -243,11 +246,26 @@ async fn asyncua_reads_values_and_units_over_opcua() {
     )
     .unwrap();
     let ch = store.channel("hm1/energy").unwrap().unwrap();
-    let last = store.read(ch.id, 0, i64::MAX).unwrap().last().unwrap().v;
+    let stored: Vec<f64> = store
+        .read(ch.id, 0, i64::MAX)
+        .unwrap()
+        .iter()
+        .map(|s| s.v)
+        .collect();
+    let last = *stored.last().unwrap();
     assert!(
         (e["value"].as_f64().unwrap() - last).abs() < 1e-6,
         "{seen} vs {last}"
     );
+    // HistoryRead gives what the store has (two cycles, one sample each)
+    let history: Vec<f64> = e["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert_eq!(history, stored, "{seen}");
     assert_eq!(
         seen["hm1/flow_temperature"]["unit"],
         opcua_bridge::Unit::DegC.display_name()

@@ -9,6 +9,7 @@ point (`device/service`), its value, status and engineering unit's display name.
 import asyncio
 import json
 import sys
+from datetime import datetime, timedelta, timezone
 
 from asyncua import Client
 
@@ -24,10 +25,15 @@ async def main():
             node = client.get_node(f"ns={ns};s={name}")
             dv = await node.read_data_value()
             eu = await (await node.get_child("0:EngineeringUnits")).read_value()
+            now = datetime.now(timezone.utc)
+            history = await node.read_raw_history(
+                starttime=now - timedelta(hours=1), endtime=now + timedelta(minutes=1)
+            )
             out[name] = {
                 "value": dv.Value.Value,
                 "status": dv.StatusCode.name,
                 "unit": eu.DisplayName.Text,
+                "history": [h.Value.Value for h in history],
             }
     print(json.dumps(out))
 

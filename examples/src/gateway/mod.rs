@@ -25,11 +25,14 @@
 //! parameter map is polled like a device's product, a key that differs from the site file's
 //! or a firmware rule that does not say "ok" is logged and kept ([`Monitor::ecl_status`]).
 //!
-//! Not composed yet (issue 13 §2): HistoryRead over the store, reports and publications,
-//! detection again after an ECL reconnects.
+//! OPC UA HistoryRead (raw) reads the store ([`history`]).
+//!
+//! Not composed yet (issue 13 §2): reports and publications, detection again after an ECL
+//! reconnects.
 
 pub mod alarms;
 pub mod ecl;
+pub mod history;
 pub mod mbus;
 pub mod record;
 pub mod tree;
@@ -202,6 +205,48 @@ pub fn occurrence(o: &Occurrence, time: chrono::DateTime<Utc>) -> AlarmOccurrenc
     }
 }
 
+/// The poller of the site's devices and its ECL controllers (detected first, each added
+/// as a device of its parameter map's product).
+async fn poller_with_ecls(
+    site: &Site,
+) -> Result<
+    (
+        Poller,
+        Vec<ecl::EclStatus>,
+        Vec<(String, modbus_devices::Product)>,
+    ),
+    GatewayError,
+> {
+    let mut installation = site.installation()?;
+    let (ecl_status, ecl_products) = ecl::detect_all(&site.ecls, &installation).await;
+    let mut catalogue = site.catalogue().clone();
+    for (name, product) in &ecl_products {
+        let fail = |message: String| GatewayError::Ecl {
+            device: name.clone(),
+            message,
+        };
+        let Some(e) = site.ecls.iter().find(|e| e.name == *name) else {
+            continue;
+        };
+        catalogue
+            .add(product.clone())
+            .map_err(|err| fail(err.to_string()))?;
+        installation
+            .add_device(DeviceInstance::new(
+                name,
+                format!("ecl:{name}"),
+                &e.bus,
+                DeviceAddress::Unit(e.unit),
+            ))
+            .map_err(|err| fail(err.to_string()))?;
+    }
+    Ok((
+        Poller::new(&installation, &catalogue)?,
+        ecl_status,
+        ecl_products,
+    ))
+}
+
 impl Monitor {
     /// Open the store, build the poller, the alarm rules and the notification outboxes, and
     /// start the OPC UA server (when the site has `[opcua]`).
@@ -210,30 +255,7 @@ impl Monitor {
     /// See [`GatewayError`].
     pub async fn start(site: &Site, options: MonitorOptions) -> Result<Monitor, GatewayError> {
         let live = options.live.unwrap_or(site.poll.live);
-        let mut installation = site.installation()?;
-        let (ecl_status, ecl_products) = ecl::detect_all(&site.ecls, &installation).await;
-        let mut catalogue = site.catalogue().clone();
-        for (name, product) in &ecl_products {
-            let fail = |message: String| GatewayError::Ecl {
-                device: name.clone(),
-                message,
-            };
-            let Some(e) = site.ecls.iter().find(|e| e.name == *name) else {
-                continue;
-            };
-            catalogue
-                .add(product.clone())
-                .map_err(|err| fail(err.to_string()))?;
-            installation
-                .add_device(DeviceInstance::new(
-                    name,
-                    format!("ecl:{name}"),
-                    &e.bus,
-                    DeviceAddress::Unit(e.unit),
-                ))
-                .map_err(|err| fail(err.to_string()))?;
-        }
-        let poller = Poller::new(&installation, &catalogue)?;
+        let (poller, ecl_status, ecl_products) = poller_with_ecls(site).await?;
         let store_path = options.store.unwrap_or_else(|| site.store_path());
         if let Some(dir) = store_path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| GatewayError::Dir {
@@ -278,7 +300,10 @@ impl Monitor {
                             AcknowledgeRefusal::InvalidState("the monitor is stopping".into())
                         })
                 };
-                let handlers = Handlers::default().with_acknowledge(Arc::new(ack));
+                let history = history::StoreHistory::open(&store_path)?;
+                let handlers = Handlers::default()
+                    .with_acknowledge(Arc::new(ack))
+                    .with_history(Arc::new(history));
                 let tree = opcua_bridge::PointTree::new(tree::tree(site, &ecl_products))?;
                 Some(Bridge::start_with(config, tree, handlers).await?)
             }
