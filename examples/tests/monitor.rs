@@ -1,13 +1,17 @@
 //! The monitor's composition against the simulated demo site on loopback: values of the
 //! Modbus devices and M-Bus meters reach the store; a silenced device raises the offline
 //! alarm within its delay, delivered to a JSON-lines file, and clears it after recovery;
-//! a restarted monitor continues the same store.
+//! a restarted monitor continues the same store. The `monitor` binary prints one line per
+//! cycle when stdout is not a terminal, loses nothing committed to a SIGKILL, continues the
+//! store when started again and stops cleanly on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
 #[path = "../../opcua-bridge/tests/peers/mod.rs"]
 mod peers;
+
+mod common;
 
 use examples::gateway::{Monitor, MonitorOptions};
 use examples::simulation::{DeviceFault, SimOptions, SimulatedSite};
@@ -271,5 +275,165 @@ async fn asyncua_reads_values_and_units_over_opcua() {
         opcua_bridge::Unit::DegC.display_name()
     );
     monitor.shutdown().await.unwrap();
+    sim.stop().await;
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start the binary on `site` and collect its stdout lines (a thread reads them).
+fn spawn_monitor(site: &std::path::Path) -> (Killed, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = common::example("monitor")
+        .args(["run", "--site"])
+        .arg(site)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (Killed(child), rx)
+}
+
+/// The next `n` cycle lines (other lines are returned too, in order, until then).
+fn cycles(rx: &std::sync::mpsc::Receiver<String>, n: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut seen = 0;
+    while seen < n {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{e}: after {lines:?}"));
+        if line.starts_with("cycle ") {
+            seen += 1;
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// `N stored` of a cycle line.
+fn stored(line: &str) -> u64 {
+    let (before, _) = line.split_once(" stored").unwrap();
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+fn readings(store: &std::path::Path) -> u64 {
+    SqliteStore::open(store, StoreOptions::default())
+        .unwrap()
+        .stats()
+        .unwrap()
+        .readings
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_survives_sigkill_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Site::demo().unwrap().with_ephemeral_ports();
+    let sim = SimulatedSite::start(&demo, SimOptions::default())
+        .await
+        .unwrap();
+    // the demo site file with the bound addresses, a 1 s live and recording period
+    let mut text = examples::site::DEMO_TEXT
+        .replace("live = \"10s\"", "live = \"1s\"")
+        .replace("record = \"15min\"", "record = \"1s\"")
+        .replace("listen = \"127.0.0.1:4840\"", "listen = \"127.0.0.1:0\"");
+    let fixed = Site::demo().unwrap();
+    for b in &fixed.buses {
+        let bound = sim.site().buses.iter().find(|x| x.name == b.name).unwrap();
+        text = text.replace(
+            b.address.as_deref().unwrap(),
+            bound.address.as_deref().unwrap(),
+        );
+    }
+    for b in &fixed.mbus_buses {
+        let bound = sim
+            .site()
+            .mbus_buses
+            .iter()
+            .find(|x| x.name == b.name)
+            .unwrap();
+        text = text.replace(&b.address, &bound.address);
+    }
+    let path = dir.path().join("site.toml");
+    std::fs::write(&path, &text).unwrap();
+    let store = dir.path().join("data/emkit.sqlite");
+
+    let (mut child, rx) = spawn_monitor(&path);
+    let lines = tokio::task::spawn_blocking(move || (cycles(&rx, 3), rx))
+        .await
+        .unwrap();
+    let (lines, _rx) = lines;
+    assert!(
+        lines[0].starts_with("monitor: site \"Demo plant\""),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("monitor: OPC UA at opc.tcp://127.0.0.1:")),
+        "{lines:?}"
+    );
+    let printed: u64 = lines
+        .iter()
+        .filter(|l| l.starts_with("cycle "))
+        .map(|l| stored(l))
+        .sum();
+    assert!(printed > 0, "{lines:?}");
+    // SIGKILL: every cycle it printed was committed
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let after_kill = readings(&store);
+    assert!(
+        after_kill >= printed,
+        "{after_kill} in the store, {printed} printed as stored"
+    );
+
+    // started again: the store continues; SIGTERM stops it cleanly
+    let (child, rx) = spawn_monitor(&path);
+    let pid = child.0.id().to_string();
+    let (lines, rx) = tokio::task::spawn_blocking(move || (cycles(&rx, 2), rx))
+        .await
+        .unwrap();
+    let printed: u64 = lines
+        .iter()
+        .filter(|l| l.starts_with("cycle "))
+        .map(|l| stored(l))
+        .sum();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest = tokio::task::spawn_blocking(move || rx.iter().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some("monitor: stopped"),
+        "{rest:?}"
+    );
+    let mut child = child;
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+    let after_term: u64 = rest
+        .iter()
+        .filter(|l| l.starts_with("cycle "))
+        .map(|l| stored(l))
+        .sum();
+    assert!(readings(&store) >= after_kill + printed + after_term);
+    assert!(readings(&store) > after_kill);
     sim.stop().await;
 }
