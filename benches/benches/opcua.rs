@@ -10,9 +10,11 @@
 //! - Python asyncua (PyPI, 2.x): `benches/peers/opcua_server.py`.
 //!
 //! The measuring client is the same for all three: async-opcua's client (Rust), None
-//! security, anonymous; 5 sessions × 10 subscriptions × 1000 monitored items (the limits
-//! our server keeps from async-opcua: 1000 items per subscription, 10 subscriptions per
-//! session), created 1000 per CreateMonitoredItems call; publishing interval 500 ms
+//! security, anonymous; one session with 50 subscriptions × 1000 monitored items (each server
+//! allows 50 subscriptions per session: ours through `ServerConfig::limits`, node-opcua
+//! through its server capabilities; 1000 items per subscription keep every publish response
+//! well inside the default message size), created 1000 per CreateMonitoredItems call;
+//! publishing interval 500 ms
 //! ([`PUBLISHING_MS`]), sampling interval 0 (report every change), queue size 1. The
 //! publishing interval is half the update period so that each update of an item has a
 //! publishing cycle of its own: at 1000 ms a cycle that drifts against the updates
@@ -61,7 +63,7 @@ use opcua::types::{
 const POINTS: usize = 50_000;
 const ITEMS_PER_CALL: usize = 1000;
 const ITEMS_PER_SUBSCRIPTION: usize = 1000;
-const SUBSCRIPTIONS_PER_SESSION: usize = 10;
+const SUBSCRIPTIONS_PER_SESSION: usize = 50;
 const QUEUE_SIZE: u32 = 1;
 const PUBLISHING_MS: u64 = 500;
 const WARM_UP: Duration = Duration::from_secs(6);
@@ -143,6 +145,7 @@ fn serve_ours(port: &str) {
         let mut config = ServerConfig::new("127.0.0.1", port, pki);
         config.allow_none = true;
         config.allow_anonymous = true;
+        config.limits.max_subscriptions_per_session = SUBSCRIPTIONS_PER_SESSION;
         let bridge = Bridge::start(config, site.tree().unwrap(), None)
             .await
             .unwrap();
