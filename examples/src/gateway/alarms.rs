@@ -15,12 +15,19 @@ pub const OFFLINE_RULE: &str = "offline";
 /// The site's rule set: the rules file, plus (when enabled) the catalogue alarm templates of
 /// every device and one offline rule watching every device; the `[[notify]]` entries become
 /// recipients (unless the rules file has them), and the composed rules notify
-/// `[alarms] recipients` (default: every `[[notify]]` name).
+/// `[alarms] recipients` (default: every `[[notify]]` name). Without a `[digest]` time zone
+/// in the rules file (UTC, the default) the digest and the notification times are in the
+/// site's time zone.
 ///
 /// # Errors
 /// A template the alarms crate refuses, or a rule id that is twice in the set.
 pub fn rule_set(site: &Site, points: &[PointInfo]) -> Result<RuleSet, GatewayError> {
     let mut rules = site.rules().clone();
+    if rules.digest().time_zone == chrono_tz::UTC {
+        let mut digest = rules.digest().clone();
+        digest.time_zone = site.time_zone();
+        rules.set_digest(digest)?;
+    }
     for n in &site.notify {
         if rules.recipients().iter().all(|r| r.name != n.name) {
             let mut r = Recipient::new(&n.name, &n.address);
@@ -136,5 +143,42 @@ impl Notifier {
     /// Notifications still waiting for a retry, over every outbox.
     pub fn pending(&self) -> usize {
         self.outboxes.iter().map(|(_, o)| o.pending()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_demo_rules_have_templates_offline_and_the_sites_time_zone() {
+        let site = Site::demo().unwrap();
+        let points: Vec<PointInfo> = super::super::tree::devices(&site, &[])
+            .iter()
+            .flat_map(|(_, d)| {
+                d.points
+                    .iter()
+                    .map(|p| PointInfo::named(&format!("{}/{}", d.name, p.service)))
+            })
+            .collect();
+        let rules = rule_set(&site, &points).unwrap();
+        assert_eq!(rules.digest().time_zone, chrono_tz::Europe::Copenhagen);
+        let offline = rules.get(OFFLINE_RULE).unwrap();
+        assert_eq!(offline.priority, alarms::Priority::Critical);
+        assert_eq!(offline.recipients, ["console", "events"]);
+        match &offline.applies_to {
+            alarms::AppliesTo::Points(p) => {
+                // one point per device: 6 Modbus devices and 2 heat meters (no ECL here)
+                assert_eq!(p.len(), 8, "{p:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(rules.get("main/overvoltage_l1").is_some());
+        let names: Vec<&str> = rules.recipients().iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["console", "events"]);
+        // the notifier builds one outbox per [[notify]]
+        let n = Notifier::new(&site, &rules, [("main/v_l1_n", "V")]).unwrap();
+        assert_eq!(n.outboxes.len(), 2);
     }
 }

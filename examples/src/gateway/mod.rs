@@ -359,6 +359,68 @@ impl Monitor {
         self.notifier.pending()
     }
 
+    /// The cycle's transitions and the OPC UA acknowledgements into the book: the new log
+    /// entries, the number of open occurrences, and the occurrences whose OPC UA state
+    /// changed (closed ones last, inactive and acknowledged).
+    fn book_step(
+        &mut self,
+        transitions: &[::alarms::Transition],
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(Vec<::alarms::LogEntry>, usize, Vec<AlarmOccurrence>), GatewayError> {
+        let book = &mut self.notifier.book;
+        let mut entries = book.apply_transitions(self.alarm_feed.engine(), transitions)?;
+        // acknowledgements from OPC UA clients since the last cycle
+        while let Ok((id, user, comment)) = self.acks.try_recv() {
+            match book.acknowledge(id, &user, &comment, now) {
+                Ok(more) => entries.extend(more),
+                Err(e) => {
+                    tracing::warn!(occurrence = id, %user, "acknowledgement refused: {e}")
+                }
+            }
+        }
+        let mut changed = Vec::new();
+        let mut open = 0;
+        for o in book.open() {
+            open += 1;
+            let key = (o.status() != Status::Cleared, o.state);
+            if self.published.insert(o.id, key) != Some(key) {
+                changed.push(occurrence(o, now));
+            }
+        }
+        // occurrences closed since the last cycle: publish their last state
+        let gone: Vec<u64> = self
+            .published
+            .keys()
+            .filter(|id| book.occurrence(**id).is_none())
+            .copied()
+            .collect();
+        for id in gone {
+            self.published.remove(&id);
+        }
+        let mut closed = std::collections::BTreeSet::new();
+        for e in &entries {
+            if let Some(id) = e.occurrence
+                && book.occurrence(id).is_none()
+                && closed.insert(id)
+                && let (Some(alarm), Some(target)) = (&e.alarm, &e.target)
+            {
+                let mut o = AlarmOccurrence::raised(
+                    id,
+                    alarm.clone(),
+                    target.clone(),
+                    priority(e.priority.unwrap_or(Priority::Warning)),
+                    e.text.clone(),
+                    e.time,
+                );
+                o.active = false;
+                o.acknowledged = true;
+                o.cleared_at = Some(e.time);
+                changed.push(o);
+            }
+        }
+        Ok((entries, open, changed))
+    }
+
     /// One live cycle: read everything once, store what is due, evaluate alarms, notify,
     /// update the OPC UA server.
     ///
@@ -385,59 +447,16 @@ impl Monitor {
         self.alarm_feed.process(&cycle, &mut transitions);
         self.alarm_feed.tick(Utc::now(), &mut transitions);
         let now = Utc::now();
-        let (entries, open, changed) = {
-            let book = &mut self.notifier.book;
-            let mut entries = book.apply_transitions(self.alarm_feed.engine(), &transitions)?;
-            // acknowledgements from OPC UA clients since the last cycle
-            while let Ok((id, user, comment)) = self.acks.try_recv() {
-                match book.acknowledge(id, &user, &comment, now) {
-                    Ok(more) => entries.extend(more),
-                    Err(e) => {
-                        tracing::warn!(occurrence = id, %user, "acknowledgement refused: {e}")
-                    }
-                }
-            }
-            let mut changed = Vec::new();
-            let mut open = 0;
-            for o in book.open() {
-                open += 1;
-                let key = (o.status() != Status::Cleared, o.state);
-                if self.published.insert(o.id, key) != Some(key) {
-                    changed.push(occurrence(o, now));
-                }
-            }
-            // occurrences closed since the last cycle: publish their last state
-            let gone: Vec<u64> = self
-                .published
-                .keys()
-                .filter(|id| book.occurrence(**id).is_none())
-                .copied()
-                .collect();
-            for id in gone {
-                self.published.remove(&id);
-            }
-            for e in &entries {
-                if let Some(id) = e.occurrence
-                    && book.occurrence(id).is_none()
-                    && let (Some(alarm), Some(target)) = (&e.alarm, &e.target)
-                {
-                    let mut o = AlarmOccurrence::raised(
-                        id,
-                        alarm.clone(),
-                        target.clone(),
-                        priority(e.priority.unwrap_or(Priority::Warning)),
-                        e.text.clone(),
-                        e.time,
-                    );
-                    o.active = false;
-                    o.acknowledged = true;
-                    o.cleared_at = Some(e.time);
-                    changed.push(o);
-                }
-            }
-            (entries, open, changed)
+        let (entries, open, changed) = self.book_step(&transitions, now)?;
+        // transports block (SMTP, HTTP): keep them off the runtime's other tasks
+        let notifier = &mut self.notifier;
+        let notified = if tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            tokio::task::block_in_place(|| notifier.route(&entries, now))
+        } else {
+            notifier.route(&entries, now)
         };
-        let notified = self.notifier.route(&entries, now);
 
         if let Some(bridge) = &self.bridge {
             let report = bridge.update(crate::opcua_feed::updates(&cycle));
@@ -507,5 +526,51 @@ impl Monitor {
         drop(self.store);
         tracing::info!(cycles = self.number, "monitor stopped");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use ::alarms::{AlarmEvent, Condition, Rule, RuleSet, TransitionKind};
+    use chrono::TimeZone;
+
+    #[test]
+    fn occurrences_map_to_opcua_alarms() {
+        let mut rules = RuleSet::new();
+        rules
+            .add(Rule::new(
+                "offline",
+                Condition::Controller,
+                Priority::Critical,
+                &["pv/x"],
+            ))
+            .unwrap();
+        let mut book = ::alarms::Book::new(&rules, 100);
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let ev = |kind, time| AlarmEvent {
+            time,
+            alarm: "offline".into(),
+            target: "pv/x".into(),
+            kind,
+            value: Some(1.0),
+        };
+        book.apply(&ev(TransitionKind::Raised, t)).unwrap();
+        let id = book.open().next().unwrap().id;
+        let o = occurrence(book.occurrence(id).unwrap(), t);
+        assert!(o.active && !o.acknowledged);
+        assert_eq!(o.priority, AlarmPriority::Critical);
+        assert_eq!((o.alarm.as_str(), o.target.as_str()), ("offline", "pv/x"));
+        let later = t + chrono::Duration::seconds(5);
+        book.acknowledge(id, "ann", "seen", later).unwrap();
+        let o = occurrence(book.occurrence(id).unwrap(), later);
+        assert!(o.active && o.acknowledged);
+        assert_eq!(o.acknowledgement.unwrap().user, "ann");
+        let cleared = later + chrono::Duration::seconds(5);
+        book.apply(&ev(TransitionKind::Cleared, cleared)).unwrap();
+        // cleared and acknowledged: the occurrence is closed
+        assert!(book.occurrence(id).is_none());
+        assert_eq!(book.open().count(), 0);
     }
 }
