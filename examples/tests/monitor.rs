@@ -437,3 +437,94 @@ async fn the_binary_survives_sigkill_and_stops_cleanly_on_sigterm() {
     assert!(readings(&store) > after_kill);
     sim.stop().await;
 }
+
+/// The offline alarm as an OPC UA alarm event: Python asyncua, as the site's operator, sees
+/// it raised, acknowledges it, and the monitor's book records the acknowledgement (and
+/// publishes it back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asyncua_sees_and_acknowledges_the_offline_alarm() {
+    use std::io::BufRead;
+    if !peers::asyncua() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Site::demo().unwrap().with_ephemeral_ports();
+    let sim = SimulatedSite::start(&demo, SimOptions::default())
+        .await
+        .unwrap();
+    let mut site = monitored(&sim, dir.path());
+    site.opcua = Site::demo().unwrap().opcua;
+    let options = MonitorOptions {
+        opcua_port: Some(0),
+        opcua_pki: Some(dir.path().join("pki")),
+        ..MonitorOptions::default()
+    };
+    let mut monitor = Monitor::start(&site, options).await.unwrap();
+    let url = monitor.opcua_endpoint().unwrap().to_string();
+    monitor.cycle().await.unwrap();
+
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/monitor_alarms.py");
+    let mut client = Killed(
+        std::process::Command::new("python3")
+            .arg(script)
+            .args([url.as_str(), "operator", "demo-operator", "offline"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let out = client.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let ready = tokio::task::spawn_blocking(move || {
+        let line = rx.recv_timeout(Duration::from_secs(30));
+        (line, rx)
+    })
+    .await
+    .unwrap();
+    let (line, rx) = ready;
+    assert_eq!(line.as_deref(), Ok("READY"));
+
+    sim.set_fault("lighting", DeviceFault::Silent).unwrap();
+    let start = Instant::now();
+    let result = loop {
+        monitor.cycle().await.unwrap();
+        if let Ok(line) = rx.try_recv() {
+            break line;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "no answer from the client"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let seen: serde_json::Value = serde_json::from_str(&result).unwrap();
+    assert_eq!(seen["raised"], true, "{seen}");
+    assert_eq!(seen["ack"], "Good", "{seen}");
+    assert_eq!(seen["acked_event"], true, "{seen}");
+    let raised = seen["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["condition_name"] == "offline" && e["active"] == true)
+        .unwrap();
+    assert_eq!(raised["message"], "device not answering", "{seen}");
+    let o = monitor
+        .book()
+        .open()
+        .find(|o| o.alarm == "offline" && o.target == "lighting")
+        .unwrap();
+    assert_eq!(o.state, alarms::AckState::Acknowledged);
+    let ack = o.acknowledgement.as_ref().unwrap();
+    assert_eq!(
+        (ack.user.as_str(), ack.comment.as_str()),
+        ("operator", "checked")
+    );
+    monitor.shutdown().await.unwrap();
+    sim.stop().await;
+}
