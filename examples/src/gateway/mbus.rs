@@ -34,20 +34,23 @@ async fn read_one(
     master: &mut Master<tokio::net::TcpStream>,
     meter: &Meter,
 ) -> Result<Vec<Reading>, String> {
-    let address = Address(meter.primary);
-    if !master.snd_nke(address).await.map_err(|e| e.to_string())? {
-        return Err("no acknowledgement of SND_NKE".into());
-    }
-    let bytes = master.req_ud2(address).await.map_err(|e| e.to_string())?;
-    let frame = mbus_meters::decode(&bytes).map_err(|e| e.to_string())?;
+    // the whole readout: SND_NKE, then REQ_UD2 while "more records follow"
+    let frames = master
+        .read(Address(meter.primary))
+        .await
+        .map_err(|e| e.to_string())?;
     let at = Utc::now();
     let mut out = Vec::new();
-    for r in &frame.records {
+    for r in frames.iter().flat_map(|f| &f.records) {
         let name = r.quantity.name();
-        let Some((_, _)) = HEAT_METER_POINTS.iter().find(|(q, _)| *q == name) else {
+        if !HEAT_METER_POINTS.iter().any(|(q, _)| *q == name) {
             continue;
-        };
-        if r.storage != 0 || r.tariff != 0 || r.subunit != 0 {
+        }
+        if r.storage != 0
+            || r.tariff != 0
+            || r.subunit != 0
+            || out.iter().any(|x: &Reading| x.service == name)
+        {
             continue;
         }
         let (value, quality) = match &r.value {
@@ -66,8 +69,10 @@ async fn read_one(
     Ok(out)
 }
 
-/// Read every meter of every M-Bus bus once (one TCP connection per bus for the round); a
-/// meter or bus that does not answer gives no-answer readings.
+/// Read every meter of every M-Bus bus once by its primary address (one TCP connection per
+/// bus for the round; each meter's whole readout, [`Master::read`]); a meter or bus that
+/// does not answer gives no-answer readings. The first current value (storage 0, tariff 0,
+/// subunit 0) of each quantity of [`HEAT_METER_POINTS`] is kept.
 pub async fn read_all(site: &Site) -> Vec<Reading> {
     let mut out = Vec::new();
     for bus in &site.mbus_buses {
