@@ -479,6 +479,10 @@ impl Default for AlarmSettings {
 /// `type = "console" | "json-lines" | "smtp" | "webhook"`, the transport's own keys, and an
 /// optional `retry` table). Paths (`path`, `ca_file`) are relative to the site file.
 ///
+/// The monitor makes each entry a recipient of the alarm rules (unless the rules file
+/// already has a `[[recipient]]` of that name: the rules file must declare the recipients its
+/// own rules name, the `[[notify]]` entry of the same name delivers to them).
+///
 /// ```toml
 /// [[notify]]
 /// name = "ops"                      # the recipient name rules refer to

@@ -528,3 +528,143 @@ async fn asyncua_sees_and_acknowledges_the_offline_alarm() {
     monitor.shutdown().await.unwrap();
     sim.stop().await;
 }
+
+fn aiosmtpd() -> bool {
+    // the rule CI installs for the alarms tests: aiosmtpd >=1.4,<2
+    peers::peer(
+        "python3 with aiosmtpd>=1.4,<2 (PyPI)",
+        std::process::Command::new("python3").args([
+            "-c",
+            "import sys, aiosmtpd.controller; \
+             v = [int(x) for x in aiosmtpd.__version__.split('.')[:2]]; \
+             sys.exit(0 if v[0] == 1 and v[1] >= 4 else 1)",
+        ]),
+    )
+}
+
+/// Alarms by e-mail from the site file's `[[notify]] type = "smtp"` to a local SMTP server
+/// (the alarms crate's `tests/smtp_server.py`, aiosmtpd, AUTH PLAIN): a rules-file alarm
+/// with its value and unit, and the offline alarm, each with the time in the site's time zone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarms_are_mailed_with_value_unit_and_local_time() {
+    use std::io::BufRead;
+    if !aiosmtpd() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mail = dir.path().join("mail");
+    std::fs::create_dir(&mail).unwrap();
+    let server =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../alarms/tests/smtp_server.py");
+    let mut smtp = Killed(
+        std::process::Command::new("python3")
+            .arg(server)
+            .arg("--out")
+            .arg(&mail)
+            .args(["--user", "alarms", "--password", "s3cret"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(smtp.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
+
+    let demo = Site::demo().unwrap().with_ephemeral_ports();
+    let sim = SimulatedSite::start(&demo, SimOptions::default())
+        .await
+        .unwrap();
+    std::fs::write(
+        dir.path().join("alarms.toml"),
+        "[[recipient]]\nname = \"ops\"\naddress = \"ops@site.example\"\n\n[[rule]]\nid = \"mains-high\"\ntext = \"Mains voltage above 100 V\"\npoints = [\"main/v_l1_n\"]\nkind = \"high\"\nthreshold = 100.0\npriority = \"critical\"\nrecipients = [\"ops\"]\n",
+    )
+    .unwrap();
+    let text = format!(
+        "{}\n[[notify]]\nname = \"ops\"\naddress = \"ops@site.example\"\ntype = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"Alarms <alarms@site.example>\"\nto = [\"ops@site.example\"]\nauth = {{ user = \"alarms\", password = \"s3cret\", mechanism = \"plain\" }}\n",
+        examples::site::DEMO_TEXT
+            .replace(
+                "offline = \"30s\"",
+                "offline = \"6s\"\nrules = \"alarms.toml\""
+            )
+            .replace("live = \"10s\"", "live = \"1s\"")
+            .replace("record = \"15min\"", "record = \"1s\"")
+    );
+    let mut site = Site::from_str(dir.path().join("site.toml"), &text).unwrap();
+    for b in &sim.site().buses {
+        site.set_address(&b.name, b.address.as_deref().unwrap());
+    }
+    for b in &sim.site().mbus_buses {
+        site.set_address(&b.name, &b.address);
+    }
+    site.opcua = None;
+    site.notify.retain(|n| n.name == "ops");
+    site.alarms.recipients = Some(vec!["ops".into()]);
+
+    let mut monitor = Monitor::start(&site, MonitorOptions::default())
+        .await
+        .unwrap();
+    monitor.cycle().await.unwrap();
+    sim.set_fault("lighting", DeviceFault::Silent).unwrap();
+    let start = Instant::now();
+    let messages = loop {
+        monitor.cycle().await.unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(&mail)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        if files.len() >= 2 {
+            files.sort();
+            break files
+                .iter()
+                .map(|p| {
+                    serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(p).unwrap())
+                        .unwrap()
+                })
+                .collect::<Vec<_>>();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "{} mails",
+            files.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    monitor.shutdown().await.unwrap();
+    sim.stop().await;
+
+    let mains = messages
+        .iter()
+        .find(|m| m["subject"] == "[critical] mains-high on main/v_l1_n")
+        .unwrap_or_else(|| panic!("{messages:?}"));
+    assert_eq!(mains["rcpt_tos"], serde_json::json!(["ops@site.example"]));
+    assert_eq!(mains["auth_user"], "alarms");
+    let body = mains["body"].as_str().unwrap();
+    assert!(body.lines().any(|l| l == "Priority:   critical"), "{body}");
+    assert!(
+        body.lines().any(|l| l == "Point:      main/v_l1_n"),
+        "{body}"
+    );
+    let value = body.lines().find(|l| l.starts_with("Value:")).unwrap();
+    assert!(value.ends_with(" V"), "{body}");
+    let volts: f64 = value["Value:".len()..]
+        .trim()
+        .trim_end_matches(" V")
+        .parse()
+        .unwrap();
+    assert!((200.0..260.0).contains(&volts), "{body}");
+    let time = body.lines().find(|l| l.starts_with("Time:")).unwrap();
+    assert!(time.ends_with("(Europe/Copenhagen)"), "{body}");
+    let offline = messages
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("[critical] offline on lighting"))
+        })
+        .unwrap_or_else(|| panic!("{messages:?}"));
+    let body = offline["body"].as_str().unwrap();
+    assert!(body.contains("device not answering"), "{body}");
+}
