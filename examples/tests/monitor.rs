@@ -546,6 +546,7 @@ fn aiosmtpd() -> bool {
 /// (the alarms crate's `tests/smtp_server.py`, aiosmtpd, AUTH PLAIN): a rules-file alarm
 /// with its value and unit, and the offline alarm, each with the time in the site's time zone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn alarms_are_mailed_with_value_unit_and_local_time() {
     use std::io::BufRead;
     if !aiosmtpd() {
