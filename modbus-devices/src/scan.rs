@@ -22,7 +22,7 @@
 //! device identification (FC43, basic objects) when [`ScanOptions::device_id`] is set and the
 //! catalogue has products with a product code, unless a signature without a product code
 //! already identified it. A product whose signature holds only plausibility checks
-//! ([`Expect::Within`](crate::catalogue::Expect::Within)) is reported with
+//! ([`Expect::Within`]) is reported with
 //! [`IdentifiedBy::Plausibility`]: it proves the registers answer sensibly, not which product
 //! it is (the other products that pass are listed in `alternatives`).
 //!
