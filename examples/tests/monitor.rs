@@ -175,7 +175,17 @@ async fn values_are_stored_and_an_offline_alarm_is_raised_notified_and_cleared()
         assert!(recovered.elapsed() < Duration::from_secs(40), "not cleared");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // another connection stays open (SQLite then leaves the log alone when the monitor's
+    // closes): the shutdown itself folds the write-ahead log into the database file
+    let reader = SqliteStore::open(&store_path, StoreOptions::default()).unwrap();
     monitor.shutdown().await.unwrap();
+    let wal = dir.path().join("data/emkit.sqlite-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(0, |m| m.len()) == 0,
+        "{} bytes left in the WAL",
+        std::fs::metadata(&wal).map_or(0, |m| m.len())
+    );
+    drop(reader);
 
     // a restarted monitor continues the same store
     let count_main = || {
