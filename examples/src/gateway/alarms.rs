@@ -128,6 +128,14 @@ impl Notifier {
             self.router.observe(e);
         }
         let due = self.router.tick(now);
+        for n in &due {
+            if self.outboxes.iter().all(|(name, _)| name != n.recipient()) {
+                tracing::warn!(
+                    recipient = n.recipient(),
+                    "a notification for a recipient without a [[notify]] entry is not delivered"
+                );
+            }
+        }
         let mut delivered = 0;
         for (name, outbox) in &mut self.outboxes {
             let mine = due.iter().filter(|n| n.recipient() == name).cloned();
