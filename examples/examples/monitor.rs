@@ -39,6 +39,105 @@ struct Args {
 enum Command {
     /// Run the monitor until Ctrl-C / SIGTERM (or `--for`).
     Run(RunArgs),
+    /// Scan the Modbus and M-Bus buses of the site (or one bus) and compare with the file.
+    Scan(ScanArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ScanArgs {
+    /// The site file (default: the built-in demo site).
+    #[arg(long, value_name = "FILE")]
+    site: Option<PathBuf>,
+    /// Only this bus: a `[[bus]]` / `[[mbus_bus]]` name of the site, or an address scanned
+    /// without a site file: tcp:HOST:PORT, rtu-over-tcp:HOST:PORT, tls:HOST:PORT, mbus:HOST:PORT.
+    #[arg(long, value_name = "NAME|ADDRESS")]
+    bus: Option<String>,
+    /// Modbus unit ids to probe.
+    #[arg(long, value_name = "FIRST-LAST", default_value = "1-247", value_parser = parse_units)]
+    units: std::ops::RangeInclusive<u8>,
+    /// M-Bus primary addresses to probe.
+    #[arg(long, value_name = "FIRST-LAST", default_value = "0-250", value_parser = parse_units)]
+    primary: std::ops::RangeInclusive<u8>,
+    /// Per-unit Modbus response timeout in milliseconds (20..=10000).
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    timeout_ms: u64,
+    /// Skip the M-Bus wildcard secondary search.
+    #[arg(long)]
+    no_secondary: bool,
+    /// Print the report as JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `1-247` (or a single `5`) as an inclusive range.
+fn parse_units(s: &str) -> Result<std::ops::RangeInclusive<u8>, String> {
+    let number = |t: &str| {
+        t.trim()
+            .parse::<u8>()
+            .map_err(|_| format!("expected FIRST-LAST with numbers 0..=255, found {s:?}"))
+    };
+    let (first, last) = match s.split_once('-') {
+        Some((a, b)) => (number(a)?, number(b)?),
+        None => (number(s)?, number(s)?),
+    };
+    if first > last {
+        return Err(format!("{s:?}: the first address is after the last"));
+    }
+    Ok(first..=last)
+}
+
+/// Scans, prints the report (table or JSON), and fails when an expected device is missing or
+/// different or a bus could not be scanned.
+async fn scan(args: ScanArgs) -> anyhow::Result<()> {
+    use examples::scan::{EntryStatus, ProgressDisplay, ScanOptions, scan_address, scan_site};
+    let options = ScanOptions {
+        units: args.units.clone(),
+        timeout: Duration::from_millis(args.timeout_ms),
+        primary: args.primary.clone(),
+        secondary: !args.no_secondary,
+        ..ScanOptions::default()
+    };
+    let mut display = ProgressDisplay::new();
+    // `--bus KIND:HOST:PORT` scans that one address; a plain name is a bus of the site.
+    let is_address = args.bus.as_deref().is_some_and(|b| b.contains(':'));
+    let report = if is_address && args.site.is_none() {
+        let address = args.bus.as_deref().unwrap_or_default();
+        let catalogue = modbus_devices::Catalogue::builtin()?;
+        scan_address(address, &catalogue, &options, |p| display.show(p)).await?
+    } else {
+        let site = match &args.site {
+            Some(path) => Site::load(path)?,
+            None => Site::demo()?,
+        };
+        let options = ScanOptions {
+            bus: args.bus.clone(),
+            ..options
+        };
+        scan_site(&site, &options, |p| display.show(p)).await?
+    };
+    display.finish();
+    let text = if args.json {
+        serde_json::to_string_pretty(&report)? + "\n"
+    } else {
+        report.table()
+    };
+    // A reader that stops early (`| head`) is not an error.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
+    let wrong = report
+        .entries
+        .iter()
+        .filter(|e| matches!(e.status, EntryStatus::Missing | EntryStatus::Mismatch))
+        .count();
+    let failed = report.buses.iter().filter(|b| b.error.is_some()).count();
+    if wrong > 0 || failed > 0 {
+        anyhow::bail!(
+            "{wrong} expected device(s) missing or different, {failed} bus(es) not scanned"
+        );
+    }
+    Ok(())
 }
 
 #[derive(clap::Args, Debug)]
@@ -69,6 +168,7 @@ fn main() -> ExitCode {
     };
     let result = match args.command {
         Command::Run(run_args) => rt.block_on(run(run_args)),
+        Command::Scan(scan_args) => rt.block_on(scan(scan_args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -679,3 +679,73 @@ async fn alarms_are_mailed_with_value_unit_and_local_time() {
     let body = offline["body"].as_str().unwrap();
     assert!(body.contains("device not answering"), "{body}");
 }
+
+/// `monitor scan --bus tcp:ADDRESS --json` finds the simulated meters with their products and
+/// exits 0; a bus nobody listens on is reported and makes the command fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scan_command_reports_products_and_fails_on_an_unreachable_bus() {
+    let demo = Site::demo().unwrap().with_ephemeral_ports();
+    let sim = SimulatedSite::start(&demo, SimOptions::default())
+        .await
+        .unwrap();
+    let lan = sim.address("lan").unwrap().to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        common::example("monitor")
+            .args([
+                "scan",
+                "--bus",
+                &format!("tcp:{lan}"),
+                "--units",
+                "1-4",
+                "--json",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let found: Vec<(u64, String)> = report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["unit"].as_u64().unwrap(),
+                e["found"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = [
+        (1, "ECR380D"),
+        (2, "ECR180D"),
+        (3, "412045"),
+        (4, "ECA380D"),
+    ]
+    .into_iter()
+    .map(|(u, p)| (u, p.to_owned()))
+    .collect();
+    assert_eq!(found, expected);
+    sim.stop().await;
+
+    // Nobody listens on a port just released.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap();
+    drop(free);
+    let output = tokio::task::spawn_blocking(move || {
+        common::example("monitor")
+            .args(["scan", "--bus", &format!("tcp:{addr}"), "--units", "1-2"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bus(es) not scanned"), "{stderr}");
+}
