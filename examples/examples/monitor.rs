@@ -41,6 +41,60 @@ enum Command {
     Run(RunArgs),
     /// Scan the Modbus and M-Bus buses of the site (or one bus) and compare with the file.
     Scan(ScanArgs),
+    /// The catalogue: list the site's products, or validate a catalogue file.
+    #[command(subcommand)]
+    Catalogue(CatalogueCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum CatalogueCommand {
+    /// The built-in products plus the site's `[catalogue] files`.
+    List {
+        /// The site file (default: the built-in demo site).
+        #[arg(long, value_name = "FILE")]
+        site: Option<PathBuf>,
+        /// Print the JSON listing (`examples::catalogue_json`) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load a catalogue TOML file (beside the built-in products) and list what it defines.
+    Validate {
+        /// The catalogue file.
+        file: PathBuf,
+    },
+}
+
+/// `monitor catalogue list|validate`.
+fn catalogue(command: CatalogueCommand) -> anyhow::Result<()> {
+    use examples::catalogue_json::{listing, summary_table};
+    let text = match command {
+        CatalogueCommand::List { site, json } => {
+            let site = match &site {
+                Some(path) => Site::load(path)?,
+                None => Site::demo()?,
+            };
+            if json {
+                serde_json::to_string_pretty(&listing(site.catalogue()))? + "\n"
+            } else {
+                summary_table(site.catalogue().products())
+            }
+        }
+        CatalogueCommand::Validate { file } => {
+            let mut catalogue = modbus_devices::Catalogue::builtin()?;
+            let added = catalogue.load_file(&file)?;
+            let products = added.iter().filter_map(|r| catalogue.get(r));
+            format!(
+                "{}: {} product(s)\n{}",
+                file.display(),
+                added.len(),
+                summary_table(products)
+            )
+        }
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -169,6 +223,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         Command::Run(run_args) => rt.block_on(run(run_args)),
         Command::Scan(scan_args) => rt.block_on(scan(scan_args)),
+        Command::Catalogue(command) => catalogue(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -102,3 +102,49 @@ pub fn product_entry(p: &Product) -> ProductEntry {
 pub fn listing(catalogue: &Catalogue) -> Vec<ProductEntry> {
     catalogue.products().iter().map(product_entry).collect()
 }
+
+/// A plain-text table of products, one line each: main reference, vendor, model and number
+/// of services (what `monitor catalogue list` and `monitor catalogue validate` print).
+///
+/// ```
+/// let catalogue = modbus_devices::Catalogue::builtin().unwrap();
+/// let text = examples::catalogue_json::summary_table(catalogue.products().iter());
+/// let ecr = text.lines().find(|l| l.starts_with("ECR380D ")).unwrap();
+/// assert!(ecr.contains("Hager"));
+/// ```
+pub fn summary_table<'a>(products: impl IntoIterator<Item = &'a Product>) -> String {
+    let header = [
+        "REFERENCE".to_string(),
+        "VENDOR".into(),
+        "MODEL".into(),
+        "SERVICES".into(),
+    ];
+    let rows: Vec<[String; 4]> = products
+        .into_iter()
+        .map(|p| {
+            [
+                p.reference().to_string(),
+                p.vendor.clone(),
+                p.model.clone(),
+                p.services.len().to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
