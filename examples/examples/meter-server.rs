@@ -52,13 +52,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    examples::cli::init_logging("warn");
     let args = Args::parse();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -97,17 +91,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     print_site(&sim);
     println!("meter-server: ready");
 
-    let stop = async {
-        match args.for_seconds {
-            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = stop => {}
-        _ = tokio::signal::ctrl_c() => {}
-        () = sigterm() => {}
-    }
+    examples::cli::stop_requested(args.for_seconds.map(Duration::from_secs)).await;
     sim.stop().await;
     println!("meter-server: stopped");
     Ok(())
@@ -152,20 +136,4 @@ fn print_site(sim: &SimulatedSite) {
             m.name, m.manufacturer, m.secondary, m.primary, m.bus
         );
     }
-}
-
-#[cfg(unix)]
-async fn sigterm() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut s) => {
-            s.recv().await;
-        }
-        Err(_) => std::future::pending().await,
-    }
-}
-
-#[cfg(not(unix))]
-async fn sigterm() {
-    std::future::pending().await
 }

@@ -172,39 +172,16 @@ async fn run(args: Args, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         }
     };
     println!("modbus-gateway: listening on {addr} ({what}), {buses} buses");
-    wait_for_stop().await?;
+    examples::cli::stop_requested(None).await;
     server.stop().await;
     println!("modbus-gateway: statistics");
     println!("{}", serde_json::to_string_pretty(&gateway.stats())?);
     Ok(())
 }
 
-async fn wait_for_stop() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-        tokio::select! {
-            _ = term.recv() => {}
-            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    examples::cli::init_logging("warn");
     let matches = Args::command().get_matches();
     let args = match Args::from_arg_matches(&matches) {
         Ok(a) => a,

@@ -186,18 +186,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         on.join(", ")
     );
 
-    let until = async {
-        match args.for_seconds {
-            Some(s) if s.is_finite() && s >= 0.0 => {
-                tokio::time::sleep(Duration::from_secs_f64(s)).await;
-            }
-            _ => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = until => {}
-        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-    }
+    let run_for = args
+        .for_seconds
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64);
+    examples::cli::stop_requested(run_for).await;
     for h in handles {
         h.stop().await;
     }
@@ -206,13 +199,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    examples::cli::init_logging("warn");
     match run(Args::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -102,24 +102,6 @@ fn config(args: &Args) -> anyhow::Result<ServerConfig> {
     Ok(config)
 }
 
-async fn stopped(run_for: Option<u64>) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    let timer = async {
-        match run_for {
-            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-        () = timer => {}
-    }
-    Ok(())
-}
-
 async fn run(args: Args) -> anyhow::Result<()> {
     let config = config(&args)?;
     let site = Arc::new(DemoSite::new(args.points as usize)?);
@@ -143,7 +125,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         out.flush()?;
     }
     let feed = examples::opcua_demo::spawn_feed(bridge.clone(), site);
-    let stop = stopped(args.run_for).await;
+    examples::cli::stop_requested(args.run_for.map(Duration::from_secs)).await;
     feed.abort();
     let _ = feed.await;
     match Arc::try_unwrap(bridge) {
@@ -151,17 +133,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Err(_) => bail!("the server is still in use at shutdown"),
     }
     eprintln!("opcua-demo: stopped");
-    stop
+    Ok(())
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,opcua_demo=info,examples=info".into()),
-        )
-        .init();
+    examples::cli::init_logging("warn,opcua_demo=info,examples=info");
     let args = Args::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
