@@ -17,7 +17,7 @@ from pathlib import Path
 
 from asyncua import Client, ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
-from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+from asyncua.crypto.security_policies import SecurityPolicyAes128Sha256RsaOaep, SecurityPolicyBasic256Sha256
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 URL, NS_URI, SERVER_PKI, WORK = sys.argv[1:5]
@@ -172,14 +172,12 @@ async def sign_and_encrypt(res):
         key, cert, CLIENT_URI, "localhost", [ExtendedKeyUsageOID.CLIENT_AUTH], {"commonName": "asyncua test client"}
     )
 
-    async def attempt():
+    async def attempt(policy=SecurityPolicyBasic256Sha256, mode=ua.MessageSecurityMode.SignAndEncrypt):
         client = Client(URL, timeout=5)
         client.application_uri = CLIENT_URI
         client.set_user("reader")
         client.set_password("reader-pw")
-        await client.set_security(
-            SecurityPolicyBasic256Sha256, cert, key, mode=ua.MessageSecurityMode.SignAndEncrypt
-        )
+        await client.set_security(policy, cert, key, mode=mode)
         try:
             async with client:
                 ns = await client.get_namespace_index(NS_URI)
@@ -196,6 +194,10 @@ async def sign_and_encrypt(res):
     for f in found:
         shutil.move(os.path.join(rejected, f), os.path.join(trusted, f))
     res["trusted_cert"] = await attempt()
+    # The other secure endpoints, with the now trusted certificate.
+    res["basic256sha256_sign"] = await attempt(mode=ua.MessageSecurityMode.Sign)
+    res["aes128_sign_and_encrypt"] = await attempt(SecurityPolicyAes128Sha256RsaOaep)
+    res["aes128_sign"] = await attempt(SecurityPolicyAes128Sha256RsaOaep, ua.MessageSecurityMode.Sign)
 
 
 async def main():

@@ -306,4 +306,12 @@ fn check_refusals_and_certificates(r: &Value) {
         r["rejected_files"]
     );
     assert_eq!(number(&r["trusted_cert"]), 1234.5, "{}", r["trusted_cert"]);
+    // Every other secure endpoint the server offers works with a real client too.
+    for endpoint in [
+        "basic256sha256_sign",
+        "aes128_sign_and_encrypt",
+        "aes128_sign",
+    ] {
+        assert_eq!(number(&r[endpoint]), 1234.5, "{endpoint}: {}", r[endpoint]);
+    }
 }
