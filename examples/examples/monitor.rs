@@ -44,6 +44,39 @@ enum Command {
     /// The catalogue: list the site's products, or validate a catalogue file.
     #[command(subcommand)]
     Catalogue(CatalogueCommand),
+    /// Write a report of the site's store (CSV + chart PNG) into the output archive.
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    /// The site file (default: the built-in demo site).
+    #[arg(long, value_name = "FILE")]
+    site: Option<PathBuf>,
+    /// standard, detailed or energy-consumption.
+    #[arg(long, value_name = "KIND")]
+    kind: String,
+    /// today, yesterday, this-week, last-week, this-month, last-month, this-quarter,
+    /// last-quarter, this-year or last-year (in the site's time zone).
+    #[arg(long, value_name = "PERIOD")]
+    period: String,
+    /// Output directory (default: the site's `[output] dir`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// `monitor report`: one report run, printing the files written.
+fn report(args: ReportArgs) -> anyhow::Result<()> {
+    use examples::gateway::report::{ReportRequest, run_report};
+    let request = ReportRequest::parse(&args.kind, &args.period)?;
+    let site = match &args.site {
+        Some(path) => Site::load(path)?,
+        None => Site::demo()?,
+    };
+    let written = run_report(&site, &request, args.out.as_deref(), chrono::Utc::now())?;
+    println!("{}", written.csv.display());
+    println!("{}", written.chart.display());
+    Ok(())
 }
 
 #[derive(Subcommand, Debug)]
@@ -224,6 +257,7 @@ fn main() -> ExitCode {
         Command::Run(run_args) => rt.block_on(run(run_args)),
         Command::Scan(scan_args) => rt.block_on(scan(scan_args)),
         Command::Catalogue(command) => catalogue(command),
+        Command::Report(report_args) => report(report_args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

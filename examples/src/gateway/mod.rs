@@ -35,6 +35,7 @@ pub mod ecl;
 pub mod history;
 pub mod mbus;
 pub mod record;
+pub mod report;
 pub mod tree;
 
 use std::path::PathBuf;
