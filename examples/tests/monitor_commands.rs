@@ -292,6 +292,48 @@ fn report_energy_consumption_csv_chart_and_archive() {
 }
 
 #[test]
+fn report_standard_one_row_per_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, REPORT_SITE).unwrap();
+    fill_store(&dir.path().join("store.sqlite"));
+    let out = monitor(&[
+        "report",
+        "--site",
+        site.to_str().unwrap(),
+        "--kind",
+        "standard",
+        "--period",
+        "yesterday",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let csv = std::fs::read_to_string(stdout.lines().next().unwrap()).unwrap();
+    // The counter's increase and the power's mean (4, 5, 6, 7 repeating) over yesterday.
+    assert_eq!(csv, "label;ea_imp (kWh);p_tot (kW)\nm1;24;5.5\n", "{csv}");
+    let png = std::fs::read(stdout.lines().nth(1).unwrap()).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+
+    // Without a store file the report says so.
+    std::fs::remove_file(dir.path().join("store.sqlite")).unwrap();
+    let out = monitor(&[
+        "report",
+        "--site",
+        site.to_str().unwrap(),
+        "--kind",
+        "standard",
+        "--period",
+        "today",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no such file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn report_refuses_unknown_kind_and_period() {
     let out = monitor(&["report", "--kind", "cost", "--period", "yesterday"]);
     assert_eq!(out.status.code(), Some(1));
