@@ -9,7 +9,15 @@
 //! cargo run --example meter-server &            # the demo site on loopback
 //! cargo run --example monitor -- run            # monitor the built-in demo site
 //! cargo run --example monitor -- run --site plant.toml --for 60
+//! cargo run --example monitor -- catalogue list [--site plant.toml] [--json]
+//! cargo run --example monitor -- catalogue validate my-products.toml
+//! cargo run --example monitor -- report --site plant.toml --kind energy-consumption --period yesterday
 //! ```
+//!
+//! `report` (kinds standard, detailed, energy-consumption; named periods of
+//! `reports::report::Period` such as yesterday, this-month, last-quarter) reads the site's
+//! store and writes a CSV and a chart PNG into the site's `[output] dir` (or `--out DIR`),
+//! which keeps the last 7 reports; it prints the two paths (`examples::gateway::report`).
 //!
 //! Logs go to stderr through `tracing` (`RUST_LOG=info`, default `warn`). On a terminal the
 //! status of the last cycle is shown on one updated line; otherwise each cycle prints one
