@@ -246,13 +246,7 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    examples::cli::init_logging("warn");
     let args = Args::parse();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -299,19 +293,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     println!("monitor: running");
 
-    let stop = async {
-        let timer = async {
-            match args.for_seconds {
-                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = timer => {}
-            _ = tokio::signal::ctrl_c() => {}
-            () = sigterm() => {}
-        }
-    };
+    let stop = examples::cli::stop_requested(args.for_seconds.map(Duration::from_secs));
     let terminal = std::io::stdout().is_terminal();
     monitor
         .run(stop, |s: &CycleStatus| {
@@ -330,20 +312,4 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     monitor.shutdown().await?;
     println!("monitor: stopped");
     Ok(())
-}
-
-#[cfg(unix)]
-async fn sigterm() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut s) => {
-            s.recv().await;
-        }
-        Err(_) => std::future::pending().await,
-    }
-}
-
-#[cfg(not(unix))]
-async fn sigterm() {
-    std::future::pending().await
 }

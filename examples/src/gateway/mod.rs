@@ -27,7 +27,8 @@
 //!
 //! OPC UA HistoryRead (raw) reads the store ([`history`]).
 //!
-//! Not composed yet (issue 13 §2): reports and publications, detection again after an ECL
+//! One report run (CSV and chart into the output folder's archive) is [`report`]; not
+//! composed yet: scheduled reports and publications, detection again after an ECL
 //! reconnects.
 
 pub mod alarms;
