@@ -125,6 +125,12 @@ pub struct CycleStatus {
     pub good: usize,
     /// Samples written to the store.
     pub stored: u64,
+    /// Samples the store did not take as new (late, replacing or duplicating a stored one:
+    /// its `WriteReport`); 0 in a healthy run.
+    pub store_refused: u64,
+    /// Alarm samples the engine rejected (stale, out of order, unknown point: its
+    /// `ProcessReport`); 0 in a healthy run.
+    pub alarm_rejected: u64,
     /// Open alarm occurrences (active or not yet acknowledged).
     pub alarms: usize,
     /// Notifications delivered in this cycle.
@@ -136,7 +142,7 @@ pub struct CycleStatus {
 impl CycleStatus {
     /// One plain line (logs, non-terminal output).
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "cycle {} at {}: {}/{} good, {} stored, {} open alarms, {} notified, {} ms",
             self.number,
             self.started.format("%Y-%m-%dT%H:%M:%SZ"),
@@ -146,7 +152,15 @@ impl CycleStatus {
             self.alarms,
             self.notified,
             self.took.as_millis()
-        )
+        );
+        // Nothing is passed over silently: say so when the store or the engine refused any.
+        if self.store_refused > 0 {
+            line.push_str(&format!(", {} refused by the store", self.store_refused));
+        }
+        if self.alarm_rejected > 0 {
+            line.push_str(&format!(", {} rejected by alarms", self.alarm_rejected));
+        }
+        line
     }
 }
 
@@ -449,7 +463,7 @@ impl Monitor {
         let (written, _) = self.store_feed.write(&mut self.store, &due)?;
 
         let mut transitions = Vec::new();
-        self.alarm_feed.process(&cycle, &mut transitions);
+        let (alarm_report, _) = self.alarm_feed.process(&cycle, &mut transitions);
         self.alarm_feed.tick(Utc::now(), &mut transitions);
         let now = Utc::now();
         let (entries, open, changed) = self.book_step(&transitions, now)?;
@@ -489,6 +503,8 @@ impl Monitor {
             readings: cycle.readings.len(),
             good,
             stored: written.stored,
+            store_refused: written.late + written.replaced + written.duplicates,
+            alarm_rejected: alarm_report.rejected(),
             alarms: open,
             notified,
             took: clock.elapsed(),
@@ -583,5 +599,33 @@ mod tests {
         // cleared and acknowledged: the occurrence is closed
         assert!(book.occurrence(id).is_none());
         assert_eq!(book.open().count(), 0);
+    }
+
+    #[test]
+    fn the_cycle_line_names_what_the_store_and_the_engine_refused() {
+        let mut status = CycleStatus {
+            number: 3,
+            started: chrono::DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default(),
+            readings: 10,
+            good: 9,
+            stored: 9,
+            store_refused: 0,
+            alarm_rejected: 0,
+            alarms: 1,
+            notified: 0,
+            took: Duration::from_millis(120),
+        };
+        let line = status.line();
+        assert!(
+            line.ends_with("9/10 good, 9 stored, 1 open alarms, 0 notified, 120 ms"),
+            "{line}"
+        );
+        status.store_refused = 2;
+        status.alarm_rejected = 1;
+        let line = status.line();
+        assert!(
+            line.ends_with("120 ms, 2 refused by the store, 1 rejected by alarms"),
+            "{line}"
+        );
     }
 }
