@@ -61,7 +61,12 @@ async fn values_are_stored_and_an_offline_alarm_is_raised_notified_and_cleared()
     assert_eq!(site.store_path(), store_path);
     let events = dir.path().join("data/notifications.jsonl");
 
-    let mut monitor = Monitor::start(&site, MonitorOptions::default())
+    // every point at the site's 1 s (the catalogue services' own interval is 15 min)
+    let every_second = MonitorOptions {
+        record: Some(Duration::from_secs(1)),
+        ..MonitorOptions::default()
+    };
+    let mut monitor = Monitor::start(&site, every_second.clone())
         .await
         .unwrap();
     let mut last = None;
@@ -194,7 +199,7 @@ async fn values_are_stored_and_an_offline_alarm_is_raised_notified_and_cleared()
         store.read(ch.id, 0, i64::MAX).unwrap().len()
     };
     let before = count_main();
-    let mut monitor = Monitor::start(&site, MonitorOptions::default())
+    let mut monitor = Monitor::start(&site, every_second)
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;

@@ -1,9 +1,16 @@
 //! The site's alarms: the rule set (the rules file, the catalogue products' proposed alarms,
 //! one offline alarm per device), the occurrences book, and notifications routed to one
-//! outbox per `[[notify]]` entry.
+//! outbox per `[[notify]]` entry, delivered by a thread of their own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use alarms::Transport;
-use alarms::{Book, Condition, LogEntry, Outbox, PointInfo, Recipient, Router, Rule, RuleSet};
+use alarms::{
+    Book, Condition, LogEntry, Notification, Outbox, PointInfo, Recipient, Router, Rule, RuleSet,
+};
 use chrono::{DateTime, Utc};
 
 use super::GatewayError;
@@ -77,28 +84,133 @@ pub fn rule_set(site: &Site, points: &[PointInfo]) -> Result<RuleSet, GatewayErr
     Ok(rules)
 }
 
-/// Occurrences, routing and delivery: what happens to the engine's transitions.
+/// The per-outbox delivery state shared with the delivery thread.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Delivered since the last [`Notifier::route`] took the count.
+    delivered: AtomicUsize,
+    /// Waiting for a retry, over every outbox (after the thread's last round).
+    pending: AtomicUsize,
+    /// Delivered since the start.
+    total: AtomicUsize,
+}
+
+/// What the cycle sends to the delivery thread.
+enum Message {
+    /// The router's notifications of one cycle.
+    Deliver(Vec<Notification>),
+    /// Try what waits until it is delivered or `until` passes, then end.
+    Stop { until: std::time::Instant },
+}
+
+/// The delivery thread's end of the outboxes.
+struct Delivery {
+    outboxes: Vec<(String, Outbox<Box<dyn Transport + Send>>)>,
+    counters: Arc<Counters>,
+}
+
+impl Delivery {
+    /// One round: queue `batch`, send what is due at `now`; returns the earliest retry.
+    fn round(&mut self, batch: &[Notification], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut retry: Option<DateTime<Utc>> = None;
+        let mut pending = 0;
+        for (name, outbox) in &mut self.outboxes {
+            let mine = batch.iter().filter(|n| n.recipient() == name).cloned();
+            let report = outbox.deliver(mine, now);
+            self.counters
+                .delivered
+                .fetch_add(report.delivered, Ordering::Relaxed);
+            self.counters
+                .total
+                .fetch_add(report.delivered, Ordering::Relaxed);
+            if let Some(e) = &report.failure {
+                tracing::warn!(recipient = %name, pending = report.pending, "notification delivery failed: {e}");
+            }
+            if report.lost() > 0 {
+                tracing::error!(recipient = %name, lost = report.lost(), "notifications lost (refused for good or pushed out of a full queue)");
+            }
+            pending += report.pending;
+            if let Some(at) = report.retry_at {
+                retry = Some(retry.map_or(at, |r| r.min(at)));
+            }
+        }
+        self.counters.pending.store(pending, Ordering::Relaxed);
+        retry
+    }
+
+    /// The thread: deliver each batch as it comes, retry what waits at its time, and at
+    /// [`Message::Stop`] (or when the cycle's end is dropped) try what waits until the
+    /// deadline.
+    fn run(mut self, rx: &mpsc::Receiver<Message>, done: tokio::sync::oneshot::Sender<usize>) {
+        let mut retry: Option<DateTime<Utc>> = None;
+        let until = loop {
+            let message = match retry {
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(at) => {
+                    let wait = (at - Utc::now()).to_std().unwrap_or_default();
+                    rx.recv_timeout(wait.max(Duration::from_millis(10)))
+                }
+            };
+            match message {
+                Ok(Message::Deliver(batch)) => retry = self.round(&batch, Utc::now()),
+                Ok(Message::Stop { until }) => break until,
+                Err(mpsc::RecvTimeoutError::Timeout) => retry = self.round(&[], Utc::now()),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    break std::time::Instant::now() + Duration::from_secs(2);
+                }
+            }
+        };
+        // the flush: what is queued, at its retry time, until the deadline
+        while let Some(at) = retry {
+            let wait = (at - Utc::now()).to_std().unwrap_or_default();
+            let now = std::time::Instant::now();
+            if now + wait >= until {
+                break;
+            }
+            std::thread::sleep(wait);
+            retry = self.round(&[], Utc::now());
+        }
+        let pending = self.counters.pending.load(Ordering::Relaxed);
+        if pending > 0 {
+            tracing::error!(
+                pending,
+                "notifications still waiting at shutdown are not delivered"
+            );
+        }
+        let _ = done.send(pending);
+    }
+}
+
+/// Occurrences and routing, in the cycle; delivery, off it: the router's notifications go
+/// over a channel to a delivery thread that owns one [`Outbox`] per `[[notify]]` entry
+/// (transports block: SMTP, HTTP), so a slow or absent receiver never delays a cycle. What
+/// a receiver that is down did not take waits in its outbox and is retried with backoff.
 pub struct Notifier {
     /// The occurrences.
     pub book: Book,
     router: Router,
-    outboxes: Vec<(String, Outbox<Box<dyn Transport + Send>>)>,
+    names: Vec<String>,
+    tx: Option<mpsc::Sender<Message>>,
+    done: Option<tokio::sync::oneshot::Receiver<usize>>,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for Notifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Notifier")
-            .field("outboxes", &self.outboxes.len())
+            .field("outboxes", &self.names)
             .finish_non_exhaustive()
     }
 }
 
 impl Notifier {
-    /// A notifier for `rules`, with one outbox per `[[notify]]` entry of `site`; `units`
-    /// are the points' unit symbols shown in notifications.
+    /// A notifier for `rules`, with one outbox per `[[notify]]` entry of `site` (on the
+    /// delivery thread it starts); `units` are the points' unit symbols shown in
+    /// notifications.
     ///
     /// # Errors
-    /// A recipient's time zone the router refuses, a transport that cannot be built.
+    /// A recipient's time zone the router refuses, a transport that cannot be built, a
+    /// thread that cannot be started.
     pub fn new<'a>(
         site: &Site,
         rules: &RuleSet,
@@ -114,43 +226,81 @@ impl Notifier {
                 outboxes.push((n.name.clone(), c.build()?));
             }
         }
+        let names = outboxes.iter().map(|(n, _)| n.clone()).collect();
+        let counters = Arc::new(Counters::default());
+        let delivery = Delivery {
+            outboxes,
+            counters: Arc::clone(&counters),
+        };
+        let (tx, rx) = mpsc::channel();
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("emkit-notify".into())
+            .spawn(move || delivery.run(&rx, done_tx))
+            .map_err(|e| GatewayError::Notify(e.to_string()))?;
         Ok(Notifier {
             book: Book::new(rules, 10_000),
             router,
-            outboxes,
+            names,
+            tx: Some(tx),
+            done: Some(done),
+            counters,
         })
     }
 
-    /// Route new log entries and deliver what is due at `now` (retrying what waits).
-    /// Returns how many notifications were delivered.
+    /// Route new log entries and hand what is due at `now` to the delivery thread (it
+    /// never waits for a transport). Returns how many notifications the thread delivered
+    /// since the previous call.
     pub fn route(&mut self, entries: &[LogEntry], now: DateTime<Utc>) -> usize {
         for e in entries {
             self.router.observe(e);
         }
         let due = self.router.tick(now);
         for n in &due {
-            if self.outboxes.iter().all(|(name, _)| name != n.recipient()) {
+            if self.names.iter().all(|name| name != n.recipient()) {
                 tracing::warn!(
                     recipient = n.recipient(),
                     "a notification for a recipient without a [[notify]] entry is not delivered"
                 );
             }
         }
-        let mut delivered = 0;
-        for (name, outbox) in &mut self.outboxes {
-            let mine = due.iter().filter(|n| n.recipient() == name).cloned();
-            let report = outbox.deliver(mine, now);
-            delivered += report.delivered;
-            if let Some(e) = &report.failure {
-                tracing::warn!(recipient = %name, pending = report.pending, "notification delivery failed: {e}");
-            }
+        if !due.is_empty()
+            && let Some(tx) = &self.tx
+            && tx.send(Message::Deliver(due)).is_err()
+        {
+            tracing::error!("the notification delivery thread has stopped: notifications lost");
         }
-        delivered
+        self.counters.delivered.swap(0, Ordering::Relaxed)
     }
 
-    /// Notifications still waiting for a retry, over every outbox.
+    /// Notifications waiting for a retry, over every outbox (as of the delivery thread's
+    /// last round).
     pub fn pending(&self) -> usize {
-        self.outboxes.iter().map(|(_, o)| o.pending()).sum()
+        self.counters.pending.load(Ordering::Relaxed)
+    }
+
+    /// Notifications delivered since the start.
+    pub fn delivered(&self) -> usize {
+        self.counters.total.load(Ordering::Relaxed)
+    }
+
+    /// The stop of delivery: the thread tries what waits until `wait` has passed (each at
+    /// its retry time), then ends. Await the returned future for how many were left
+    /// undelivered (it resolves by `wait` and a second at most, even when a transport
+    /// hangs; `None` then). Notifications routed after this are not delivered.
+    pub fn stop(&mut self, wait: Duration) -> impl std::future::Future<Output = Option<usize>> {
+        let until = std::time::Instant::now() + wait;
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Message::Stop { until });
+        }
+        let done = self.done.take();
+        async move {
+            let done = done?;
+            tokio::time::timeout(wait + Duration::from_secs(1), done)
+                .await
+                .ok()
+                .and_then(Result::ok)
+        }
     }
 }
 
@@ -187,6 +337,6 @@ mod tests {
         assert_eq!(names, ["console", "events"]);
         // the notifier builds one outbox per [[notify]]
         let n = Notifier::new(&site, &rules, [("main/v_l1_n", "V")]).unwrap();
-        assert_eq!(n.outboxes.len(), 2);
+        assert_eq!(n.names, ["console", "events"]);
     }
 }

@@ -28,8 +28,12 @@
 //! OPC UA HistoryRead (raw) reads the store ([`history`]).
 //!
 //! One report run (CSV and chart into the output folder's archive) is [`report`]; not
-//! composed yet: scheduled reports and publications, detection again after an ECL
-//! reconnects.
+//! composed yet: scheduled reports and publications.
+//!
+//! An ECL that answers again after not answering is detected again ([`ecl::EclWatch`]); a
+//! changed key swaps its parameter map in the poller. Notifications are delivered on a
+//! thread of their own ([`alarms::Notifier`]): a slow or absent receiver never delays a
+//! cycle. Each point is recorded at its own interval ([`record::Recorder::for_site`]).
 
 pub mod alarms;
 pub mod ecl;
@@ -86,6 +90,9 @@ pub enum GatewayError {
         /// What went wrong.
         message: String,
     },
+    /// The notification delivery thread could not be started.
+    #[error("notification delivery: {0}")]
+    Notify(String),
     /// The store's write-ahead log could not be folded into the database at shutdown.
     #[error("store flush: {0}")]
     Flush(String),
@@ -99,6 +106,9 @@ pub enum GatewayError {
     },
 }
 
+/// How long [`Monitor::shutdown`] keeps trying notifications that wait for a retry.
+pub const SHUTDOWN_DELIVERY: Duration = Duration::from_secs(5);
+
 /// What [`Monitor::start`] may change from the site file (tests, the demo).
 #[derive(Debug, Clone, Default)]
 pub struct MonitorOptions {
@@ -110,6 +120,9 @@ pub struct MonitorOptions {
     pub opcua_port: Option<u16>,
     /// The OPC UA PKI folder instead of `[opcua] pki`.
     pub opcua_pki: Option<PathBuf>,
+    /// One recording interval for every point instead of the catalogue services' own and
+    /// `[poll] record` (tests, demos: minutes are too long to watch).
+    pub record: Option<Duration>,
 }
 
 /// One live cycle's outcome.
@@ -123,6 +136,9 @@ pub struct CycleStatus {
     pub readings: usize,
     /// Readings with a good quality.
     pub good: usize,
+    /// Good readings the recorder selected for the store (the first of each point's
+    /// recording interval).
+    pub recorded: u64,
     /// Samples written to the store.
     pub stored: u64,
     /// Samples the store did not take as new (late, replacing or duplicating a stored one:
@@ -133,7 +149,8 @@ pub struct CycleStatus {
     pub alarm_rejected: u64,
     /// Open alarm occurrences (active or not yet acknowledged).
     pub alarms: usize,
-    /// Notifications delivered in this cycle.
+    /// Notifications delivered since the previous cycle (delivery runs on a thread of its
+    /// own, [`alarms::Notifier`]).
     pub notified: usize,
     /// How long the cycle took.
     pub took: Duration,
@@ -178,6 +195,8 @@ pub struct Monitor {
     published: std::collections::HashMap<u64, (bool, AckState)>,
     acks: tokio::sync::mpsc::UnboundedReceiver<(u64, String, String)>,
     ecl_status: Vec<ecl::EclStatus>,
+    ecl_watch: ecl::EclWatch,
+    ecl_products: Vec<(String, modbus_devices::Product)>,
     number: u64,
 }
 
@@ -236,10 +255,19 @@ async fn poller_with_ecls(
     ),
     GatewayError,
 > {
-    let mut installation = site.installation()?;
+    let installation = site.installation()?;
     let (ecl_status, ecl_products) = ecl::detect_all(&site.ecls, &installation).await;
+    Ok((poller_for(site, &ecl_products)?, ecl_status, ecl_products))
+}
+
+/// The poller of the site's devices and its ECL controllers polled with `ecl_products`.
+fn poller_for(
+    site: &Site,
+    ecl_products: &[(String, modbus_devices::Product)],
+) -> Result<Poller, GatewayError> {
+    let mut installation = site.installation()?;
     let mut catalogue = site.catalogue().clone();
-    for (name, product) in &ecl_products {
+    for (name, product) in ecl_products {
         let fail = |message: String| GatewayError::Ecl {
             device: name.clone(),
             message,
@@ -259,11 +287,7 @@ async fn poller_with_ecls(
             ))
             .map_err(|err| fail(err.to_string()))?;
     }
-    Ok((
-        Poller::new(&installation, &catalogue)?,
-        ecl_status,
-        ecl_products,
-    ))
+    Ok(Poller::new(&installation, &catalogue)?)
 }
 
 impl Monitor {
@@ -274,6 +298,7 @@ impl Monitor {
     /// See [`GatewayError`].
     pub async fn start(site: &Site, options: MonitorOptions) -> Result<Monitor, GatewayError> {
         let live = options.live.unwrap_or(site.poll.live);
+        let recorder = record::Recorder::for_site(site, options.record);
         let (poller, ecl_status, ecl_products) = poller_with_ecls(site).await?;
         let store_path = options.store.unwrap_or_else(|| site.store_path());
         if let Some(dir) = store_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -342,18 +367,21 @@ impl Monitor {
             poller,
             store,
             store_feed: StoreFeed::new(),
-            recorder: record::Recorder::new(site.poll.record),
+            recorder,
             alarm_feed: AlarmFeed::new(engine),
             notifier,
             bridge,
             published: std::collections::HashMap::new(),
             acks,
+            ecl_watch: ecl::EclWatch::new(&ecl_status),
             ecl_status,
+            ecl_products,
             number: 0,
         })
     }
 
-    /// What ECL detection found at start, one status per `[[ecl]]`.
+    /// What ECL detection found, one status per `[[ecl]]`: at start, then again each time a
+    /// controller answers after not answering ([`ecl::EclWatch`]).
     pub fn ecl_status(&self) -> &[ecl::EclStatus] {
         &self.ecl_status
     }
@@ -440,6 +468,38 @@ impl Monitor {
         Ok((entries, open, changed))
     }
 
+    /// ECL controllers that answer again are detected again; one whose key changed is
+    /// polled with the new key's parameter map from the next cycle (a new poller: the
+    /// site's connections are opened again). Its new points are not in the OPC UA tree
+    /// and the alarm engine, which were built at start.
+    async fn ecl_detect_again(
+        &mut self,
+        readings: &[modbus_devices::Reading],
+        now: chrono::DateTime<Utc>,
+    ) {
+        let swaps = self.ecl_watch.observe(&mut self.ecl_status, readings, now);
+        if swaps.is_empty() {
+            return;
+        }
+        let mut products = self.ecl_products.clone();
+        for (name, product) in &swaps {
+            products.retain(|(n, _)| n != name);
+            products.push((name.clone(), product.clone()));
+        }
+        match poller_for(&self.site, &products) {
+            Ok(poller) => {
+                let old = std::mem::replace(&mut self.poller, poller);
+                old.shutdown().await;
+                self.ecl_products = products;
+                for (name, _) in &swaps {
+                    ecl::EclWatch::swapped(&mut self.ecl_status, name);
+                    tracing::warn!(ecl = %name, "ECL now polled with its new application key's parameter map");
+                }
+            }
+            Err(e) => tracing::error!("ECL parameter map not swapped: {e}"),
+        }
+    }
+
     /// One live cycle: read everything once, store what is due, evaluate alarms, notify,
     /// update the OPC UA server.
     ///
@@ -451,6 +511,7 @@ impl Monitor {
         let started = Utc::now();
         let (mut readings, meters) =
             tokio::join!(self.poller.poll_once(), mbus::read_all(&self.site));
+        self.ecl_detect_again(&readings, started).await;
         readings.extend(meters);
         let cycle = Cycle {
             number: self.number,
@@ -467,15 +528,8 @@ impl Monitor {
         self.alarm_feed.tick(Utc::now(), &mut transitions);
         let now = Utc::now();
         let (entries, open, changed) = self.book_step(&transitions, now)?;
-        // transports block (SMTP, HTTP): keep them off the runtime's other tasks
-        let notifier = &mut self.notifier;
-        let notified = if tokio::runtime::Handle::current().runtime_flavor()
-            == tokio::runtime::RuntimeFlavor::MultiThread
-        {
-            tokio::task::block_in_place(|| notifier.route(&entries, now))
-        } else {
-            notifier.route(&entries, now)
-        };
+        // delivery runs on the notifier's thread: a slow receiver never delays the cycle
+        let notified = self.notifier.route(&entries, now);
 
         if let Some(bridge) = &self.bridge {
             let report = bridge.update(crate::opcua_feed::updates(&cycle));
@@ -502,6 +556,7 @@ impl Monitor {
             started,
             readings: cycle.readings.len(),
             good,
+            recorded: u64::try_from(due.readings.len()).unwrap_or(u64::MAX),
             stored: written.stored,
             store_refused: written.late + written.replaced + written.duplicates,
             alarm_rejected: alarm_report.rejected(),
@@ -534,14 +589,21 @@ impl Monitor {
         }
     }
 
-    /// Stop: the OPC UA server and the poller's connections end, the store's write-ahead
+    /// Stop: notifications waiting for a retry are tried for [`SHUTDOWN_DELIVERY`] at most,
+    /// the OPC UA server and the poller's connections end, the store's write-ahead
     /// log is folded into the database file (every cycle was already committed when it was
     /// written: a SIGKILL loses at most the cycle being written) and the store is closed.
     ///
     /// # Errors
     /// [`GatewayError::Flush`] when the checkpoint fails (the data stays in the log, which
     /// the next start reads).
-    pub async fn shutdown(self) -> Result<(), GatewayError> {
+    pub async fn shutdown(mut self) -> Result<(), GatewayError> {
+        // notifications still waiting: tried until delivered or the time is up
+        match self.notifier.stop(SHUTDOWN_DELIVERY).await {
+            Some(0) => {}
+            Some(left) => tracing::error!(left, "notifications not delivered at shutdown"),
+            None => tracing::error!("notification delivery did not end in time"),
+        }
         if let Some(bridge) = self.bridge {
             bridge.shutdown().await;
         }
@@ -608,6 +670,7 @@ mod tests {
             started: chrono::DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default(),
             readings: 10,
             good: 9,
+            recorded: 9,
             stored: 9,
             store_refused: 0,
             alarm_rejected: 0,
