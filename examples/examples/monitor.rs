@@ -12,12 +12,27 @@
 //! cargo run --example monitor -- catalogue list [--site plant.toml] [--json]
 //! cargo run --example monitor -- catalogue validate my-products.toml
 //! cargo run --example monitor -- report --site plant.toml --kind energy-consumption --period yesterday
+//! cargo run --example monitor -- commissioning-report --site plant.toml [--out DIR]
 //! ```
 //!
 //! `report` (kinds standard, detailed, energy-consumption; named periods of
 //! `reports::report::Period` such as yesterday, this-month, last-quarter) reads the site's
 //! store and writes a CSV and a chart PNG into the site's `[output] dir` (or `--out DIR`),
 //! which keeps the last 7 reports; it prints the two paths (`examples::gateway::report`).
+//! A report over more than two days shows a spinner on a terminal while it is built.
+//!
+//! `run` also runs the site's `[[report]]` entries on their schedule and copies them to the
+//! `[[publication]]` folders (`examples::gateway::schedule`); the cycle line after a run
+//! ends with `; report NAME written: FILE`.
+//!
+//! `commissioning-report` connects to every device of the site once (ECL detection, one
+//! poll, one M-Bus readout per meter), writes `commissioning_TIME.csv` (device, parameter,
+//! value: product, address, answered, serial/firmware where the product has them, ECL key
+//! detected vs configured and firmware verdicts, M-Bus id and manufacturer, every value
+//! with its unit) and a `.txt` summary into `[output] dir/commissioning/` (or `--out DIR`;
+//! the last 7 kept), prints the summary and the two paths, and exits with status 1 when a
+//! device did not answer (2 for other errors), so a script can tell a finished
+//! commissioning from one with silent devices.
 //!
 //! Logs go to stderr through `tracing` (`RUST_LOG=info`, default `warn`). On a terminal the
 //! status of the last cycle is shown on one updated line; otherwise each cycle prints one
@@ -54,6 +69,81 @@ enum Command {
     Catalogue(CatalogueCommand),
     /// Write a report of the site's store (CSV + chart PNG) into the output archive.
     Report(ReportArgs),
+    /// Connect to every device once and write the commissioning report (CSV + summary);
+    /// exit status 1 when a device did not answer.
+    CommissioningReport(CommissioningArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CommissioningArgs {
+    /// The site file (default: the built-in demo site).
+    #[arg(long, value_name = "FILE")]
+    site: Option<PathBuf>,
+    /// Output directory (default: `[output] dir`/commissioning).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// A progress bar on stderr when it is a terminal (`None` otherwise).
+fn bar(len: u64, prefix: &str) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = if len == 0 {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::new(len)
+    };
+    let template = if len == 0 {
+        "{prefix} {spinner} {msg} ({elapsed})"
+    } else {
+        "{prefix} {bar:30} {pos}/{len} {msg}"
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        b.set_style(style);
+    }
+    b.set_prefix(prefix.to_string());
+    if len == 0 {
+        b.enable_steady_tick(Duration::from_millis(120));
+    }
+    Some(b)
+}
+
+/// `monitor commissioning-report`: the report, its files, and whether every device answered.
+async fn commissioning(args: CommissioningArgs) -> anyhow::Result<bool> {
+    use examples::gateway::report::commissioning;
+    let site = match &args.site {
+        Some(path) => Site::load(path)?,
+        None => Site::demo()?,
+    };
+    let progress = bar(0, "commissioning");
+    let report = commissioning(&site, |done, total, step| match &progress {
+        Some(b) => {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+            b.set_message(step.to_string());
+        }
+        None => eprintln!("commissioning: {done}/{total} {step}"),
+    })
+    .await?;
+    if let Some(b) = progress {
+        b.finish_and_clear();
+    }
+    let dir = args
+        .out
+        .unwrap_or_else(|| site.output_dir().join("commissioning"));
+    let (csv, txt) = report.write(&dir, site.time_zone())?;
+    let mut text = report.summary(site.time_zone());
+    text.push_str(&format!("\n{}\n{}\n", csv.display(), txt.display()));
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
+    let silent = report.silent();
+    if !silent.is_empty() {
+        eprintln!("monitor: no answer from {}", silent.join(", "));
+    }
+    Ok(silent.is_empty())
 }
 
 #[derive(clap::Args, Debug)]
@@ -81,7 +171,22 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
         Some(path) => Site::load(path)?,
         None => Site::demo()?,
     };
-    let written = run_report(&site, &request, args.out.as_deref(), chrono::Utc::now())?;
+    // a report over more than two days may take a while: a spinner on a terminal
+    let now = chrono::Utc::now();
+    let (from, to) = request.period.resolve(now, site.time_zone());
+    let spinner = if (to - from).num_days() > 2 {
+        bar(0, "report")
+    } else {
+        None
+    };
+    if let Some(b) = &spinner {
+        b.set_message(format!("{} {}", args.kind, args.period));
+    }
+    let written = run_report(&site, &request, args.out.as_deref(), now);
+    if let Some(b) = spinner {
+        b.finish_and_clear();
+    }
+    let written = written?;
     println!("{}", written.csv.display());
     println!("{}", written.chart.display());
     Ok(())
@@ -260,6 +365,16 @@ fn main() -> ExitCode {
         Command::Scan(scan_args) => rt.block_on(scan(scan_args)),
         Command::Catalogue(command) => catalogue(command),
         Command::Report(report_args) => report(report_args),
+        Command::CommissioningReport(args) => {
+            return match rt.block_on(commissioning(args)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("monitor: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -115,6 +115,9 @@ pub enum SiteError {
     /// The `[alarms] rules` file is invalid (the alarms crate's own located error).
     #[error(transparent)]
     Alarms(#[from] alarms::Error),
+    /// The `[tariffs] file` is invalid (the reports crate's own located error).
+    #[error(transparent)]
+    Tariffs(#[from] reports::Error),
 }
 
 impl From<Located> for SiteError {
@@ -570,6 +573,160 @@ impl Default for OutputSettings {
     }
 }
 
+/// `[tariffs]` (monitor): the energy tariffs, an `reports::tariff` file loaded with
+/// [`reports::tariff::Tariffs::load`] (its errors are that crate's own located errors).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TariffSettings {
+    /// The tariff file, relative to the site file.
+    pub file: PathBuf,
+}
+
+/// How often a `[[report]]` runs, and over what: the previous complete period in the site's
+/// time zone (a day report runs every day, a week report every Monday, a month report on
+/// the 1st, a quarter report on the first day of a quarter, a year report on 1 January).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportPeriod {
+    /// Yesterday.
+    Day,
+    /// Last week (Monday to Sunday).
+    Week,
+    /// Last month.
+    Month,
+    /// Last quarter.
+    Quarter,
+    /// Last year.
+    Year,
+}
+
+impl ReportPeriod {
+    /// The `reports` period this covers when the report runs.
+    pub fn period(self) -> reports::report::Period {
+        use reports::report::Period;
+        match self {
+            ReportPeriod::Day => Period::Yesterday,
+            ReportPeriod::Week => Period::LastWeek,
+            ReportPeriod::Month => Period::LastMonth,
+            ReportPeriod::Quarter => Period::LastQuarter,
+            ReportPeriod::Year => Period::LastYear,
+        }
+    }
+}
+
+fn report_kind<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<reports::report::ReportKind, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::gateway::report::ReportRequest::parse(&text, "yesterday")
+        .map(|r| r.kind)
+        .map_err(serde::de::Error::custom)
+}
+
+fn local_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::NaiveTime, D::Error> {
+    let text = String::deserialize(d)?;
+    chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| {
+        serde::de::Error::custom(format!(
+            "expected a local time of day HH:MM such as \"00:15\", found {text:?}"
+        ))
+    })
+}
+
+fn default_at() -> chrono::NaiveTime {
+    chrono::NaiveTime::from_hms_opt(0, 15, 0).unwrap_or_default()
+}
+
+/// `[[report]]` (monitor): a report the monitor runs on its schedule
+/// ([`crate::gateway::schedule`]) and writes (CSV, and a chart PNG unless `chart = false`)
+/// into `[output] dir/NAME/`, which keeps the last 7 runs.
+///
+/// ```toml
+/// [[report]]
+/// name = "daily-energy"            # unique; the folder under [output] dir
+/// kind = "energy-consumption"      # standard | detailed | energy-consumption
+/// period = "day"                   # day | week | month | quarter | year (previous one)
+/// at = "00:15"                     # local time of day it runs (default 00:15)
+/// devices = ["main", "hm1"]        # optional: only these devices, meters, ECLs
+/// chart = true                     # default true
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportEntry {
+    /// The report's name (unique; its folder under `[output] dir`, `%name` of publications).
+    pub name: String,
+    /// The report kind (the kinds of [`crate::gateway::report::ReportRequest::parse`]).
+    #[serde(deserialize_with = "report_kind")]
+    pub kind: reports::report::ReportKind,
+    /// The schedule and the period covered.
+    pub period: ReportPeriod,
+    /// The local time of day it runs (default 00:15).
+    #[serde(default = "default_at", deserialize_with = "local_time")]
+    pub at: chrono::NaiveTime,
+    /// Only these devices, meters and ECLs (default: all of the site's).
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// Write a chart PNG beside the CSV (default on).
+    #[serde(default = "yes")]
+    pub chart: bool,
+    /// 1-based line of the entry (not read from the file).
+    #[serde(skip)]
+    pub line: usize,
+}
+
+fn seven() -> usize {
+    7
+}
+
+fn default_publication_file() -> String {
+    "%name_%date.csv".to_string()
+}
+
+/// `[[publication]]` (monitor): each time one of `reports` is written, its CSV is copied
+/// into `[output] dir/FOLDER/` under the name `file` (a [`reports::export::render_file_name`]
+/// template: `%name` = the report's name, `%date`, `%day`, `%dow`, `%hour` = the run's local
+/// time), and the folder keeps the last `keep` files (the 7-file archive,
+/// [`reports::export::Archive`]).
+///
+/// ```toml
+/// [[publication]]
+/// name = "to-accounting"
+/// reports = ["daily-energy"]
+/// folder = "published"             # under [output] dir; a plain relative path
+/// file = "%name_%date.csv"         # default
+/// keep = 7                         # default
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publication {
+    /// The publication's name (unique).
+    pub name: String,
+    /// `[[report]]` names whose CSV is published.
+    pub reports: Vec<String>,
+    /// The folder under `[output] dir`.
+    pub folder: PathBuf,
+    /// The file name template (default `%name_%date.csv`).
+    #[serde(default = "default_publication_file")]
+    pub file: String,
+    /// Files kept in the folder (default 7).
+    #[serde(default = "seven")]
+    pub keep: usize,
+    /// 1-based line of the entry (not read from the file).
+    #[serde(skip)]
+    pub line: usize,
+}
+
+/// `[building]` (monitor): where each device sits in the building (zones, usage, panel,
+/// source, circuit), `[[building.device]]` entries of [`reports::building::DeviceInfo`],
+/// checked with [`reports::building::BuildingModel::new`]; each name must be a device,
+/// meter or ECL of the site.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildingSettings {
+    /// The devices' places.
+    #[serde(default)]
+    pub device: Vec<reports::building::DeviceInfo>,
+}
+
 /// The file as serde reads it (entries with their spans).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -601,6 +758,14 @@ struct SiteFile {
     opcua: Option<Spanned<OpcUaSettings>>,
     #[serde(default)]
     output: Option<Spanned<OutputSettings>>,
+    #[serde(default)]
+    tariffs: Option<Spanned<TariffSettings>>,
+    #[serde(default)]
+    report: Vec<Spanned<ReportEntry>>,
+    #[serde(default)]
+    publication: Vec<Spanned<Publication>>,
+    #[serde(default)]
+    building: Option<Spanned<BuildingSettings>>,
 }
 
 /// A loaded, checked site.
@@ -636,6 +801,15 @@ pub struct Site {
     pub opcua: Option<OpcUaSettings>,
     /// `[output]` (defaults when absent).
     pub output: OutputSettings,
+    /// `[tariffs]`.
+    pub tariff_settings: Option<TariffSettings>,
+    /// `[[report]]` entries.
+    pub reports: Vec<ReportEntry>,
+    /// `[[publication]]` entries.
+    pub publications: Vec<Publication>,
+    /// `[building]`: the building model (`None` without the section).
+    pub building: Option<reports::building::BuildingModel>,
+    tariffs: Option<reports::tariff::Tariffs>,
     rules: alarms::RuleSet,
     time_zone: chrono_tz::Tz,
     catalogue: Catalogue,
@@ -684,6 +858,11 @@ impl Site {
     /// The output folder (`[output] dir`, resolved).
     pub fn output_dir(&self) -> PathBuf {
         self.resolve(&self.output.dir)
+    }
+
+    /// The `[tariffs] file`'s tariffs (`None` without the section).
+    pub fn tariffs(&self) -> Option<&reports::tariff::Tariffs> {
+        self.tariffs.as_ref()
     }
 
     /// The outbox configuration of `[[notify]]` entry `i`, its paths (`path`, `ca_file`)
@@ -866,6 +1045,11 @@ struct Monitor {
     notify: Vec<Notify>,
     opcua: Option<OpcUaSettings>,
     output: OutputSettings,
+    tariff_settings: Option<TariffSettings>,
+    reports: Vec<ReportEntry>,
+    publications: Vec<Publication>,
+    building: Option<reports::building::BuildingModel>,
+    tariffs: Option<reports::tariff::Tariffs>,
     rules: alarms::RuleSet,
 }
 
@@ -1185,6 +1369,11 @@ impl Checker<'_> {
             notify: m.notify,
             opcua: m.opcua,
             output: m.output,
+            tariff_settings: m.tariff_settings,
+            reports: m.reports,
+            publications: m.publications,
+            building: m.building,
+            tariffs: m.tariffs,
             rules: m.rules,
             time_zone,
             catalogue,
@@ -1342,6 +1531,171 @@ impl Checker<'_> {
             }
         }
 
+        let (tariff_settings, tariffs) = match &f.tariffs {
+            None => (None, None),
+            Some(t) => {
+                let full = base_dir(file).join(&t.get_ref().file);
+                if !full.exists() {
+                    return Err(self.at(
+                        &t.span(),
+                        "file",
+                        "tariffs.file".into(),
+                        format!(
+                            "expected a tariff file, found no file at {}",
+                            full.display()
+                        ),
+                    ));
+                }
+                let tariffs = reports::tariff::Tariffs::load(&full)?;
+                (Some(t.get_ref().clone()), Some(tariffs))
+            }
+        };
+
+        let site_names: BTreeSet<&str> = f
+            .device
+            .iter()
+            .map(|d| d.get_ref().name.as_str())
+            .chain(f.meter.iter().map(|m| m.get_ref().name.as_str()))
+            .chain(f.ecl.iter().map(|e| e.get_ref().name.as_str()))
+            .collect();
+        let mut reports = Vec::new();
+        for (i, r) in f.report.iter().enumerate() {
+            let span = r.span();
+            let mut entry = r.get_ref().clone();
+            if reports.iter().any(|x: &ReportEntry| x.name == entry.name) {
+                return Err(self.dup(
+                    &span,
+                    "name",
+                    format!("report[{i}].name"),
+                    "report",
+                    &entry.name,
+                ));
+            }
+            if !plain_name(&entry.name) {
+                return Err(self.at(
+                    &span,
+                    "name",
+                    format!("report[{i}].name"),
+                    format!(
+                        "expected a plain name (letters, digits, '-', '_'; it names a folder), found {:?}",
+                        entry.name
+                    ),
+                ));
+            }
+            for (j, d) in entry.devices.iter().enumerate() {
+                if !site_names.contains(d.as_str()) {
+                    return Err(self.at(
+                        &span,
+                        "devices",
+                        format!("report[{i}].devices[{j}]"),
+                        format!(
+                            "expected a device, meter or ECL of the site ({}), found {d:?}",
+                            list(site_names.iter().copied())
+                        ),
+                    ));
+                }
+            }
+            entry.line = self.src.position(span.start).0;
+            reports.push(entry);
+        }
+
+        let mut publications = Vec::new();
+        for (i, p) in f.publication.iter().enumerate() {
+            let span = p.span();
+            let mut entry = p.get_ref().clone();
+            if publications
+                .iter()
+                .any(|x: &Publication| x.name == entry.name)
+            {
+                return Err(self.dup(
+                    &span,
+                    "name",
+                    format!("publication[{i}].name"),
+                    "publication",
+                    &entry.name,
+                ));
+            }
+            for (j, r) in entry.reports.iter().enumerate() {
+                if !reports.iter().any(|x| &x.name == r) {
+                    return Err(self.at(
+                        &span,
+                        "reports",
+                        format!("publication[{i}].reports[{j}]"),
+                        format!(
+                            "expected a [[report]] name ({}), found {r:?}",
+                            list(reports.iter().map(|x| x.name.as_str()))
+                        ),
+                    ));
+                }
+            }
+            let plain_folder = !entry.folder.as_os_str().is_empty()
+                && entry
+                    .folder
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain_folder {
+                return Err(self.at(
+                    &span,
+                    "folder",
+                    format!("publication[{i}].folder"),
+                    format!(
+                        "expected a relative folder inside [output] dir (no \"..\", not absolute), found {:?}",
+                        entry.folder.display().to_string()
+                    ),
+                ));
+            }
+            if entry.file.is_empty()
+                || entry.file.contains(['/', '\\'])
+                || entry.file.starts_with('.')
+            {
+                return Err(self.at(
+                    &span,
+                    "file",
+                    format!("publication[{i}].file"),
+                    format!(
+                        "expected a file name template such as \"%name_%date.csv\", found {:?}",
+                        entry.file
+                    ),
+                ));
+            }
+            if entry.keep == 0 {
+                return Err(self.at(
+                    &span,
+                    "keep",
+                    format!("publication[{i}].keep"),
+                    "expected at least 1 file kept, found 0".into(),
+                ));
+            }
+            entry.line = self.src.position(span.start).0;
+            publications.push(entry);
+        }
+
+        let building = match &f.building {
+            None => None,
+            Some(b) => {
+                let span = b.span();
+                for (i, d) in b.get_ref().device.iter().enumerate() {
+                    if !site_names.contains(d.name.as_str()) {
+                        return Err(self.at(
+                            &span,
+                            "name",
+                            format!("building.device[{i}].name"),
+                            format!(
+                                "expected a device, meter or ECL of the site ({}), found {:?}",
+                                list(site_names.iter().copied()),
+                                d.name
+                            ),
+                        ));
+                    }
+                }
+                let model = reports::building::BuildingModel::new(b.get_ref().device.clone())
+                    .map_err(|e| {
+                        self.at(&span, "device", "building.device".into(), e.to_string())
+                    })?;
+                Some(model)
+            }
+        };
+
         Ok(Monitor {
             poll,
             store,
@@ -1349,6 +1703,11 @@ impl Checker<'_> {
             notify,
             opcua: opcua.map(|(_, o)| o),
             output,
+            tariff_settings,
+            reports,
+            publications,
+            building,
+            tariffs,
             rules,
         })
     }
@@ -1496,6 +1855,14 @@ impl Checker<'_> {
         }
         Ok(())
     }
+}
+
+/// A name usable as a folder: ASCII letters, digits, `-` and `_`.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
@@ -1822,5 +2189,132 @@ register = { address = 0x0000, type = "u16", scale = 0.01 }
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn report_publication_tariff_and_building_sections_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = format!("[{}]", vec!["\"flat\""; 24].join(","));
+        let tariffs = format!(
+            "currency = \"EUR\"\ntimezone = \"Europe/Copenhagen\"\n[[source]]\nname = \"electricity\"\nunit = \"kWh\"\ntariffs = [ {{ name = \"flat\", price = 0.25 }} ]\nweekday = {day}\nsaturday = {day}\nsunday = {day}\n"
+        );
+        std::fs::write(dir.path().join("tariffs.toml"), tariffs).unwrap();
+        let text = format!(
+            "{GOOD}\n[tariffs]\nfile = \"tariffs.toml\"\n\n[[report]]\nname = \"daily\"\nkind = \"energy-consumption\"\nperiod = \"day\"\n\n[[report]]\nname = \"weekly\"\nkind = \"standard\"\nperiod = \"week\"\nat = \"06:30\"\ndevices = [\"main\", \"hm1\"]\nchart = false\n\n[[publication]]\nname = \"pub\"\nreports = [\"daily\", \"weekly\"]\nfolder = \"out/a\"\n\n[building]\n[[building.device]]\nname = \"main\"\nzones = [\"ground\"]\nusage = \"lighting\"\n"
+        );
+        let path = dir.path().join("site.toml");
+        std::fs::write(&path, text).unwrap();
+        let site = Site::load(&path).unwrap();
+        assert_eq!(site.tariffs().unwrap().sources.len(), 1);
+        let b = GOOD.lines().count();
+        assert_eq!(site.reports.len(), 2);
+        let (d, w) = (&site.reports[0], &site.reports[1]);
+        assert_eq!(d.line, b + 5);
+        assert_eq!(
+            (d.kind, d.period, d.at, d.chart),
+            (
+                reports::report::ReportKind::EnergyConsumption,
+                ReportPeriod::Day,
+                chrono::NaiveTime::from_hms_opt(0, 15, 0).unwrap(),
+                true
+            )
+        );
+        assert_eq!(
+            (w.kind, w.period, w.at, w.chart, w.devices.len()),
+            (
+                reports::report::ReportKind::Standard,
+                ReportPeriod::Week,
+                chrono::NaiveTime::from_hms_opt(6, 30, 0).unwrap(),
+                false,
+                2
+            )
+        );
+        let p = &site.publications[0];
+        assert_eq!((p.keep, p.file.as_str()), (7, "%name_%date.csv"));
+        assert_eq!(p.folder, PathBuf::from("out/a"));
+        let building = site.building.as_ref().unwrap();
+        assert_eq!(building.devices()[0].usage.as_deref(), Some("lighting"));
+        // the demo site has one daily report and its publication
+        let demo = Site::demo().unwrap();
+        assert_eq!(demo.reports[0].name, "daily-energy");
+        assert_eq!(
+            demo.publications[0].reports,
+            vec!["daily-energy".to_string()]
+        );
+    }
+
+    #[test]
+    fn report_sections_are_checked_with_their_lines() {
+        let b = GOOD.lines().count();
+        let report = "\n[[report]]\nname = \"daily\"\nkind = \"standard\"\nperiod = \"day\"\n";
+        let e = err(&format!(
+            "{GOOD}\n[[report]]\nname = \"daily\"\nkind = \"cost\"\nperiod = \"day\"\n"
+        ));
+        assert_eq!((e.0, e.2.as_str()), (b + 4, "report[0].kind"), "{e:?}");
+        assert!(e.3.contains("\"cost\""), "{e:?}");
+        let e = err(&format!(
+            "{GOOD}\n[[report]]\nname = \"daily\"\nkind = \"standard\"\nperiod = \"fortnight\"\n"
+        ));
+        assert_eq!((e.0, e.2.as_str()), (b + 5, "report[0].period"), "{e:?}");
+        let e = err(&format!("{GOOD}{report}at = \"25:00\"\n"));
+        assert_eq!((e.0, e.2.as_str()), (b + 6, "report[0].at"), "{e:?}");
+        assert!(e.3.contains("HH:MM"), "{e:?}");
+        let e = err(&format!("{GOOD}{report}colour = 1\n"));
+        assert_eq!((e.0, e.2.as_str()), (b + 6, "report[0].colour"), "{e:?}");
+        let e = err(&format!("{GOOD}{report}devices = [\"main\", \"nope\"]\n"));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 6, "report[0].devices[1]"),
+            "{e:?}"
+        );
+        let e = err(&format!("{GOOD}{report}{report}"));
+        assert_eq!((e.0, e.2.as_str()), (b + 8, "report[1].name"), "{e:?}");
+        let e = err(&format!(
+            "{GOOD}\n[[report]]\nname = \"a/b\"\nkind = \"standard\"\nperiod = \"day\"\n"
+        ));
+        assert_eq!((e.0, e.2.as_str()), (b + 3, "report[0].name"), "{e:?}");
+        let publication = "\n[[publication]]\nname = \"p\"\n";
+        let e = err(&format!(
+            "{GOOD}{report}{publication}reports = [\"weekly\"]\nfolder = \"x\"\n"
+        ));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 9, "publication[0].reports[0]"),
+            "{e:?}"
+        );
+        let e = err(&format!(
+            "{GOOD}{report}{publication}reports = [\"daily\"]\nfolder = \"../x\"\n"
+        ));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 10, "publication[0].folder"),
+            "{e:?}"
+        );
+        let e = err(&format!(
+            "{GOOD}{report}{publication}reports = [\"daily\"]\nfolder = \"x\"\nkeep = 0\n"
+        ));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 11, "publication[0].keep"),
+            "{e:?}"
+        );
+        let e = err(&format!(
+            "{GOOD}{report}{publication}reports = [\"daily\"]\nfolder = \"x\"\nfile = \"a/b.csv\"\n"
+        ));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 11, "publication[0].file"),
+            "{e:?}"
+        );
+        let e = err(&format!("{GOOD}\n[tariffs]\nfile = \"missing.toml\"\n"));
+        assert_eq!((e.0, e.2.as_str()), (b + 3, "tariffs.file"), "{e:?}");
+        let e = err(&format!(
+            "{GOOD}\n[building]\n[[building.device]]\nname = \"ghost\"\n"
+        ));
+        assert_eq!(e.2, "building.device[0].name", "{e:?}");
+        let e = err(&format!(
+            "{GOOD}\n[building]\n[[building.device]]\nname = \"main\"\nfloor = 2\n"
+        ));
+        assert!(e.3.contains("floor"), "{e:?}");
     }
 }
