@@ -409,9 +409,11 @@ pub struct Poll {
     /// The live cycle: every device is read this often (default 10 s; at least 1 s).
     #[serde(deserialize_with = "duration")]
     pub live: std::time::Duration,
-    /// The recording interval: a service's value is stored once per interval, at the first
-    /// live cycle of each interval aligned to the wall clock (UTC; default 15 min, a whole
-    /// number of seconds, at least `live`).
+    /// The recording interval of the points whose catalogue service does not give one (M-Bus
+    /// meters, ECL parameters; a catalogue service is recorded at its own
+    /// `recording_interval_min`): a value is stored once per interval, at the first live
+    /// cycle of each interval aligned to the wall clock (UTC; default 15 min, a whole number
+    /// of seconds, at least `live`).
     #[serde(deserialize_with = "duration")]
     pub record: std::time::Duration,
 }
