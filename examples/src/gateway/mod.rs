@@ -27,8 +27,9 @@
 //!
 //! OPC UA HistoryRead (raw) reads the store ([`history`]).
 //!
-//! One report run (CSV and chart into the output folder's archive) is [`report`]; not
-//! composed yet: scheduled reports and publications.
+//! One report run (CSV and chart into the output folder's archive) is [`report`]; the
+//! site's `[[report]]` entries run on their schedule ([`schedule`]) after a cycle, on a
+//! blocking thread, and the cycle after they finish says so ([`CycleStatus::reports`]).
 //!
 //! An ECL that answers again after not answering is detected again ([`ecl::EclWatch`]); a
 //! changed key swaps its parameter map in the poller. Notifications are delivered on a
@@ -41,6 +42,7 @@ pub mod history;
 pub mod mbus;
 pub mod record;
 pub mod report;
+pub mod schedule;
 pub mod tree;
 
 use std::path::PathBuf;
@@ -154,6 +156,9 @@ pub struct CycleStatus {
     pub notified: usize,
     /// How long the cycle took.
     pub took: Duration,
+    /// Scheduled reports that finished since the last cycle, one line each
+    /// ([`report::ScheduledRun::line`]).
+    pub reports: Vec<String>,
 }
 
 impl CycleStatus {
@@ -177,6 +182,9 @@ impl CycleStatus {
         if self.alarm_rejected > 0 {
             line.push_str(&format!(", {} rejected by alarms", self.alarm_rejected));
         }
+        for r in &self.reports {
+            line.push_str(&format!("; {r}"));
+        }
         line
     }
 }
@@ -198,6 +206,7 @@ pub struct Monitor {
     ecl_watch: ecl::EclWatch,
     ecl_products: Vec<(String, modbus_devices::Product)>,
     number: u64,
+    reports: report::Background,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -377,6 +386,7 @@ impl Monitor {
             ecl_status,
             ecl_products,
             number: 0,
+            reports: report::Background::new(site),
         })
     }
 
@@ -551,6 +561,8 @@ impl Monitor {
             .iter()
             .filter(|r| r.quality == modbus_devices::Quality::Good)
             .count();
+        // scheduled reports: the finished ones, then the due ones start off the cycle
+        let reports = self.reports.step(&self.site, Utc::now()).await;
         Ok(CycleStatus {
             number: self.number,
             started,
@@ -563,6 +575,7 @@ impl Monitor {
             alarms: open,
             notified,
             took: clock.elapsed(),
+            reports: reports.iter().map(report::ScheduledRun::line).collect(),
         })
     }
 
@@ -598,6 +611,9 @@ impl Monitor {
     /// [`GatewayError::Flush`] when the checkpoint fails (the data stays in the log, which
     /// the next start reads).
     pub async fn shutdown(mut self) -> Result<(), GatewayError> {
+        for r in self.reports.finish(&self.site).await {
+            tracing::info!("{}", r.line());
+        }
         // notifications still waiting: tried until delivered or the time is up
         match self.notifier.stop(SHUTDOWN_DELIVERY).await {
             Some(0) => {}
@@ -677,6 +693,7 @@ mod tests {
             alarms: 1,
             notified: 0,
             took: Duration::from_millis(120),
+            reports: Vec::new(),
         };
         let line = status.line();
         assert!(
