@@ -66,9 +66,7 @@ async fn values_are_stored_and_an_offline_alarm_is_raised_notified_and_cleared()
         record: Some(Duration::from_secs(1)),
         ..MonitorOptions::default()
     };
-    let mut monitor = Monitor::start(&site, every_second.clone())
-        .await
-        .unwrap();
+    let mut monitor = Monitor::start(&site, every_second.clone()).await.unwrap();
     let mut last = None;
     for _ in 0..3 {
         let s = monitor.cycle().await.unwrap();
@@ -199,9 +197,7 @@ async fn values_are_stored_and_an_offline_alarm_is_raised_notified_and_cleared()
         store.read(ch.id, 0, i64::MAX).unwrap().len()
     };
     let before = count_main();
-    let mut monitor = Monitor::start(&site, every_second)
-        .await
-        .unwrap();
+    let mut monitor = Monitor::start(&site, every_second).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     monitor.cycle().await.unwrap();
     monitor.shutdown().await.unwrap();
