@@ -2,7 +2,8 @@
 //! values are stored at their recording intervals (one per wall-clock interval per point),
 //! every reading the recorder selects is stored (no more, no less), the energy report
 //! matches the simulated heat meter's energy, an ECL that stops answering is detected again
-//! when it answers, and a webhook receiver that is down (and then slow) delays its
+//! when it answers (and polled with its new key's parameter map when its application
+//! changed meanwhile), and a webhook receiver that is down (and then slow) delays its
 //! notification without losing it and without delaying any cycle.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -271,6 +272,107 @@ async fn an_ecl_that_answers_again_is_detected_again() {
         .find(|e| e.name == "ecl2")
         .unwrap();
     assert_eq!(ecl2.detections, 1);
+    monitor.shutdown().await.unwrap();
+    sim.stop().await;
+}
+
+/// An ECL whose application was changed while it was away (the simulated site stopped and
+/// started again on the same ports with ecl1 running another key) is detected again, its
+/// status says so, and from then on it is polled with the new key's parameter map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ecl_whose_key_changed_while_away_is_polled_with_the_new_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Site::demo().unwrap().with_ephemeral_ports();
+    let sim = SimulatedSite::start(&demo, SimOptions::default())
+        .await
+        .unwrap();
+    let bound = sim.site().clone();
+    let mut site = monitored(&sim, dir.path(), "1s", "");
+    site.notify.clear();
+    let mut monitor = Monitor::start(&site, MonitorOptions::default())
+        .await
+        .unwrap();
+    let ecl1 = |m: &Monitor| {
+        m.ecl_status()
+            .iter()
+            .find(|e| e.name == "ecl1")
+            .unwrap()
+            .clone()
+    };
+    let (old_key, new_key) = ("A266.1", "A237.1");
+    assert_eq!(ecl1(&monitor).polled, old_key);
+    monitor.cycle().await.unwrap();
+    let store_path = site.store_path();
+    let channels = || -> std::collections::BTreeSet<String> {
+        let store = SqliteStore::open(&store_path, StoreOptions::default()).unwrap();
+        store
+            .channels()
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.spec.device == "ecl1")
+            .map(|c| c.spec.name())
+            .collect()
+    };
+    let before = channels();
+    assert!(before.len() > 10, "{before:?}");
+
+    // the site goes away; it comes back on the same ports, ecl1 running another key
+    sim.stop().await;
+    let s = monitor.cycle().await.unwrap();
+    println!("{}", s.line());
+    assert_eq!(s.good, 0, "{s:?}");
+    let mut changed = bound;
+    changed
+        .ecls
+        .iter_mut()
+        .find(|e| e.name == "ecl1")
+        .unwrap()
+        .key = new_key.into();
+    changed.simulation.control = None;
+    let sim = SimulatedSite::start(&changed, SimOptions::default())
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    let status = loop {
+        let s = monitor.cycle().await.unwrap();
+        println!("{}", s.line());
+        let e = ecl1(&monitor);
+        if e.detections > 1 {
+            break e;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "not detected again: {e:?}"
+        );
+    };
+    println!("{status:?}");
+    assert_eq!(status.detected.as_deref(), Some(new_key));
+    assert_eq!(status.polled, new_key);
+    assert_eq!(status.previous.as_deref(), Some(old_key));
+    assert_eq!(
+        status.expected, old_key,
+        "the site file still says {old_key}"
+    );
+    assert!(!status.ok());
+    // polled with the new map: the next cycles store points only the new map has
+    let mut new_points = Vec::new();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let s = monitor.cycle().await.unwrap();
+        println!("{}", s.line());
+        new_points = channels().difference(&before).cloned().collect();
+        if !new_points.is_empty() {
+            break;
+        }
+    }
+    println!(
+        "ecl1: {} points stored with {old_key}, new with {new_key}: {new_points:?}",
+        before.len()
+    );
+    assert!(
+        !new_points.is_empty(),
+        "nothing of the new parameter map stored"
+    );
     monitor.shutdown().await.unwrap();
     sim.stop().await;
 }
