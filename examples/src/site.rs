@@ -12,8 +12,35 @@
 //! durations), `[store]` (`path`), `[alarms]` (`rules` file loaded with
 //! [`alarms::RuleSet::load`], catalogue `templates`, `offline` alarms), `[[notify]]` (a
 //! recipient and its [`alarms::transport::OutboxConfig`]), `[opcua]` (`listen`, `pki`,
-//! `allow_anonymous`, `allow_none`, `[[opcua.user]]`) and `[output]` (`dir`); paths are
-//! relative to the site file.
+//! `allow_anonymous`, `allow_none`, `[[opcua.user]]`), `[output]` (`dir`), `[tariffs]`
+//! (`file`, loaded with [`reports::tariff::Tariffs::load`]), `[[report]]` (scheduled reports:
+//! [`ReportEntry`]), `[[publication]]` (copies of report CSVs into folders keeping the last
+//! files: [`Publication`]) and `[building]` (`[[building.device]]`: zones, usage, panel,
+//! source, circuit of each device, [`reports::building::DeviceInfo`]); paths are relative
+//! to the site file.
+//!
+//! ```toml
+//! [tariffs]
+//! file = "tariffs.toml"
+//!
+//! [[report]]
+//! name = "daily-energy"               # its folder: [output] dir/daily-energy/ (last 7 runs)
+//! kind = "energy-consumption"         # standard | detailed | energy-consumption
+//! period = "day"                      # day | week | month | quarter | year: the previous one
+//! at = "00:15"                        # local time it runs (default 00:15)
+//!
+//! [[publication]]
+//! name = "export"
+//! reports = ["daily-energy"]
+//! folder = "published"                # [output] dir/published/, the last `keep` files
+//! keep = 7
+//!
+//! [building]
+//! [[building.device]]
+//! name = "main"
+//! zones = ["ground floor"]
+//! usage = "lighting"
+//! ```
 //!
 //! ```toml
 //! [site]
