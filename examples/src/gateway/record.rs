@@ -188,6 +188,73 @@ mod tests {
     }
 
     #[test]
+    fn catalogue_services_with_different_intervals_are_recorded_each_at_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("acme.toml"),
+            r#"[[product]]
+references = ["ACME-1"]
+vendor = "Acme"
+model = "M1"
+
+[[product.service]]
+id = "v"
+name = "Voltage"
+quantity = "voltage"
+unit = "V"
+category = "voltage"
+register = { address = 0x0010, type = "u16", scale = 0.1 }
+recording_interval_min = 5
+
+[[product.service]]
+id = "e"
+name = "Energy"
+quantity = "active_energy_import"
+unit = "Wh"
+category = "energy"
+register = { address = 0x0020, type = "u32" }
+recording_interval_min = 30
+"#,
+        )
+        .unwrap();
+        let site_file = dir.path().join("site.toml");
+        std::fs::write(
+            &site_file,
+            "[site]\nname = \"t\"\ntime_zone = \"Europe/Copenhagen\"\n\n[catalogue]\nfiles = [\"acme.toml\"]\n\n[[bus]]\nname = \"lan\"\nkind = \"tcp\"\naddress = \"127.0.0.1:15020\"\n\n[[device]]\nname = \"m1\"\nproduct = \"ACME-1\"\nbus = \"lan\"\nunit = 1\n\n[poll]\nrecord = \"1min\"\n",
+        )
+        .unwrap();
+        let site = Site::load(&site_file).unwrap();
+        let mut r = Recorder::for_site(&site, None);
+        assert_eq!(r.interval("m1/v"), Duration::from_secs(300));
+        assert_eq!(r.interval("m1/e"), Duration::from_secs(1800));
+        assert_eq!(r.interval("hm/energy"), Duration::from_secs(60));
+        // a live cycle every 10 s for an hour, from 10:00:05 UTC
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 5).unwrap();
+        let mut kept: HashMap<String, Vec<String>> = HashMap::new();
+        for i in 0..360 {
+            let t = t0 + chrono::Duration::seconds(10 * i);
+            let mut v = reading("m1", t, Quality::Good);
+            v.service = "v".into();
+            let mut e = v.clone();
+            e.service = "e".into();
+            let c = Cycle {
+                number: 0,
+                started: t,
+                finished: t,
+                readings: vec![v, e],
+            };
+            for x in r.select(&c).readings {
+                kept.entry(x.service.clone())
+                    .or_default()
+                    .push(x.timestamp.format("%H:%M:%S").to_string());
+            }
+        }
+        let every_5: Vec<String> = (0..12).map(|i| format!("10:{:02}:05", i * 5)).collect();
+        assert_eq!(kept["v"], every_5);
+        assert_eq!(kept["e"], ["10:00:05", "10:30:05"]);
+    }
+
+    #[test]
     fn the_demo_site_records_catalogue_services_at_their_interval_and_the_rest_at_poll_record() {
         let text = crate::site::DEMO_TEXT.replace("record = \"15min\"", "record = \"1min\"");
         let site = Site::from_str("demo.toml", &text).unwrap();
