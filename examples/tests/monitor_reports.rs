@@ -90,6 +90,12 @@ async fn a_due_report_is_written_by_the_monitor_published_and_not_repeated() {
         println!("{}", s.line());
         lines.extend(s.reports.clone());
         if !lines.is_empty() {
+            // the cycle line says so
+            assert!(
+                s.line().contains("; report daily-energy written: "),
+                "{}",
+                s.line()
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -296,4 +302,31 @@ async fn commissioning_report_lists_every_device_and_marks_the_silent_one() {
     );
     assert!(started.elapsed() < Duration::from_secs(50));
     sim.stop().await;
+}
+
+#[test]
+fn a_failed_run_is_reported_once_and_not_retried_every_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("site.toml");
+    std::fs::write(&path, examples::site::DEMO_TEXT).unwrap();
+    let site = Site::load(&path).unwrap();
+    // no store yet: the run fails, says why, and waits for the next scheduled instant
+    let mut scheduler = Scheduler::open(&site);
+    let now = Utc.with_ymd_and_hms(2026, 6, 10, 8, 0, 0).unwrap();
+    let runs = scheduler.run_due(&site, now);
+    assert_eq!(runs.len(), 1);
+    let line = runs[0].line();
+    assert!(
+        line.starts_with("report daily-energy failed: store ") && line.contains("no such file"),
+        "{line}"
+    );
+    assert!(
+        scheduler
+            .run_due(&site, now + chrono::Duration::hours(1))
+            .is_empty()
+    );
+    // the next day's 00:15 (22:15 UTC in summer) is due again
+    let next = Utc.with_ymd_and_hms(2026, 6, 10, 22, 15, 0).unwrap();
+    assert_eq!(scheduler.due(&site, next).len(), 1);
+    assert!(!site.output_dir().join("daily-energy").exists());
 }
