@@ -4,6 +4,7 @@
 pub mod alarm_templates;
 pub mod catalogue_json;
 pub mod cli;
+pub mod demo;
 pub mod gateway;
 pub mod opcua_demo;
 pub mod opcua_feed;

@@ -206,6 +206,7 @@ pub struct Monitor {
     ecl_watch: ecl::EclWatch,
     ecl_products: Vec<(String, modbus_devices::Product)>,
     number: u64,
+    last: Vec<modbus_devices::Reading>,
     reports: report::Background,
 }
 
@@ -386,6 +387,7 @@ impl Monitor {
             ecl_status,
             ecl_products,
             number: 0,
+            last: Vec::new(),
             reports: report::Background::new(site),
         })
     }
@@ -394,6 +396,12 @@ impl Monitor {
     /// controller answers after not answering ([`ecl::EclWatch`]).
     pub fn ecl_status(&self) -> &[ecl::EclStatus] {
         &self.ecl_status
+    }
+
+    /// The last cycle's readings (Modbus devices, ECLs, M-Bus meters; good or not), empty
+    /// before the first cycle.
+    pub fn last_readings(&self) -> &[modbus_devices::Reading] {
+        &self.last
     }
 
     /// The live period.
@@ -561,12 +569,14 @@ impl Monitor {
             .iter()
             .filter(|r| r.quality == modbus_devices::Quality::Good)
             .count();
+        let readings = cycle.readings.len();
+        self.last = cycle.readings;
         // scheduled reports: the finished ones, then the due ones start off the cycle
         let reports = self.reports.step(&self.site, Utc::now()).await;
         Ok(CycleStatus {
             number: self.number,
             started,
-            readings: cycle.readings.len(),
+            readings,
             good,
             recorded: u64::try_from(due.readings.len()).unwrap_or(u64::MAX),
             stored: written.stored,
