@@ -151,6 +151,11 @@ async fn values_are_stored_and_an_offline_alarm_is_raised_notified_and_cleared()
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(raised >= Duration::from_secs(6), "raised after {raised:?}");
+    // delivery runs on the notifier's own thread: give it a moment
+    let handed = Instant::now();
+    while count(&events, "\"offline\"") == 0 && handed.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(
         count(&events, "\"offline\""),
         1,
