@@ -14,7 +14,8 @@
 //!
 //! Everything is written into the output folder (default `demo-output/`): the store
 //! `emkit.sqlite`, `notifications.jsonl`, the reports and charts, the OPC UA PKI `pki/`.
-//! On a terminal the view is redrawn in place; otherwise each cycle prints one plain block.
+//! On a terminal the screen is redrawn each cycle (header and view); otherwise each cycle
+//! prints one plain block.
 //! Logs go to stderr (`RUST_LOG`, default `error`).
 
 use std::io::{IsTerminal, Write};
@@ -95,17 +96,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     print(&header);
 
     let tty = std::io::stdout().is_terminal();
-    let mut drawn = 0usize;
     demo.run(examples::cli::stop_requested(args.run_for), |view| {
         if tty {
-            // back to the first line of the previous frame, clear to the end of the screen
-            let mut out = std::io::stdout().lock();
-            if drawn > 0 {
-                let _ = write!(out, "\x1b[{drawn}A\r\x1b[J");
-            }
-            let _ = out.flush();
-            drawn = view.len();
-            print(view);
+            // the whole screen again (home, clear): wrapped lines cannot leave stale rows
+            let mut frame = vec![format!("\x1b[H\x1b[2J{}", header[0])];
+            frame.extend_from_slice(&header[1..]);
+            frame.extend_from_slice(view);
+            print(&frame);
         } else {
             let mut block = view.to_vec();
             block.push(String::new());

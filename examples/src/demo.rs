@@ -494,7 +494,18 @@ pub fn render(layout: &Layout, snap: &Snapshot) -> Vec<String> {
         .iter()
         .map(|d| format!("{d} {}", communication(&snap.readings, d)))
         .collect();
-    lines.push(format!("  communication: {}", comm.join(", ")));
+    // wrapped to fit 80 columns
+    let mut line = String::from("  communication:");
+    for (i, c) in comm.iter().enumerate() {
+        let sep = if i + 1 < comm.len() { "," } else { "" };
+        if line.len() + 1 + c.len() + sep.len() > VIEW_WIDTH && !line.ends_with(':') {
+            lines.push(std::mem::replace(&mut line, " ".repeat(16)));
+        }
+        line.push(' ');
+        line.push_str(c);
+        line.push_str(sep);
+    }
+    lines.push(line);
     if snap.alarms.is_empty() {
         lines.push("  alarms: none open".to_string());
     } else {
@@ -602,7 +613,12 @@ impl Summary {
         ));
         lines.push(format!("  store:         {}", self.store.display()));
         if let Some(n) = &self.notifications {
-            lines.push(format!("  notifications: {}", n.display()));
+            let none = if n.exists() {
+                ""
+            } else {
+                " (nothing notified)"
+            };
+            lines.push(format!("  notifications: {}{none}", n.display()));
         }
         for (what, r) in [
             ("first report", &self.first_report),
@@ -660,6 +676,9 @@ enum FaultState {
     Injected,
     Lifted,
 }
+
+/// The width the communication line is wrapped to.
+const VIEW_WIDTH: usize = 78;
 
 /// Events kept in the view.
 const EVENTS_SHOWN: usize = 8;
