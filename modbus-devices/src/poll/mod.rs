@@ -174,8 +174,10 @@ struct DeviceEntry {
     instance: DeviceInstance,
     bus: usize,
     bus_kind: BusKind,
-    product: Product,
-    plans: RefreshPlans,
+    /// Shared by the devices of the same product on the same bus (as are the plans): a
+    /// site of thousands of devices keeps one copy per product and bus.
+    product: Arc<Product>,
+    plans: Arc<RefreshPlans>,
     runtime: StdMutex<DeviceRuntime>,
 }
 
@@ -275,15 +277,27 @@ impl Poller {
             });
         }
         let mut devices = Vec::with_capacity(installation.devices.len());
+        // The plans depend on the product, the bus kind and an explicit service list only.
+        type PlanKey<'k> = (usize, &'k str, Option<&'k [String]>);
+        let mut shared: std::collections::HashMap<PlanKey<'_>, (Arc<Product>, Arc<RefreshPlans>)> =
+            std::collections::HashMap::new();
         for d in &installation.devices {
             let bus = installation
                 .buses
                 .iter()
                 .position(|b| b.name == d.bus)
                 .ok_or_else(|| crate::error::DeviceError::UnknownBus(d.bus.clone()))?;
-            let product = catalogue.require(&d.product)?.clone();
             let bus_kind = installation.buses[bus].kind.clone();
-            let plans = RefreshPlans::new(d, &bus_kind, &product)?;
+            let key = (bus, d.product.as_str(), d.services.as_deref());
+            let (product, plans) = match shared.get(&key) {
+                Some(found) => found.clone(),
+                None => {
+                    let product = Arc::new(catalogue.require(&d.product)?.clone());
+                    let plans = Arc::new(RefreshPlans::new(d, &bus_kind, &product)?);
+                    shared.insert(key, (product.clone(), plans.clone()));
+                    (product, plans)
+                }
+            };
             let state = if d.enabled {
                 DeviceState::Unknown
             } else {
@@ -653,7 +667,7 @@ impl Poller {
 
     /// The product of a device.
     pub fn product(&self, device: &str) -> Result<&Product, PollError> {
-        Ok(&self.entry(device)?.product)
+        Ok(self.entry(device)?.product.as_ref())
     }
 
     /// Close every connection.
@@ -661,5 +675,50 @@ impl Poller {
         for b in &self.buses {
             b.link.lock().await.shutdown().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::device::{Bus, BusKind, DeviceAddress, DeviceInstance, TcpSettings};
+
+    #[test]
+    fn devices_of_one_product_on_one_bus_share_their_plans() {
+        let catalogue = Catalogue::builtin().unwrap();
+        let mut site = Installation::default();
+        for (name, port) in [("lan", 1502), ("lan2", 1503)] {
+            site.add_bus(Bus {
+                name: name.into(),
+                kind: BusKind::Tcp(TcpSettings::new("127.0.0.1", port)),
+            })
+            .unwrap();
+        }
+        let mut add =
+            |name: &str, product: &str, bus: &str, unit: u8, services: Option<&[&str]>| {
+                let mut d = DeviceInstance::new(name, product, bus, DeviceAddress::Unit(unit));
+                d.services = services.map(|s| s.iter().map(|x| (*x).to_string()).collect());
+                site.add_device(d).unwrap();
+            };
+        add("a", "ECR380D", "lan", 1, None);
+        add("b", "ECR380D", "lan", 2, None);
+        add("c", "ECR180D", "lan", 3, None);
+        add("d", "ECR380D", "lan2", 1, None);
+        add("e", "ECR380D", "lan", 4, Some(&["v_l1_n"]));
+        let poller = Poller::new(&site, &catalogue).unwrap();
+        let entry = |n: &str| poller.entry(n).unwrap();
+        assert!(Arc::ptr_eq(&entry("a").plans, &entry("b").plans));
+        assert!(Arc::ptr_eq(&entry("a").product, &entry("b").product));
+        for other in ["c", "d", "e"] {
+            assert!(
+                !Arc::ptr_eq(&entry("a").plans, &entry(other).plans),
+                "{other}"
+            );
+        }
+        // the explicit service list is the one device's
+        assert_eq!(poller.requests_per_cycle("e").unwrap(), 1);
+        assert!(poller.requests_per_cycle("a").unwrap() > 1);
+        assert_eq!(poller.product("d").unwrap().reference(), "ECR380D");
     }
 }
