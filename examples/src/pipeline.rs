@@ -105,6 +105,43 @@ impl StoreFeed {
         Ok(id)
     }
 
+    /// The readings of `cycle` that [`StoreFeed::write`] would store whose channel this
+    /// feed does not know yet.
+    pub fn unknown_channels(&self, cycle: &Cycle) -> usize {
+        cycle
+            .readings
+            .iter()
+            .filter(|r| stored(r) && !self.knows(r))
+            .count()
+    }
+
+    /// Create (or find) the store channels of the readings of `cycle` that
+    /// [`StoreFeed::write`] would store and this feed does not know yet; returns how many.
+    /// `write` does the same, one channel at a time: a caller that wraps this in one store
+    /// transaction saves a transaction per new channel (the first cycle of a large site).
+    ///
+    /// # Errors
+    /// The store's errors (the channels created before stay known).
+    pub fn ensure_channels<S: Store>(
+        &mut self,
+        store: &mut S,
+        cycle: &Cycle,
+    ) -> Result<usize, reports::Error> {
+        let mut added = 0;
+        for r in cycle.readings.iter().filter(|r| stored(r)) {
+            if !self.knows(r) {
+                self.channel(store, r)?;
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    fn knows(&self, r: &Reading) -> bool {
+        self.channels
+            .contains_key(&(r.device.clone(), r.service.clone()))
+    }
+
     /// Write the cycle's readings as one batch (atomic in the store).
     ///
     /// # Errors
@@ -143,6 +180,11 @@ impl StoreFeed {
         self.batch = batch;
         Ok((result?, not_stored))
     }
+}
+
+/// Whether [`StoreFeed::write`] stores the reading (a good number).
+fn stored(r: &Reading) -> bool {
+    r.quality == Quality::Good && r.value.as_ref().and_then(number).is_some()
 }
 
 /// Feeds the poller's cycles to an alarm [`Engine`].
@@ -207,5 +249,57 @@ impl AlarmFeed {
     /// Tick the engine (between cycles, or at the end).
     pub fn tick(&mut self, now: chrono::DateTime<chrono::Utc>, out: &mut Vec<Transition>) {
         self.engine.tick(now, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use modbus_devices::Unit;
+    use reports::{SqliteStore, StoreOptions};
+
+    fn reading(device: &str, service: &str, value: Option<Value>, quality: Quality) -> Reading {
+        Reading {
+            device: device.into(),
+            service: service.into(),
+            value,
+            unit: Unit::V,
+            timestamp: chrono::DateTime::from_timestamp(1_764_000_000, 0).unwrap(),
+            quality,
+        }
+    }
+
+    #[test]
+    fn channels_made_ahead_are_the_ones_write_uses() {
+        let started = chrono::DateTime::from_timestamp(1_764_000_000, 0).unwrap();
+        let cycle = Cycle {
+            number: 1,
+            started,
+            finished: started,
+            readings: vec![
+                reading("a", "v1", Some(Value::Number(230.0)), Quality::Good),
+                reading("a", "v2", Some(Value::Number(231.0)), Quality::Good),
+                reading("a", "model", Some(Value::Text("X".into())), Quality::Good),
+                reading("b", "v1", None, Quality::NoAnswer),
+            ],
+        };
+        let mut store = SqliteStore::open_in_memory(StoreOptions::default()).unwrap();
+        let mut feed = StoreFeed::new();
+        assert_eq!(feed.unknown_channels(&cycle), 2);
+        assert_eq!(feed.ensure_channels(&mut store, &cycle).unwrap(), 2);
+        assert_eq!(feed.unknown_channels(&cycle), 0);
+        assert_eq!(feed.ensure_channels(&mut store, &cycle).unwrap(), 0);
+        let names: Vec<String> = store
+            .channels()
+            .unwrap()
+            .iter()
+            .map(|c| c.spec.name())
+            .collect();
+        assert_eq!(names, ["a/v1", "a/v2"]);
+        let (report, not_stored) = feed.write(&mut store, &cycle).unwrap();
+        assert_eq!(report.stored, 2);
+        assert_eq!((not_stored.text, not_stored.failed), (1, 1));
+        assert_eq!(store.channels().unwrap().len(), 2);
     }
 }

@@ -72,29 +72,57 @@ async fn read_one(
 /// Read every meter of every M-Bus bus once by its primary address (one TCP connection per
 /// bus for the round; each meter's whole readout, [`Master::read`]); a meter or bus that
 /// does not answer gives no-answer readings. The first current value (storage 0, tariff 0,
-/// subunit 0) of each quantity of [`HEAT_METER_POINTS`] is kept.
+/// subunit 0) of each quantity of [`HEAT_METER_POINTS`] is kept. The buses are read at the
+/// same time (each is its own line), the meters of a bus one after the other; readings come
+/// in site order of the buses.
 pub async fn read_all(site: &Site) -> Vec<Reading> {
+    let tasks: Vec<_> = site
+        .mbus_buses
+        .iter()
+        .map(|bus| {
+            let meters: Vec<Meter> = site
+                .meters
+                .iter()
+                .filter(|m| m.bus == bus.name)
+                .cloned()
+                .collect();
+            let task = tokio::spawn(read_bus(bus.clone(), meters.clone()));
+            (task, meters)
+        })
+        .collect();
     let mut out = Vec::new();
-    for bus in &site.mbus_buses {
-        let meters: Vec<&Meter> = site.meters.iter().filter(|m| m.bus == bus.name).collect();
-        let mut master = match Master::connect_tcp(&bus.address, MasterConfig::default()).await {
-            Ok(m) => Some(m),
+    for (task, meters) in tasks {
+        match task.await {
+            Ok(readings) => out.extend(readings),
             Err(e) => {
-                tracing::warn!(bus = %bus.name, address = %bus.address, "M-Bus connection failed: {e}");
-                None
+                tracing::error!("M-Bus readout task failed: {e}");
+                let now = Utc::now();
+                out.extend(meters.iter().flat_map(|m| no_answer(m, now)));
             }
+        }
+    }
+    out
+}
+
+async fn read_bus(bus: crate::site::MbusBus, meters: Vec<Meter>) -> Vec<Reading> {
+    let mut out = Vec::new();
+    let mut master = match Master::connect_tcp(&bus.address, MasterConfig::default()).await {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(bus = %bus.name, address = %bus.address, "M-Bus connection failed: {e}");
+            None
+        }
+    };
+    for m in &meters {
+        let got = match master.as_mut() {
+            Some(master) => read_one(master, m).await,
+            None => Err("no connection".into()),
         };
-        for m in meters {
-            let got = match master.as_mut() {
-                Some(master) => read_one(master, m).await,
-                None => Err("no connection".into()),
-            };
-            match got {
-                Ok(readings) => out.extend(readings),
-                Err(e) => {
-                    tracing::debug!(meter = %m.name, "M-Bus meter did not answer: {e}");
-                    out.extend(no_answer(m, Utc::now()));
-                }
+        match got {
+            Ok(readings) => out.extend(readings),
+            Err(e) => {
+                tracing::debug!(meter = %m.name, "M-Bus meter did not answer: {e}");
+                out.extend(no_answer(m, Utc::now()));
             }
         }
     }

@@ -539,6 +539,15 @@ impl Monitor {
         };
 
         let due = self.recorder.select(&cycle);
+        if self.store_feed.unknown_channels(&due) > 0 {
+            // A new site's first cycle creates a channel per point: in one transaction, not
+            // one each (committed also after an error: the channels created stay valid).
+            let sql = |s: &SqliteStore, q: &str| s.connection().execute_batch(q);
+            sql(&self.store, "BEGIN IMMEDIATE").map_err(reports::Error::from)?;
+            let created = self.store_feed.ensure_channels(&mut self.store, &due);
+            sql(&self.store, "COMMIT").map_err(reports::Error::from)?;
+            created?;
+        }
         let (written, _) = self.store_feed.write(&mut self.store, &due)?;
 
         let mut transitions = Vec::new();
