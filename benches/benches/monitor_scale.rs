@@ -38,6 +38,11 @@
 //!
 //! Targets (issue 13 §5): at most 0.5 core, at most 300 MB peak RSS, every cycle on time.
 //! The process exits with a failure when a target or a check fails.
+//!
+//! Diagnostics (not the issue's figures): `EMKIT_SCALE_DEVICES=N` / `EMKIT_SCALE_METERS=N`
+//! change the counts (0 leaves that side out), `EMKIT_SCALE_OPCUA=0` leaves the OPC UA
+//! server out, `EMKIT_SCALE_WRAP="heaptrack -o FILE"` (or `perf record -g -o FILE`) runs the
+//! monitor under a profiler (the figures are then the profiler process's).
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
 use std::fmt::Write as _;
@@ -69,12 +74,29 @@ const SITE_ENV: &str = "EMKIT_SCALE_SITE";
 const DIR_ENV: &str = "EMKIT_SCALE_DIR";
 const SECONDS_ENV: &str = "EMKIT_SCALE_SECONDS";
 
+/// A count from the environment (diagnostics: `EMKIT_SCALE_DEVICES=0` leaves the Modbus
+/// devices out), else the issue's.
+fn count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn devices() -> usize {
+    count("EMKIT_SCALE_DEVICES", DEVICES)
+}
+
+fn meters() -> usize {
+    count("EMKIT_SCALE_METERS", METERS)
+}
+
 fn modbus_buses() -> usize {
-    DEVICES.div_ceil(UNITS_PER_BUS)
+    devices().div_ceil(UNITS_PER_BUS)
 }
 
 fn mbus_buses() -> usize {
-    METERS.div_ceil(METERS_PER_BUS)
+    meters().div_ceil(METERS_PER_BUS)
 }
 
 /// The site file; `address(bus)` gives each bus's `HOST:PORT`.
@@ -89,7 +111,7 @@ fn site_text(address: impl Fn(&str) -> String) -> String {
             address(&name)
         );
     }
-    for i in 0..DEVICES {
+    for i in 0..devices() {
         let _ = writeln!(
             t,
             "[[device]]\nname = \"m{i}\"\nproduct = \"{}\"\nbus = \"lan{}\"\nunit = {}\narea = \"Floor {}\"\n",
@@ -107,7 +129,7 @@ fn site_text(address: impl Fn(&str) -> String) -> String {
             address(&name)
         );
     }
-    for i in 0..METERS {
+    for i in 0..meters() {
         let _ = writeln!(
             t,
             "[[meter]]\nname = \"hm{i}\"\nbus = \"mbus{}\"\nprimary = {}\nsecondary = \"{:08}\"\nmedium = \"heat\"\narea = \"Substation {}\"\n",
@@ -135,17 +157,17 @@ name = "events"
 type = "json-lines"
 path = "notifications.jsonl"
 
-[opcua]
-listen = "127.0.0.1:4840"
-pki = "pki"
-allow_anonymous = true
-allow_none = true
-
 [output]
 dir = "output"
 "#,
         LIVE.as_secs()
     );
+    // `EMKIT_SCALE_OPCUA=0` (diagnostics): without the OPC UA server.
+    if std::env::var("EMKIT_SCALE_OPCUA").as_deref() != Ok("0") {
+        t.push_str(
+            "\n[opcua]\nlisten = \"127.0.0.1:4840\"\npki = \"pki\"\nallow_anonymous = true\nallow_none = true\n",
+        );
+    }
     t
 }
 
@@ -252,7 +274,20 @@ struct Role {
 
 impl Role {
     fn spawn(role: &str, site: &Path, dir: &Path) -> Role {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        let exe = std::env::current_exe().unwrap();
+        // `EMKIT_SCALE_WRAP="heaptrack -o FILE"` runs the monitor under a profiler (its
+        // figures are then the profiler's process's).
+        let wrap = std::env::var("EMKIT_SCALE_WRAP").unwrap_or_default();
+        let mut wrap = wrap.split_whitespace().filter(|_| role == "monitor");
+        let mut command = match wrap.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(wrap).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        let mut child = command
             .env(ROLE_ENV, role)
             .env(SITE_ENV, site)
             .env(DIR_ENV, dir)
@@ -290,10 +325,20 @@ impl Role {
 
     /// Peak resident set size (VmHWM), in MB.
     fn peak_rss_mb(&self) -> f64 {
+        self.status_mb("VmHWM:")
+    }
+
+    /// Resident set size now (VmRSS), in MB.
+    fn rss_mb(&self) -> f64 {
+        self.status_mb("VmRSS:")
+    }
+
+    /// A memory figure of `/proc/PID/status` (given in kB), in MB.
+    fn status_mb(&self, key: &str) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         let kb: f64 = status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(key))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap();
@@ -409,9 +454,11 @@ fn bench() -> bool {
     let sim_cpu0 = sim.cpu();
     let started = Instant::now();
     let mut monitor = Role::spawn("monitor", &site_file, &dir);
-    assert_eq!(monitor.next_line(), "ready");
+    // (a profiler given in EMKIT_SCALE_WRAP may print lines of its own first)
+    while monitor.next_line() != "ready" {}
     let start_up = started.elapsed();
     let start_cpu = monitor.cpu();
+    let start_rss = (monitor.rss_mb(), monitor.peak_rss_mb());
     let t0 = Instant::now();
     let mut cycles = Vec::new();
     loop {
@@ -419,15 +466,19 @@ fn bench() -> bool {
         if line == "ran" {
             break;
         }
+        if !line.starts_with("cycle ") {
+            continue;
+        }
         let c = parse_cycle(&line);
         println!(
-            "  cycle {:>3}: {:>6} ms, {}/{} good, {} stored, {} open alarms",
+            "  cycle {:>3}: {:>6} ms, {}/{} good, {} stored, {} open alarms, RSS {:.0} MB",
             c.number,
             c.took.as_millis(),
             c.good,
             c.readings,
             c.stored,
-            c.alarms
+            c.alarms,
+            monitor.rss_mb()
         );
         cycles.push(c);
     }
@@ -438,83 +489,131 @@ fn bench() -> bool {
     monitor.stop();
     sim.stop();
 
-    // On time: finished before the next cycle was due.
-    let mut on_time = 0;
-    for (i, c) in cycles.iter().enumerate() {
-        let finished_in_time = c.took < LIVE;
-        let started_in_time = i == 0
-            || Duration::from_millis(
-                u64::try_from(c.started_ms - cycles[i - 1].started_ms).unwrap_or(u64::MAX),
-            ) <= LIVE + SLACK;
-        if finished_in_time && started_in_time {
-            on_time += 1;
-        }
-    }
-    let mut took: Vec<Duration> = cycles.iter().map(|c| c.took).collect();
-    took.sort();
-    let p50 = took.get(took.len() / 2).copied().unwrap_or_default();
-    let max = took.last().copied().unwrap_or_default();
-    let cores = run_cpu.as_secs_f64() / wall.as_secs_f64();
-    let sim_cores = sim_cpu.as_secs_f64() / wall.as_secs_f64();
-    let regular = cycles.get(1..).unwrap_or_default();
-    let readings_ok = cycles.first().is_some_and(|c| c.readings >= points)
-        && regular.iter().all(|c| c.readings == points);
-    let good_ok = cycles.iter().all(|c| c.good == c.readings);
-    let refused: u64 = cycles.iter().map(|c| c.refused).sum();
-    let enough = cycles.len() as u64 >= seconds / LIVE.as_secs();
-
-    println!(
-        "monitor_scale: {} cycles, {on_time}/{} on time ({:.0} %), cycle p50 {} ms, max {} ms",
-        cycles.len(),
-        cycles.len(),
-        100.0 * on_time as f64 / cycles.len().max(1) as f64,
-        p50.as_millis(),
-        max.as_millis()
-    );
-    println!(
-        "monitor_scale: readings per cycle: first {}, then {:?} (expected {points}), {} not \
-         good, {refused} refused by the store or the alarm engine",
-        cycles.first().map_or(0, |c| c.readings),
-        regular
-            .iter()
-            .map(|c| c.readings)
-            .collect::<std::collections::BTreeSet<_>>(),
-        cycles.iter().map(|c| c.readings - c.good).sum::<usize>()
-    );
-    println!(
-        "monitor_scale: monitor start-up {:.1} s ({:.1} s CPU); running: {:.3} cores \
-         ({:.1} s CPU over {:.1} s), peak RSS {rss:.0} MB; simulation {sim_cores:.3} cores",
-        start_up.as_secs_f64(),
-        start_cpu.as_secs_f64(),
-        cores,
-        run_cpu.as_secs_f64(),
-        wall.as_secs_f64()
-    );
-    let checks = [
-        (
-            format!("cores used {cores:.3} <= {TARGET_CORES}"),
-            cores <= TARGET_CORES,
-        ),
-        (
-            format!("peak RSS {rss:.0} MB <= {TARGET_RSS_MB} MB"),
-            rss <= TARGET_RSS_MB,
-        ),
-        (
-            format!("every cycle on time ({on_time}/{})", cycles.len()),
-            on_time == cycles.len() && enough,
-        ),
-        (
-            format!("every regular cycle read the site's {points} points"),
-            readings_ok,
-        ),
-        ("every reading good".to_owned(), good_ok),
-    ];
-    let mut all = true;
-    for (what, ok) in &checks {
-        println!("  {} {what}", verdict(*ok));
-        all &= ok;
-    }
+    let measured = Measured {
+        cycles,
+        points,
+        seconds,
+        wall,
+        run_cpu,
+        rss,
+        sim_cpu,
+        start_up,
+        start_cpu,
+        start_rss,
+    };
+    let all = measured.report();
     let _ = std::io::stdout().flush();
     let _ = std::fs::remove_dir_all(&dir);
     all
+}
+
+/// What one run measured of the monitor.
+struct Measured {
+    cycles: Vec<CycleLine>,
+    /// Points of a regular cycle.
+    points: usize,
+    seconds: u64,
+    /// From the monitor's `ready` to its `ran`.
+    wall: Duration,
+    run_cpu: Duration,
+    /// Peak RSS at the end, MB.
+    rss: f64,
+    sim_cpu: Duration,
+    start_up: Duration,
+    start_cpu: Duration,
+    /// RSS and peak RSS at `ready`, MB.
+    start_rss: (f64, f64),
+}
+
+impl Measured {
+    /// Prints the figures and the targets; true when every target and check passes.
+    fn report(&self) -> bool {
+        // On time: finished before the next cycle was due.
+        let mut on_time = 0;
+        for (i, c) in self.cycles.iter().enumerate() {
+            let finished_in_time = c.took < LIVE;
+            let started_in_time = i == 0
+                || Duration::from_millis(
+                    u64::try_from(c.started_ms - self.cycles[i - 1].started_ms).unwrap_or(u64::MAX),
+                ) <= LIVE + SLACK;
+            if finished_in_time && started_in_time {
+                on_time += 1;
+            }
+        }
+        let mut took: Vec<Duration> = self.cycles.iter().map(|c| c.took).collect();
+        took.sort();
+        let p50 = took.get(took.len() / 2).copied().unwrap_or_default();
+        let max = took.last().copied().unwrap_or_default();
+        let cores = self.run_cpu.as_secs_f64() / self.wall.as_secs_f64();
+        let sim_cores = self.sim_cpu.as_secs_f64() / self.wall.as_secs_f64();
+        let regular = self.cycles.get(1..).unwrap_or_default();
+        let readings_ok = self
+            .cycles
+            .first()
+            .is_some_and(|c| c.readings >= self.points)
+            && regular.iter().all(|c| c.readings == self.points);
+        let good_ok = self.cycles.iter().all(|c| c.good == c.readings);
+        let refused: u64 = self.cycles.iter().map(|c| c.refused).sum();
+        let enough = self.cycles.len() as u64 >= self.seconds / LIVE.as_secs();
+
+        println!(
+            "monitor_scale: {} cycles, {on_time}/{} on time ({:.0} %), cycle p50 {} ms, max {} ms",
+            self.cycles.len(),
+            self.cycles.len(),
+            100.0 * on_time as f64 / self.cycles.len().max(1) as f64,
+            p50.as_millis(),
+            max.as_millis()
+        );
+        println!(
+            "monitor_scale: readings per cycle: first {}, then {:?} (expected {}), {} not \
+             good, {refused} refused by the store or the alarm engine",
+            self.cycles.first().map_or(0, |c| c.readings),
+            regular
+                .iter()
+                .map(|c| c.readings)
+                .collect::<std::collections::BTreeSet<_>>(),
+            self.points,
+            self.cycles
+                .iter()
+                .map(|c| c.readings - c.good)
+                .sum::<usize>()
+        );
+        println!(
+            "monitor_scale: monitor start-up {:.1} s ({:.1} s CPU, RSS {:.0} MB, peak {:.0} MB); running: {:.3} cores \
+             ({:.1} s CPU over {:.1} s), peak RSS {:.0} MB; simulation {sim_cores:.3} cores",
+            self.start_up.as_secs_f64(),
+            self.start_cpu.as_secs_f64(),
+            self.start_rss.0,
+            self.start_rss.1,
+            cores,
+            self.run_cpu.as_secs_f64(),
+            self.wall.as_secs_f64(),
+            self.rss
+        );
+        let checks = [
+            (
+                format!("cores used {cores:.3} <= {TARGET_CORES}"),
+                cores <= TARGET_CORES,
+            ),
+            (
+                format!("peak RSS {:.0} MB <= {TARGET_RSS_MB} MB", self.rss),
+                self.rss <= TARGET_RSS_MB,
+            ),
+            (
+                format!("every cycle on time ({on_time}/{})", self.cycles.len()),
+                on_time == self.cycles.len() && enough,
+            ),
+            (
+                format!("every regular cycle read the site's {} points", self.points),
+                readings_ok,
+            ),
+            ("every reading good".to_owned(), good_ok),
+        ];
+        let mut all = true;
+        for (what, ok) in &checks {
+            println!("  {} {what}", verdict(*ok));
+            all &= ok;
+        }
+        all
+    }
 }
