@@ -14,6 +14,7 @@
 //! | [`report`] | report kinds (standard, detailed, cost), periods and saved selections (presets) |
 //! | [`tariff`] | tariffs and costs per energy source and local hour, from a TOML file |
 //! | [`export`] | CSV export (separator, header, decimals, layouts, file-name templates) and an archive of the last files |
+//! | `publish` | (feature `publish`) scheduled upload of exports: schedules, destination templates, folder, FTP/FTPS, SFTP/SCP, attempt log |
 //! | [`chart`] | (feature `charts`, default) line, bar and pie charts as PNG and SVG |
 //! | [`building`] | the building model: totals and distributions by usage, zone, source, panel and circuit; the 7-day trend |
 //! | [`en50160`] | EN 50160 weekly compliance of the supply voltage, with the limits table as data |
@@ -30,6 +31,8 @@ pub mod codec;
 pub mod en50160;
 mod error;
 pub mod export;
+#[cfg(feature = "publish")]
+pub mod publish;
 #[cfg(feature = "charts")]
 mod raster;
 pub mod report;

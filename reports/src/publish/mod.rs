@@ -1,0 +1,192 @@
+//! Publication: scheduled upload of export files to another system (feature `publish`).
+//!
+//! The reference products push their exports on a schedule: the Hager server by FTP or FTPS,
+//! the Legrand connector by SFTP (folder sync) or SCP (one zip). This module holds the pieces
+//! every transport shares:
+//!
+//! - [`Destination`]: one place files are sent to (a local folder, an FTP/FTPS server, an
+//!   SSH server); each implementation uploads to a temporary name and renames when the file
+//!   is complete, so a receiver never sees a partial file under its final name;
+//! - [`UploadFile`] (what to send) and [`Sent`] (what was sent);
+//! - [`PublishError`]: what went wrong and where.
+//!
+//! # Threading
+//!
+//! Everything here is **blocking** (synchronous I/O, timeouts on every socket). Async callers
+//! run a publication on a blocking thread (`tokio::task::spawn_blocking`), never on a runtime
+//! worker.
+//!
+//! ```
+//! use reports::publish::{Destination, PublishError, Sent, UploadFile};
+//!
+//! /// A destination that only counts bytes (a real one writes them somewhere).
+//! struct Counter;
+//! impl Destination for Counter {
+//!     fn describe(&self) -> String { "counter".into() }
+//!     fn send(&mut self, files: &[UploadFile]) -> Result<Vec<Sent>, PublishError> {
+//!         files.iter().map(|f| {
+//!             let bytes = std::fs::metadata(&f.local)
+//!                 .map_err(|e| PublishError::Io { path: f.local.clone(), source: e })?
+//!                 .len();
+//!             Ok(Sent { file: f.remote_name.clone(), bytes, skipped_unchanged: false })
+//!         }).collect()
+//!     }
+//! }
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let local = dir.path().join("a.csv");
+//! std::fs::write(&local, "time;value\n").unwrap();
+//! let sent = Counter.send(&[UploadFile { local, remote_name: "a.csv".into() }]).unwrap();
+//! assert_eq!(sent[0].bytes, 11);
+//! ```
+
+use std::path::PathBuf;
+
+/// One file to send: where it is locally and the name it gets at the destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadFile {
+    /// The local file.
+    pub local: PathBuf,
+    /// The name at the destination, relative to the destination's folder, after template
+    /// expansion (may contain `/` for a sub-folder; never absolute, never `..`).
+    pub remote_name: String,
+}
+
+/// One file a destination handled.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Sent {
+    /// The name at the destination (the [`UploadFile::remote_name`]).
+    pub file: String,
+    /// Bytes transferred (0 when skipped).
+    pub bytes: u64,
+    /// True when the destination already had this exact file and it was not sent again
+    /// (SFTP folder sync).
+    pub skipped_unchanged: bool,
+}
+
+/// One place files are published to.
+///
+/// Implementations are blocking and are called from a blocking thread. `send` either
+/// delivers every file (each written under a temporary name, then renamed to its final
+/// name) or returns an error; files already renamed before the error stay, and sending the
+/// same files again is harmless (delivery is at least once and idempotent).
+pub trait Destination {
+    /// A short description for logs and the attempt log, without secrets
+    /// (`ftps://user@host:21/dir`).
+    fn describe(&self) -> String;
+
+    /// Send `files`; returns one [`Sent`] per file, in order.
+    ///
+    /// # Errors
+    /// A [`PublishError`] saying what failed and where.
+    fn send(&mut self, files: &[UploadFile]) -> Result<Vec<Sent>, PublishError>;
+}
+
+/// What went wrong during a publication.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// A local file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The local path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server could not be reached (refused, timed out, name not resolved).
+    #[error("{destination}: cannot connect: {message}")]
+    Connect {
+        /// The destination ([`Destination::describe`]).
+        destination: String,
+        /// What happened.
+        message: String,
+    },
+    /// The server refused the credentials.
+    #[error("{destination}: authentication failed: {message}")]
+    Auth {
+        /// The destination.
+        destination: String,
+        /// What happened.
+        message: String,
+    },
+    /// The SSH host key is unknown or differs from the known-hosts file.
+    #[error("{destination}: host key refused: {message}")]
+    HostKey {
+        /// The destination.
+        destination: String,
+        /// What happened.
+        message: String,
+    },
+    /// The TLS handshake failed (certificate not trusted, name mismatch, protocol).
+    #[error("{destination}: TLS: {message}")]
+    Tls {
+        /// The destination.
+        destination: String,
+        /// What happened.
+        message: String,
+    },
+    /// A transfer (upload, rename, directory creation) failed after connecting.
+    #[error("{destination}: {file}: {message}")]
+    Transfer {
+        /// The destination.
+        destination: String,
+        /// The remote file name (or folder) concerned.
+        file: String,
+        /// What happened.
+        message: String,
+    },
+    /// A configuration value is invalid.
+    #[error("{field}: {message}")]
+    Config {
+        /// The field, as written in the configuration (`publication.schedule.time`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file-name template is invalid.
+    #[error("template {template:?}: {message}")]
+    Template {
+        /// The template.
+        template: String,
+        /// What is wrong (with the offending position).
+        message: String,
+    },
+}
+
+/// Check that `name` is a relative remote name without `..`, empty or absolute parts.
+///
+/// # Errors
+/// [`PublishError::Config`] naming the file.
+pub fn check_remote_name(name: &str) -> Result<(), PublishError> {
+    let bad = name.is_empty()
+        || name.starts_with('/')
+        || name.contains('\\')
+        || name
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..");
+    if bad {
+        return Err(PublishError::Config {
+            field: "remote_name".into(),
+            message: format!(
+                "expected a relative name without empty, '.' or '..' parts, found {name:?}"
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_names_must_stay_inside_the_destination() {
+        assert!(check_remote_name("a.csv").is_ok());
+        assert!(check_remote_name("2026/a.csv").is_ok());
+        for bad in ["", "/a", "../a", "a/../b", "a//b", "./a", "a\\b"] {
+            assert!(check_remote_name(bad).is_err(), "{bad}");
+        }
+    }
+}
