@@ -42,6 +42,18 @@
 
 use std::path::PathBuf;
 
+mod folder;
+mod ftp;
+mod log;
+mod publisher;
+pub mod schedule;
+pub mod template;
+
+pub use folder::Folder;
+pub use ftp::{Ftp, FtpConfig, FtpTls};
+pub use log::{Attempt, AttemptLog, Outcome};
+pub use publisher::{Publisher, RetryPolicy};
+
 /// One file to send: where it is locally and the name it gets at the destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadFile {
@@ -145,6 +157,16 @@ pub enum PublishError {
         /// What is wrong.
         message: String,
     },
+    /// A line of the attempt log is not an attempt.
+    #[error("{}: line {line}: {message}", path.display())]
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// The line number (from 1).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// A file-name template is invalid.
     #[error("template {template:?}: {message}")]
     Template {
@@ -153,6 +175,51 @@ pub enum PublishError {
         /// What is wrong (with the offending position).
         message: String,
     },
+}
+
+impl PublishError {
+    /// A short name of the variant for logs (`"connect"`, `"auth"`, `"tls"`...).
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Io { .. } => "io",
+            Self::Connect { .. } => "connect",
+            Self::Auth { .. } => "auth",
+            Self::HostKey { .. } => "host_key",
+            Self::Tls { .. } => "tls",
+            Self::Transfer { .. } => "transfer",
+            Self::Config { .. } => "config",
+            Self::Log { .. } => "log",
+            Self::Template { .. } => "template",
+        }
+    }
+
+    /// Whether trying again soon may succeed (the server was unreachable or a transfer
+    /// broke). Wrong credentials, host keys, certificates and configuration are not retried
+    /// within a run: they need a person.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect { .. } | Self::Transfer { .. } | Self::Io { .. }
+        )
+    }
+}
+
+/// The temporary name a file is uploaded under before it is renamed to `remote_name`: the
+/// same folder, a leading dot and a `.part` suffix (`sub/a.csv` -> `sub/.a.csv.part`), so
+/// receivers that pick up `*.csv` never see a partial file.
+///
+/// ```
+/// assert_eq!(reports::publish::temp_name("sub/a.csv"), "sub/.a.csv.part");
+/// assert_eq!(reports::publish::temp_name("a.csv"), ".a.csv.part");
+/// ```
+#[must_use]
+pub fn temp_name(remote_name: &str) -> String {
+    match remote_name.rsplit_once('/') {
+        Some((dir, file)) => format!("{dir}/.{file}.part"),
+        None => format!(".{remote_name}.part"),
+    }
 }
 
 /// Check that `name` is a relative remote name without `..`, empty or absolute parts.
