@@ -47,6 +47,7 @@ mod ftp;
 mod log;
 mod publisher;
 pub mod schedule;
+pub mod ssh;
 pub mod template;
 
 pub use folder::Folder;
