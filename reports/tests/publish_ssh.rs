@@ -326,3 +326,27 @@ fn a_stopped_server_gives_connect_and_the_retry_sends_the_waiting_files() {
         ["a.csv", "all.zip", "b.csv"]
     );
 }
+
+/// The monitor calls `send` from `spawn_blocking`; called straight from a runtime thread it
+/// blocks that thread but works (its own runtime runs on a thread of its own).
+#[tokio::test(flavor = "current_thread")]
+async fn send_runs_from_spawn_blocking_and_inside_a_runtime() {
+    let Some(bin) = sshd_or_skip("send_in_runtime") else {
+        return;
+    };
+    let server = Sshd::start(bin);
+    let local = tempfile::tempdir().unwrap();
+    let known_hosts = known_hosts_for(&server, local.path());
+    let files = vec![write_file(local.path(), "a.csv", "1\n", 60)];
+    let mut sftp = Sftp::new(config(&server, &known_hosts));
+    let blocking_files = files.clone();
+    let (sftp_back, first) = tokio::task::spawn_blocking(move || {
+        let sent = sftp.send(&blocking_files);
+        (sftp, sent)
+    })
+    .await
+    .unwrap();
+    assert_eq!(first.unwrap(), vec![sent("a.csv", 2, false)]);
+    sftp = sftp_back;
+    assert_eq!(sftp.send(&files).unwrap(), vec![sent("a.csv", 0, true)]);
+}
