@@ -31,7 +31,9 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::PublishError;
+use std::path::PathBuf;
+
+use super::{PublishError, UploadFile, check_remote_name};
 
 /// The tokens a template may contain, longest first where one is a prefix of another.
 const TOKENS: [&str; 6] = ["%%", "%date", "%day", "%dow", "%hour", "%name"];
@@ -78,6 +80,35 @@ impl Template {
     #[must_use]
     pub fn expand(&self, t: DateTime<Utc>, tz: Tz, name: &str) -> String {
         crate::export::render_file_name(&self.0, t, tz, name)
+    }
+
+    /// The [`UploadFile`] sending `local` under this template expanded at `t` in `tz`.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use reports::publish::template::Template;
+    /// let t = Template::parse("%dow/%name_%hour.csv").unwrap();
+    /// let at = Utc.with_ymd_and_hms(2026, 5, 4, 6, 0, 0).unwrap();
+    /// let f = t.upload_file("/var/lib/emkit/export.csv", at, chrono_tz::Europe::Paris, "hall").unwrap();
+    /// assert_eq!(f.remote_name, "mon/hall_08.csv");
+    /// ```
+    ///
+    /// # Errors
+    /// [`PublishError::Config`] when the expanded name is not a relative name inside the
+    /// destination (empty, absolute, or with `..`).
+    pub fn upload_file(
+        &self,
+        local: impl Into<PathBuf>,
+        t: DateTime<Utc>,
+        tz: Tz,
+        name: &str,
+    ) -> Result<UploadFile, PublishError> {
+        let remote_name = self.expand(t, tz, name);
+        check_remote_name(&remote_name)?;
+        Ok(UploadFile {
+            local: local.into(),
+            remote_name,
+        })
     }
 }
 
@@ -146,5 +177,10 @@ mod tests {
             .to_string();
         assert!(e.contains("%q"), "{e}");
         assert!(Template::parse("plain.csv").is_ok());
+        let t = Utc.with_ymd_and_hms(2026, 5, 4, 6, 0, 0).unwrap();
+        let up = Template::parse("../%name.csv")
+            .unwrap()
+            .upload_file("x", t, chrono_tz::UTC, "a");
+        assert!(matches!(up, Err(PublishError::Config { .. })), "{up:?}");
     }
 }
