@@ -8,7 +8,50 @@
 //!   SSH server); each implementation uploads to a temporary name and renames when the file
 //!   is complete, so a receiver never sees a partial file under its final name;
 //! - [`UploadFile`] (what to send) and [`Sent`] (what was sent);
-//! - [`PublishError`]: what went wrong and where.
+//! - [`PublishError`]: what went wrong and where;
+//! - [`schedule::Schedule`] (when: Hager daily / weekly / monthly at a time, Legrand day and
+//!   hour with `*`, or only on demand), [`template::Template`] (the remote names: `%date`,
+//!   `%day`, `%dow`, `%hour`, `%name`), [`Publisher`] (one run with retries) and
+//!   [`AttemptLog`] (every attempt as a JSON line).
+//!
+//! # A publication, end to end
+//!
+//! The pieces deserialize from a site file; here the destination is a folder so the example
+//! runs anywhere (an FTPS one is an [`FtpConfig`] table given to [`Ftp::new`]):
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use reports::publish::{AttemptLog, Folder, Publisher, RetryPolicy};
+//! use reports::publish::{schedule::Schedule, template::Template};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Publication { name: String, file: Template, schedule: Schedule, retry: RetryPolicy }
+//!
+//! let p: Publication = toml::from_str(r#"
+//!     name = "hall"
+//!     file = "%dow/energy_%name_%date.csv"
+//!     schedule = { kind = "daily", at = "06:30" }
+//!     retry = { attempts = 3, first_delay_ms = 10000 }
+//! "#).unwrap();
+//! let tz = chrono_tz::Europe::Paris;
+//! let now = Utc.with_ymd_and_hms(2026, 3, 28, 12, 0, 0).unwrap();
+//! let due = p.schedule.next_after(now, tz).unwrap();
+//! assert_eq!(due, Utc.with_ymd_and_hms(2026, 3, 29, 4, 30, 0).unwrap()); // 06:30 CEST
+//!
+//! // At `due`: export, then send (the export here is a stand-in file).
+//! let dir = tempfile::tempdir().unwrap();
+//! let export = dir.path().join("export.csv");
+//! std::fs::write(&export, "time;kWh\n").unwrap();
+//! let file = p.file.upload_file(&export, due, tz, &p.name).unwrap();
+//! assert_eq!(file.remote_name, "sun/energy_hall_202603290630.csv");
+//! let log = AttemptLog::new(dir.path().join("publish.jsonl"));
+//! let mut publisher = Publisher::new(&p.name, Folder::new(dir.path().join("drop")))
+//!     .with_retry(p.retry)
+//!     .with_log(log.clone());
+//! publisher.run(&[file]).unwrap();
+//! assert!(dir.path().join("drop/sun/energy_hall_202603290630.csv").exists());
+//! assert_eq!(log.last(10).unwrap().len(), 1);
+//! ```
 //!
 //! # Threading
 //!
