@@ -9,7 +9,10 @@
 //!   ([`SshConfig::known_hosts`]; plain `host` / `[host]:port` entries and hashed `|1|` ones).
 //!   A key that differs from the recorded one is always refused ([`PublishError::HostKey`]).
 //!   An unknown host is refused too, unless [`SshConfig::trust_on_first_use`] is set: then
-//!   its key is appended to the file and trusted from then on.
+//!   its key is appended to the file and trusted from then on. Host patterns with
+//!   wildcards (`*`, `?`, `!`) and the `@cert-authority` / `@revoked` markers are not
+//!   understood (such lines match nothing): record each server as `[host]:port KEY`, as
+//!   OpenSSH's own `ssh` writes it.
 //! - Credentials: a password or a private key file (OpenSSH or PuTTY format, optionally
 //!   encrypted). Ed25519 and ECDSA keys are supported (RSA keys are not compiled in).
 //!
@@ -33,7 +36,8 @@
 //! `mv -f -- NAME.zip.part NAME.zip` over the same SSH connection (the server account needs
 //! a shell with `mv` and `mkdir`, which is the case for ordinary OpenSSH accounts; a
 //! `scp`-only restricted account fails at that step with [`PublishError::Transfer`] and the
-//! `.part` file stays).
+//! `.part` file stays). The zip is built in memory before connecting (export files are
+//! small; the 7-file archive of a site is a few megabytes).
 //!
 //! # Threading
 //! [`Destination::send`] is blocking: it runs the SSH session on a small current-thread
