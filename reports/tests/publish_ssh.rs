@@ -23,8 +23,8 @@ fn config(server: &Sshd, known_hosts: &Path) -> SshConfig {
         known_hosts,
     );
     c.port = server.port;
-    c.remote_dir = server.remote().join("in").display().to_string();
-    c.timeout = Duration::from_secs(5);
+    c.dir = server.remote().join("in").display().to_string();
+    c.timeout_ms = 5_000;
     c
 }
 

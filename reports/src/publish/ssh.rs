@@ -56,7 +56,7 @@
 //!     SshAuth::KeyFile { path: "/etc/emkit/id_ed25519".into(), passphrase: None },
 //!     "/etc/emkit/known_hosts",
 //! );
-//! config.remote_dir = "upload/site-1".into();
+//! config.dir = "upload/site-1".into();
 //! let mut sftp = Sftp::new(config);
 //! let sent = sftp.send(&[UploadFile {
 //!     local: "/var/lib/emkit/export/energy.csv".into(),
@@ -82,8 +82,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{Destination, PublishError, Sent, UploadFile, check_remote_name};
 
-/// How the destination logs in.
-#[derive(Clone, PartialEq, Eq)]
+/// How the destination logs in. In TOML, `auth = { password = "..." }` or
+/// `auth = { key_file = { path = "/etc/emkit/id_ed25519" } }` (with `passphrase = "..."`
+/// when the key is encrypted).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SshAuth {
     /// Password authentication.
     Password(String),
@@ -92,6 +95,7 @@ pub enum SshAuth {
         /// The private key file.
         path: PathBuf,
         /// The key's passphrase, when it is encrypted.
+        #[serde(default)]
         passphrase: Option<String>,
     },
 }
@@ -109,12 +113,25 @@ impl std::fmt::Debug for SshAuth {
     }
 }
 
-/// Where and how to connect (shared by [`Sftp`] and [`Scp`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where and how to connect (shared by [`Sftp`] and [`Scp`]). In TOML:
+///
+/// ```toml
+/// host = "files.example.net"
+/// port = 22                        # default 22
+/// user = "emkit"
+/// auth = { key_file = { path = "/etc/emkit/id_ed25519" } }   # or { password = "..." }
+/// known_hosts = "/etc/emkit/known_hosts"
+/// trust_on_first_use = false       # default: an unknown host is refused
+/// dir = "upload/site-1"            # folder the files go to (created when missing)
+/// timeout_ms = 30000
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SshConfig {
     /// Server name or address.
     pub host: String,
-    /// TCP port (22 by default).
+    /// TCP port (default 22).
+    #[serde(default = "default_port")]
     pub port: u16,
     /// The account.
     pub user: String,
@@ -124,13 +141,24 @@ pub struct SshConfig {
     pub known_hosts: PathBuf,
     /// Trust an unknown host on first use and append its key to [`Self::known_hosts`]
     /// (off by default: an unknown host is refused).
+    #[serde(default)]
     pub trust_on_first_use: bool,
     /// Folder on the server the files go to, relative to the account's home folder or
-    /// absolute (`""`: the home folder). Created when missing.
-    pub remote_dir: String,
-    /// Time allowed to connect and log in, and the longest silence during a transfer
-    /// (30 s by default).
-    pub timeout: Duration,
+    /// absolute (empty: the home folder). Created when missing.
+    #[serde(default)]
+    pub dir: String,
+    /// Time allowed to connect and log in, and the longest silence during a transfer, in
+    /// milliseconds (default 30 000).
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_port() -> u16 {
+    22
+}
+
+fn default_timeout() -> u64 {
+    30_000
 }
 
 impl SshConfig {
@@ -143,18 +171,22 @@ impl SshConfig {
     ) -> Self {
         Self {
             host: host.into(),
-            port: 22,
+            port: default_port(),
             user: user.into(),
             auth,
             known_hosts: known_hosts.into(),
             trust_on_first_use: false,
-            remote_dir: String::new(),
-            timeout: Duration::from_secs(30),
+            dir: String::new(),
+            timeout_ms: default_timeout(),
         }
     }
 
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.max(1))
+    }
+
     fn url(&self, scheme: &str, tail: &str) -> String {
-        let dir = self.remote_dir.trim_start_matches('/');
+        let dir = self.dir.trim_start_matches('/');
         let sep = if tail.is_empty() || dir.is_empty() {
             ""
         } else {
@@ -166,11 +198,11 @@ impl SshConfig {
         )
     }
 
-    /// `remote_dir/name` (or `name` when the folder is the home folder).
+    /// `dir/name` (or `name` when the folder is the home folder).
     fn remote_path(&self, name: &str) -> String {
-        let dir = self.remote_dir.trim_end_matches('/');
+        let dir = self.dir.trim_end_matches('/');
         if dir.is_empty() {
-            if self.remote_dir.starts_with('/') {
+            if self.dir.starts_with('/') {
                 format!("/{name}")
             } else {
                 name.to_owned()
@@ -235,7 +267,7 @@ pub struct Scp {
 
 impl Scp {
     /// A destination for `config` that sends `archive_name` (for example the expanded
-    /// template `export_%date.zip`) inside [`SshConfig::remote_dir`].
+    /// template `export_%date.zip`) inside [`SshConfig::dir`].
     ///
     /// # Errors
     /// [`PublishError::Config`] when `archive_name` is not a plain relative name.
@@ -476,12 +508,12 @@ impl Session {
             verdict: Arc::clone(&verdict),
         };
         let ssh_config = Arc::new(client::Config {
-            inactivity_timeout: Some(config.timeout),
+            inactivity_timeout: Some(config.timeout()),
             nodelay: true,
             ..client::Config::default()
         });
         let connected = tokio::time::timeout(
-            config.timeout,
+            config.timeout(),
             client::connect(ssh_config, (config.host.as_str(), config.port), handler),
         )
         .await;
@@ -489,7 +521,7 @@ impl Session {
             Err(_) => {
                 return Err(connect_err(format!(
                     "no SSH session within {:?}",
-                    config.timeout
+                    config.timeout()
                 )));
             }
             Ok(Ok(handle)) => handle,
@@ -501,14 +533,14 @@ impl Session {
                 });
             }
         };
-        let auth = tokio::time::timeout(config.timeout, authenticate(&mut handle, config)).await;
+        let auth = tokio::time::timeout(config.timeout(), authenticate(&mut handle, config)).await;
         let auth_err = |message: String| PublishError::Auth {
             destination: destination.to_owned(),
             message,
         };
         match auth {
             Err(_) => {
-                return Err(auth_err(format!("no answer within {:?}", config.timeout)));
+                return Err(auth_err(format!("no answer within {:?}", config.timeout())));
             }
             Ok(Err(AuthFailure::Local(e))) => return Err(e),
             Ok(Err(AuthFailure::Protocol(e))) => return Err(auth_err(e.to_string())),
@@ -526,7 +558,7 @@ impl Session {
         }
         Ok(Self {
             handle,
-            timeout: config.timeout,
+            timeout: config.timeout(),
         })
     }
 
@@ -662,11 +694,11 @@ async fn sftp_sync(
         .request_subsystem(true, "sftp")
         .await
         .map_err(|e| transfer_err(destination, "sftp", e))?;
-    let sftp = tokio::time::timeout(config.timeout, SftpSession::new(channel.into_stream()))
+    let sftp = tokio::time::timeout(config.timeout(), SftpSession::new(channel.into_stream()))
         .await
         .map_err(|_| transfer_err(destination, "sftp", "no SFTP subsystem answer"))?
         .map_err(|e| transfer_err(destination, "sftp", e))?;
-    sftp.set_timeout(config.timeout.as_secs().max(1));
+    sftp.set_timeout(config.timeout().as_secs().max(1));
 
     let mut dirs_ready = HashSet::new();
     let mut sent = Vec::with_capacity(files.len());
@@ -928,7 +960,7 @@ mod tests {
 
     fn config(dir: &str) -> SshConfig {
         let mut c = SshConfig::new("h", "u", SshAuth::Password("secret".into()), "/kh");
-        c.remote_dir = dir.into();
+        c.dir = dir.into();
         c
     }
 
@@ -948,6 +980,46 @@ mod tests {
         assert_eq!(scp.describe(), "scp://u@h:22/up/e.zip");
         assert!(!format!("{c:?}").contains("secret"));
         assert!(Scp::new(c, "../e.zip").is_err());
+    }
+
+    #[test]
+    fn configurations_read_from_toml() {
+        let c: SshConfig = toml::from_str(
+            r#"
+            host = "files.example.net"
+            user = "emkit"
+            auth = { key_file = { path = "/etc/emkit/id_ed25519" } }
+            known_hosts = "/etc/emkit/known_hosts"
+            dir = "upload/site-1"
+            "#,
+        )
+        .unwrap();
+        let mut expected = SshConfig::new(
+            "files.example.net",
+            "emkit",
+            SshAuth::KeyFile {
+                path: "/etc/emkit/id_ed25519".into(),
+                passphrase: None,
+            },
+            "/etc/emkit/known_hosts",
+        );
+        expected.dir = "upload/site-1".into();
+        assert_eq!(c, expected);
+        let p: SshConfig = toml::from_str(
+            "host = 'h'\nport = 2222\nuser = 'u'\nauth = { password = 'pw' }\n\
+             known_hosts = 'kh'\ntrust_on_first_use = true\ntimeout_ms = 5000\n",
+        )
+        .unwrap();
+        assert_eq!(p.auth, SshAuth::Password("pw".into()));
+        assert_eq!(
+            (p.port, p.trust_on_first_use, p.timeout()),
+            (2222, true, Duration::from_secs(5))
+        );
+        let err = toml::from_str::<SshConfig>(
+            "host = 'h'\nuser = 'u'\nauth = { password = 'pw' }\nknown_hosts = 'kh'\nremote_dir = 'x'\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("remote_dir"), "{err}");
     }
 
     #[test]
