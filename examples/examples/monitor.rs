@@ -13,6 +13,7 @@
 //! cargo run --example monitor -- catalogue validate my-products.toml
 //! cargo run --example monitor -- report --site plant.toml --kind energy-consumption --period yesterday
 //! cargo run --example monitor -- commissioning-report --site plant.toml [--out DIR]
+//! cargo run --example monitor -- publish --now NAME [--site plant.toml]
 //! ```
 //!
 //! `report` (kinds standard, detailed, energy-consumption; named periods of
@@ -24,6 +25,13 @@
 //! `run` also runs the site's `[[report]]` entries on their schedule and copies them to the
 //! `[[publication]]` folders (`examples::gateway::schedule`); the cycle line after a run
 //! ends with `; report NAME written: FILE`.
+//!
+//! `run` also sends the `[[publication]]` folders that have a `[publication.destination]`
+//! (folder, FTP/FTPS, SFTP, SCP) on their `schedule`, or after their reports were written
+//! (`examples::gateway::publish`); a failed run leaves the files waiting and is tried again
+//! later with backoff. `publish --now NAME` sends one publication's folder at once, prints
+//! one line per attempt and the result, and exits with status 1 when it failed (every
+//! attempt is also in the publication's attempt log, default `[output] dir/publications.jsonl`).
 //!
 //! `commissioning-report` connects to every device of the site once (ECL detection, one
 //! poll, one M-Bus readout per meter), writes `commissioning_TIME.csv` (device, parameter,
@@ -72,6 +80,47 @@ enum Command {
     /// Connect to every device once and write the commissioning report (CSV + summary);
     /// exit status 1 when a device did not answer.
     CommissioningReport(CommissioningArgs),
+    /// Send a `[[publication]]`'s folder to its destination at once; exit status 1 when
+    /// the delivery failed.
+    Publish(PublishArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct PublishArgs {
+    /// The publication to send now (its `name`).
+    #[arg(long, value_name = "NAME")]
+    now: String,
+    /// The site file (default: the built-in demo site).
+    #[arg(long, value_name = "FILE")]
+    site: Option<PathBuf>,
+}
+
+/// `monitor publish --now NAME`: one run, one line per attempt, then the result line.
+fn publish(args: PublishArgs) -> anyhow::Result<bool> {
+    use examples::gateway::publish::{attempt_line, publish_now};
+    let site = match &args.site {
+        Some(path) => Site::load(path)?,
+        None => Site::demo()?,
+    };
+    let run = publish_now(&site, &args.now, chrono::Utc::now())?;
+    let mut text = String::new();
+    if run.files.is_empty() {
+        text.push_str(&format!(
+            "publication {}: no file in its folder yet, nothing sent\n",
+            run.publication
+        ));
+    }
+    for a in &run.attempts {
+        text.push_str(&attempt_line(a, site.time_zone()));
+        text.push('\n');
+    }
+    text.push_str(&run.line());
+    text.push('\n');
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
+    Ok(run.result.is_ok())
 }
 
 #[derive(clap::Args, Debug)]
@@ -365,6 +414,16 @@ fn main() -> ExitCode {
         Command::Scan(scan_args) => rt.block_on(scan(scan_args)),
         Command::Catalogue(command) => catalogue(command),
         Command::Report(report_args) => report(report_args),
+        Command::Publish(args) => {
+            return match publish(args) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("monitor: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::CommissioningReport(args) => {
             return match rt.block_on(commissioning(args)) {
                 Ok(true) => ExitCode::SUCCESS,

@@ -716,6 +716,14 @@ fn default_publication_file() -> String {
 /// time), and the folder keeps the last `keep` files (the 7-file archive,
 /// [`reports::export::Archive`]).
 ///
+/// With a `destination`, the folder's files (the archive, up to `keep`) are also sent there
+/// ([`crate::gateway::publish`]): after its reports were written (no `schedule`), or on its
+/// `schedule` ([`reports::publish::schedule::Schedule`], in the site's time zone;
+/// `kind = "now"`: only on demand, `monitor publish --now NAME`). Each run goes through
+/// [`reports::publish::Publisher`] with `retry`; a run that still fails leaves the files
+/// waiting and is tried again at a later cycle, after the same backoff. Every attempt is a
+/// JSON line in `log` (default `[output] dir/publications.jsonl`).
+///
 /// ```toml
 /// [[publication]]
 /// name = "to-accounting"
@@ -723,7 +731,25 @@ fn default_publication_file() -> String {
 /// folder = "published"             # under [output] dir; a plain relative path
 /// file = "%name_%date.csv"         # default
 /// keep = 7                         # default
+/// schedule = { kind = "daily", at = "06:30" }   # optional; weekly, monthly, legrand, now
+/// log = "publications.jsonl"       # optional; default [output] dir/publications.jsonl
+/// retry = { attempts = 3, first_delay_ms = 10000, max_delay_ms = 300000 }  # default
+///
+/// [publication.destination]        # optional: folder | ftp | sftp | scp
+/// type = "sftp"                    # the keys of reports::publish::ssh::SshConfig
+/// host = "files.example.net"
+/// user = "emkit"
+/// auth = { key_file = { path = "keys/id_ed25519" } }
+/// known_hosts = "keys/known_hosts"
+/// dir = "upload/site-1"
 /// ```
+///
+/// The other destinations: `type = "folder"` with `path`; `type = "ftp"` with the keys of
+/// [`reports::publish::FtpConfig`] (`tls = "explicit"` by default: FTPS); `type = "scp"` with
+/// `archive` (the zip's name, a [`reports::publish::template::Template`], default
+/// `%name_%date.zip`) and an `ssh` table of [`reports::publish::ssh::SshConfig`] keys. Paths
+/// (`path`, `ca_file`, `known_hosts`, `auth.key_file.path`, `log`) are relative to the site
+/// file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Publication {
@@ -739,9 +765,82 @@ pub struct Publication {
     /// Files kept in the folder (default 7).
     #[serde(default = "seven")]
     pub keep: usize,
+    /// When the folder is sent to the destination (`None`: after its reports are written).
+    #[serde(default)]
+    pub schedule: Option<reports::publish::schedule::Schedule>,
+    /// Where the folder's files are sent (`None`: they stay in the folder).
+    #[serde(default)]
+    pub destination: Option<PublicationDestination>,
+    /// The attempt log (default `[output] dir/publications.jsonl`), relative to the site file.
+    #[serde(default)]
+    pub log: Option<PathBuf>,
+    /// Retries within one run (the Publisher's), also the backoff between failed runs.
+    #[serde(default)]
+    pub retry: reports::publish::RetryPolicy,
     /// 1-based line of the entry (not read from the file).
     #[serde(skip)]
     pub line: usize,
+}
+
+/// `[publication.destination]`: where a publication's files go, by `type`; each embeds the
+/// `reports::publish` configuration of that destination.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PublicationDestination {
+    /// A local or mounted folder ([`reports::publish::Folder`]).
+    Folder(FolderDestination),
+    /// An FTP or FTPS server ([`reports::publish::Ftp`]).
+    Ftp(reports::publish::FtpConfig),
+    /// SFTP folder sync ([`reports::publish::ssh::Sftp`]).
+    Sftp(reports::publish::ssh::SshConfig),
+    /// SCP, one zip per run ([`reports::publish::ssh::Scp`]).
+    Scp(ScpDestination),
+}
+
+impl PublicationDestination {
+    /// `folder`, `ftp`, `sftp` or `scp`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Folder(_) => "folder",
+            Self::Ftp(_) => "ftp",
+            Self::Sftp(_) => "sftp",
+            Self::Scp(_) => "scp",
+        }
+    }
+}
+
+/// `type = "folder"`: the folder files are copied into (relative to the site file).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderDestination {
+    /// The folder (created when missing).
+    #[serde(deserialize_with = "non_empty_path")]
+    pub path: PathBuf,
+}
+
+fn non_empty_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim().is_empty() {
+        return Err(serde::de::Error::custom("expected a folder, found \"\""));
+    }
+    Ok(PathBuf::from(text))
+}
+
+fn default_zip() -> reports::publish::template::Template {
+    reports::publish::template::Template::parse("%name_%date.zip")
+        .unwrap_or_else(|_| unreachable!("a valid template"))
+}
+
+/// `type = "scp"`: the zip's name and the SSH server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScpDestination {
+    /// The zip's name, expanded at each run (`%name` = the publication's name; default
+    /// `%name_%date.zip`).
+    #[serde(default = "default_zip")]
+    pub archive: reports::publish::template::Template,
+    /// The server.
+    pub ssh: reports::publish::ssh::SshConfig,
 }
 
 /// `[building]` (monitor): where each device sits in the building (zones, usage, panel,
@@ -1695,6 +1794,24 @@ impl Checker<'_> {
                     "expected at least 1 file kept, found 0".into(),
                 ));
             }
+            if entry.schedule.is_some() && entry.destination.is_none() {
+                return Err(self.at(
+                    &span,
+                    "schedule",
+                    format!("publication[{i}].schedule"),
+                    "a schedule says when files are sent to the destination; found no \
+                     [publication.destination]"
+                        .into(),
+                ));
+            }
+            if entry.retry.attempts == 0 {
+                return Err(self.at(
+                    &span,
+                    "retry",
+                    format!("publication[{i}].retry.attempts"),
+                    "expected at least 1 attempt per run, found 0".into(),
+                ));
+            }
             entry.line = self.src.position(span.start).0;
             publications.push(entry);
         }
@@ -2269,6 +2386,106 @@ register = { address = 0x0000, type = "u16", scale = 0.01 }
         assert_eq!(
             demo.publications[0].reports,
             vec!["daily-energy".to_string()]
+        );
+    }
+
+    #[test]
+    fn publication_destinations_schedules_and_their_errors() {
+        let b = GOOD.lines().count();
+        let head = "\n[[report]]\nname = \"daily\"\nkind = \"standard\"\nperiod = \"day\"\n\n[[publication]]\nname = \"p\"\nreports = [\"daily\"]\nfolder = \"x\"\n";
+        // b+1 [[report]] .. b+5 period, b+7 [[publication]], b+8 name, b+9 reports, b+10 folder
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("site.toml");
+        let text = format!(
+            "{GOOD}{head}schedule = {{ kind = \"weekly\", weekday = \"mon\", at = \"06:30\" }}\n\
+             retry = {{ attempts = 2, first_delay_ms = 100 }}\n\
+             [publication.destination]\ntype = \"scp\"\narchive = \"%name_%date.zip\"\n\
+             ssh = {{ host = \"h\", user = \"u\", auth = {{ password = \"pw\" }}, known_hosts = \"kh\" }}\n"
+        );
+        let site = Site::from_str(&file, &text).unwrap();
+        let p = &site.publications[0];
+        assert_eq!(p.retry.attempts, 2);
+        assert!(matches!(
+            p.schedule,
+            Some(reports::publish::schedule::Schedule::Weekly { .. })
+        ));
+        match &p.destination {
+            Some(PublicationDestination::Scp(s)) => {
+                assert_eq!(s.ssh.port, 22);
+                assert_eq!(s.archive.as_str(), "%name_%date.zip");
+            }
+            other => panic!("{other:?}"),
+        }
+        let ftp = format!(
+            "{GOOD}{head}[publication.destination]\ntype = \"ftp\"\nhost = \"h\"\nuser = \"u\"\npassword = \"p\"\n"
+        );
+        let site = Site::from_str("s.toml", &ftp).unwrap();
+        match &site.publications[0].destination {
+            Some(PublicationDestination::Ftp(c)) => {
+                assert_eq!(c.tls, reports::publish::FtpTls::Explicit);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // a schedule without a destination
+        let e = err(&format!(
+            "{GOOD}{head}schedule = {{ kind = \"daily\", at = \"06:30\" }}\n"
+        ));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 11, "publication[0].schedule"),
+            "{e:?}"
+        );
+        // a bad schedule: the reports crate's message
+        let e = err(&format!(
+            "{GOOD}{head}schedule = {{ kind = \"daily\", at = \"25:00\" }}\n"
+        ));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 11, "publication[0].schedule"),
+            "{e:?}"
+        );
+        assert!(e.3.contains("25:00"), "{e:?}");
+        // unknown destination type, unknown key inside the embedded configuration
+        let e = err(&format!(
+            "{GOOD}{head}[publication.destination]\ntype = \"mail\"\n"
+        ));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 12, "publication[0].destination.type"),
+            "{e:?}"
+        );
+        assert!(e.3.contains("mail") && e.3.contains("sftp"), "{e:?}");
+        let e = err(&format!(
+            "{GOOD}{head}[publication.destination]\ntype = \"sftp\"\nhost = \"h\"\nuser = \"u\"\nauth = {{ password = \"p\" }}\nknown_hosts = \"k\"\nhots = 1\n"
+        ));
+        // inside the embedded configuration: the destination's header line, the key named
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 11, "publication[0].destination"),
+            "{e:?}"
+        );
+        assert!(e.3.contains("unknown field `hots`"), "{e:?}");
+        let e = err(&format!(
+            "{GOOD}{head}[publication.destination]\ntype = \"folder\"\npath = \"\"\n"
+        ));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 11, "publication[0].destination"),
+            "{e:?}"
+        );
+        assert!(e.3.contains("expected a folder"), "{e:?}");
+        let e = err(&format!("{GOOD}{head}retry = {{ attempts = 0 }}\n"));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 11, "publication[0].retry.attempts"),
+            "{e:?}"
+        );
+        let e = err(&format!("{GOOD}{head}sechdule = 1\n"));
+        assert_eq!(
+            (e.0, e.2.as_str()),
+            (b + 11, "publication[0].sechdule"),
+            "{e:?}"
         );
     }
 

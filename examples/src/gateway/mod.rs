@@ -40,6 +40,7 @@ pub mod alarms;
 pub mod ecl;
 pub mod history;
 pub mod mbus;
+pub mod publish;
 pub mod record;
 pub mod report;
 pub mod schedule;

@@ -470,11 +470,13 @@ impl Scheduler {
 /// The scheduled reports of a running monitor: each cycle ([`Background::step`]) collects
 /// the runs that finished and starts the due ones on a blocking thread
 /// (`tokio::task::spawn_blocking`), so a long report never delays the live cycle; at most
-/// one batch of runs is in flight.
+/// one batch of runs is in flight. The `[[publication]]` entries with a destination run the
+/// same way, in a batch of their own ([`Publishing`]).
 #[derive(Debug)]
 pub struct Background {
     idle: Option<Scheduler>,
     job: Option<tokio::task::JoinHandle<(Scheduler, Vec<ScheduledRun>)>>,
+    publishing: Publishing,
 }
 
 impl Background {
@@ -483,16 +485,21 @@ impl Background {
         Background {
             idle: Some(Scheduler::open(site)),
             job: None,
+            publishing: Publishing::open(site),
         }
     }
 
     /// The runs finished since the last step; then the reports due at `now` start in the
     /// background (their outcome comes with a later step, or [`Background::finish`]).
+    /// Publications: see [`Publishing::step`] (their outcome is logged and in the attempt
+    /// log).
     pub async fn step(&mut self, site: &Site, now: DateTime<Utc>) -> Vec<ScheduledRun> {
         let mut done = Vec::new();
         if self.job.as_ref().is_some_and(|j| j.is_finished()) {
             done = self.collect(site).await;
         }
+        self.publishing.reports_written(site, &done, now);
+        self.publishing.step(site, now).await;
         if let Some(scheduler) = self
             .idle
             .take_if(|s| !site.reports.is_empty() && !s.due(site, now).is_empty())
@@ -507,9 +514,13 @@ impl Background {
         done
     }
 
-    /// Waits for the runs in flight (at shutdown) and returns them.
+    /// Waits for the runs in flight (at shutdown) and returns them; the publications in
+    /// flight are waited for too, those due after the reports' runs wait for the next start.
     pub async fn finish(&mut self, site: &Site) -> Vec<ScheduledRun> {
-        self.collect(site).await
+        let done = self.collect(site).await;
+        self.publishing.reports_written(site, &done, Utc::now());
+        self.publishing.finish(site).await;
+        done
     }
 
     async fn collect(&mut self, site: &Site) -> Vec<ScheduledRun> {
@@ -527,6 +538,123 @@ impl Background {
                 Vec::new()
             }
         }
+    }
+}
+
+type PublishJob = tokio::task::JoinHandle<Vec<(String, super::publish::PublicationRun)>>;
+
+/// The publications of a running monitor ([`super::schedule::Publications`] decides when,
+/// [`super::publish::run`] sends): the due ones run in one batch on a blocking thread; the
+/// state (`[output] dir/.publications.json`) is saved after each change.
+#[derive(Debug)]
+pub struct Publishing {
+    path: PathBuf,
+    state: super::schedule::Publications,
+    job: Option<PublishJob>,
+}
+
+impl Publishing {
+    /// The site's publication state, nothing running.
+    pub fn open(site: &Site) -> Publishing {
+        let path = super::schedule::Publications::path(&site.output_dir());
+        Publishing {
+            state: super::schedule::Publications::load(&path),
+            path,
+            job: None,
+        }
+    }
+
+    /// The state (what is pending, the last scheduled runs).
+    pub fn state(&self) -> &super::schedule::Publications {
+        &self.state
+    }
+
+    fn save(&self) {
+        if let Err(e) = self.state.save(&self.path) {
+            tracing::warn!(file = %self.path.display(), "publication state not saved: {e}");
+        }
+    }
+
+    /// The reports of `runs` that were written make their publications (without a
+    /// schedule) pending.
+    pub fn reports_written(&mut self, site: &Site, runs: &[ScheduledRun], now: DateTime<Utc>) {
+        let before = self.state.clone();
+        for r in runs.iter().filter(|r| r.result.is_ok()) {
+            self.state.report_written(site, &r.report, now);
+        }
+        if self.state != before {
+            self.save();
+        }
+    }
+
+    /// Collects the batch that finished (its runs are logged; failed ones wait their
+    /// backoff), then starts the publications due at `now`; returns the finished runs.
+    pub async fn step(
+        &mut self,
+        site: &Site,
+        now: DateTime<Utc>,
+    ) -> Vec<super::publish::PublicationRun> {
+        let mut done = Vec::new();
+        if self.job.as_ref().is_some_and(|j| j.is_finished()) {
+            done = self.finish(site).await;
+        }
+        if self.job.is_none() {
+            let before = self.state.clone();
+            let due = self.state.due(site, now);
+            if self.state != before {
+                self.save();
+            }
+            if !due.is_empty() {
+                let site = site.clone();
+                self.job = Some(tokio::task::spawn_blocking(move || {
+                    due.into_iter()
+                        .filter_map(|name| {
+                            let p = site.publications.iter().find(|p| p.name == name)?;
+                            let run = super::publish::run(&site, p, now).unwrap_or_else(|e| {
+                                super::publish::PublicationRun {
+                                    publication: name.clone(),
+                                    destination: String::new(),
+                                    files: Vec::new(),
+                                    result: Err(e.to_string()),
+                                    attempts: Vec::new(),
+                                }
+                            });
+                            Some((name, run))
+                        })
+                        .collect()
+                }));
+            }
+        }
+        done
+    }
+
+    /// Waits for the batch in flight (at shutdown) and records its runs.
+    pub async fn finish(&mut self, site: &Site) -> Vec<super::publish::PublicationRun> {
+        let Some(job) = self.job.take() else {
+            return Vec::new();
+        };
+        let runs = match job.await {
+            Ok(runs) => runs,
+            Err(e) => {
+                tracing::error!("publications stopped: {e}");
+                return Vec::new();
+            }
+        };
+        let now = Utc::now();
+        for (name, run) in &runs {
+            let retry = site
+                .publications
+                .iter()
+                .find(|p| &p.name == name)
+                .map(|p| p.retry)
+                .unwrap_or_default();
+            self.state.finished(name, run.result.is_ok(), &retry, now);
+            if run.result.is_ok() {
+                tracing::info!("{}", run.line());
+            }
+        }
+        self.save();
+        runs.into_iter().map(|(_, r)| r).collect()
     }
 }
 

@@ -146,6 +146,162 @@ impl State {
     }
 }
 
+/// A publication whose files wait to be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// Since when (the scheduled instant, or when its report was written).
+    pub since: DateTime<Utc>,
+    /// Runs that failed since then.
+    pub failures: u32,
+    /// Not run again before this instant.
+    pub retry_at: DateTime<Utc>,
+}
+
+/// When the site's `[[publication]]` entries with a destination run
+/// ([`crate::gateway::publish`]): pure logic over a clock given by the caller, with its
+/// state kept in `[output] dir/.publications.json` ([`Publications::path`]).
+///
+/// - With a `schedule` ([`reports::publish::schedule::Schedule`]): due at the first
+///   scheduled instant after its last run (in the site's time zone, DST by the schedule's
+///   own rules); a monitor stopped over several instants runs once when it starts again. A
+///   publication seen for the first time starts from that moment (its next instant).
+///   `kind = "now"` is never due by itself.
+/// - Without a schedule: due after one of its reports was written
+///   ([`Publications::report_written`]).
+/// - A due publication is pending until a run succeeds; a failed run waits
+///   `retry.delay(failures)` (the retry policy's backoff) before the next one.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use examples::gateway::schedule::Publications;
+/// use examples::site::Site;
+///
+/// let text = examples::site::DEMO_TEXT.replace(
+///     "keep = 7",
+///     "keep = 7\nschedule = { kind = \"daily\", at = \"06:30\" }\n\
+///      [publication.destination]\ntype = \"folder\"\npath = \"drop\"",
+/// );
+/// let site = Site::from_str("site.toml", &text).unwrap();
+/// let tz = site.time_zone(); // Europe/Copenhagen
+/// let mut state = Publications::default();
+/// let start = Utc.with_ymd_and_hms(2026, 3, 28, 12, 0, 0).unwrap();
+/// assert!(state.due(&site, start).is_empty()); // first seen: waits for 06:30
+/// let at = Utc.with_ymd_and_hms(2026, 3, 29, 4, 30, 0).unwrap(); // 06:30 CEST (DST day)
+/// assert!(state.due(&site, at - chrono::Duration::minutes(1)).is_empty());
+/// assert_eq!(state.due(&site, at), vec!["export".to_string()]);
+/// state.finished("export", true, &site.publications[0].retry, at);
+/// assert!(state.due(&site, at).is_empty());
+/// # let _ = tz;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publications {
+    /// Publication name -> the instant its schedule was last handled.
+    #[serde(default)]
+    pub last_run: BTreeMap<String, DateTime<Utc>>,
+    /// Publication name -> its waiting files.
+    #[serde(default)]
+    pub pending: BTreeMap<String, Pending>,
+}
+
+impl Publications {
+    /// The state file in an output folder: `.publications.json`.
+    pub fn path(output_dir: &Path) -> PathBuf {
+        output_dir.join(".publications.json")
+    }
+
+    /// Read the state file; missing, unreadable or damaged is an empty state (logged).
+    pub fn load(path: &Path) -> Publications {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+                tracing::warn!(file = %path.display(), "publication state ignored: {e}");
+                Publications::default()
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Publications::default(),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), "publication state unreadable: {e}");
+                Publications::default()
+            }
+        }
+    }
+
+    /// Write the state file (through a temporary file renamed over it).
+    ///
+    /// # Errors
+    /// The file system's.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
+    }
+
+    fn mark(&mut self, name: &str, since: DateTime<Utc>) {
+        self.pending.entry(name.to_string()).or_insert(Pending {
+            since,
+            failures: 0,
+            retry_at: since,
+        });
+    }
+
+    /// Report `report` was written at `now`: the publications naming it that have a
+    /// destination and no schedule become pending.
+    pub fn report_written(&mut self, site: &crate::site::Site, report: &str, now: DateTime<Utc>) {
+        for p in &site.publications {
+            if p.destination.is_some()
+                && p.schedule.is_none()
+                && p.reports.iter().any(|r| r == report)
+            {
+                self.mark(&p.name, now);
+            }
+        }
+    }
+
+    /// The publications to run at `now` (names, in site order): scheduled instants reached
+    /// become pending, then the pending ones whose backoff is over are returned.
+    pub fn due(&mut self, site: &crate::site::Site, now: DateTime<Utc>) -> Vec<String> {
+        let tz = site.time_zone();
+        let mut out = Vec::new();
+        for p in site.publications.iter().filter(|p| p.destination.is_some()) {
+            if let Some(schedule) = &p.schedule {
+                let last = *self.last_run.entry(p.name.clone()).or_insert(now);
+                if let Some(next) = schedule.next_after(last, tz)
+                    && next <= now
+                {
+                    self.last_run.insert(p.name.clone(), now);
+                    self.mark(&p.name, next);
+                }
+            }
+            if self.pending.get(&p.name).is_some_and(|w| w.retry_at <= now) {
+                out.push(p.name.clone());
+            }
+        }
+        out
+    }
+
+    /// A run of `name` finished at `now`: delivered (`ok`) clears it, a failure waits
+    /// `retry.delay(failures)`.
+    pub fn finished(
+        &mut self,
+        name: &str,
+        ok: bool,
+        retry: &reports::publish::RetryPolicy,
+        now: DateTime<Utc>,
+    ) {
+        if ok {
+            self.pending.remove(name);
+        } else if let Some(w) = self.pending.get_mut(name) {
+            w.failures = w.failures.saturating_add(1);
+            let wait = Duration::from_std(retry.delay(w.failures)).unwrap_or(Duration::MAX);
+            w.retry_at = now
+                .checked_add_signed(wait)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -277,5 +433,129 @@ mod tests {
         assert_eq!(State::load(&path), s);
         std::fs::write(&path, "{ not json").unwrap();
         assert_eq!(State::load(&path), State::default());
+    }
+
+    fn publication_site(extra: &str) -> crate::site::Site {
+        let text = crate::site::DEMO_TEXT.replace(
+            "keep = 7",
+            &format!(
+                "keep = 7\n{extra}\n[publication.destination]\ntype = \"folder\"\npath = \"drop\""
+            ),
+        );
+        crate::site::Site::from_str("site.toml", &text).unwrap()
+    }
+
+    /// Every instant a publication is due, checking every minute like the monitor's cycles,
+    /// each run succeeding.
+    fn publication_runs(
+        site: &crate::site::Site,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<DateTime<Utc>> {
+        let mut state = Publications::default();
+        let retry = site.publications[0].retry;
+        let mut out = Vec::new();
+        let mut now = from;
+        while now < to {
+            for name in state.due(site, now) {
+                out.push(now);
+                state.finished(&name, true, &retry, now);
+            }
+            now += Duration::minutes(1);
+        }
+        out
+    }
+
+    #[test]
+    fn a_scheduled_publication_runs_at_its_next_instant_across_both_dst_changes() {
+        // daily 02:30 in Copenhagen: spring forward (29 March, 02:30 does not exist) runs at
+        // 03:00 CEST; fall back (25 October, 02:30 twice) runs once, at the first
+        let site = publication_site("schedule = { kind = \"daily\", at = \"02:30\" }");
+        let got = publication_runs(&site, utc(2026, 3, 28, 12, 0), utc(2026, 3, 30, 12, 0));
+        assert_eq!(got, vec![utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 30)]);
+        let got = publication_runs(&site, utc(2026, 10, 24, 12, 0), utc(2026, 10, 26, 12, 0));
+        assert_eq!(
+            got,
+            vec![utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)]
+        );
+        // the same instants as the reports crate's schedule computes
+        let s = site.publications[0].schedule.unwrap();
+        assert_eq!(
+            s.next_after(utc(2026, 10, 24, 12, 0), tz()),
+            Some(utc(2026, 10, 25, 0, 30))
+        );
+    }
+
+    #[test]
+    fn weekly_and_now_schedules() {
+        let site =
+            publication_site("schedule = { kind = \"weekly\", weekday = \"mon\", at = \"06:00\" }");
+        // from Wednesday 20 May 2026 to Wednesday 3 June: Mondays 25 May and 1 June
+        let got = publication_runs(&site, utc(2026, 5, 20, 12, 0), utc(2026, 6, 3, 12, 0));
+        assert_eq!(got, vec![utc(2026, 5, 25, 4, 0), utc(2026, 6, 1, 4, 0)]);
+        let site = publication_site("schedule = { kind = \"now\" }");
+        let got = publication_runs(&site, utc(2026, 5, 20, 12, 0), utc(2026, 5, 23, 12, 0));
+        assert!(got.is_empty(), "{got:?}");
+    }
+
+    #[test]
+    fn a_stopped_monitor_runs_a_missed_publication_once_at_restart() {
+        let site = publication_site("schedule = { kind = \"daily\", at = \"06:00\" }");
+        let mut state = Publications::default();
+        state
+            .last_run
+            .insert("export".into(), utc(2026, 5, 3, 4, 0));
+        // three instants missed: one run now, none again until the next instant
+        let restart = utc(2026, 5, 7, 9, 0);
+        assert_eq!(state.due(&site, restart), vec!["export".to_string()]);
+        state.finished("export", true, &site.publications[0].retry, restart);
+        assert!(state.due(&site, restart + Duration::hours(1)).is_empty());
+        assert_eq!(
+            state.due(&site, utc(2026, 5, 8, 4, 0)),
+            vec!["export".to_string()]
+        );
+    }
+
+    #[test]
+    fn without_a_schedule_a_written_report_makes_it_due_and_failures_back_off() {
+        let site = publication_site(
+            "retry = { attempts = 1, first_delay_ms = 60000, max_delay_ms = 240000 }",
+        );
+        let retry = site.publications[0].retry;
+        let mut state = Publications::default();
+        let t = utc(2026, 5, 7, 9, 0);
+        assert!(state.due(&site, t).is_empty());
+        state.report_written(&site, "other-report", t);
+        assert!(state.due(&site, t).is_empty());
+        state.report_written(&site, "daily-energy", t);
+        assert_eq!(state.due(&site, t), vec!["export".to_string()]);
+        // failed: waits 1 min, then 2, then 4, then 4 (max)
+        let mut now = t;
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            state.finished("export", false, &retry, now);
+            let mut m = 0;
+            loop {
+                m += 1;
+                if !state.due(&site, now + Duration::minutes(m)).is_empty() {
+                    break;
+                }
+            }
+            waits.push(m);
+            now += Duration::minutes(m);
+        }
+        assert_eq!(waits, vec![1, 2, 4, 4]);
+        assert_eq!(state.pending["export"].failures, 4);
+        assert_eq!(state.pending["export"].since, t);
+        // delivered: nothing pending, nothing due
+        state.finished("export", true, &retry, now);
+        assert!(state.pending.is_empty());
+        assert!(state.due(&site, now + Duration::days(1)).is_empty());
+        // the state survives a restart
+        let dir = tempfile::tempdir().unwrap();
+        state.report_written(&site, "daily-energy", now);
+        let path = Publications::path(dir.path());
+        state.save(&path).unwrap();
+        assert_eq!(Publications::load(&path), state);
     }
 }
