@@ -15,7 +15,8 @@
 //! `allow_anonymous`, `allow_none`, `[[opcua.user]]`), `[output]` (`dir`), `[tariffs]`
 //! (`file`, loaded with [`reports::tariff::Tariffs::load`]), `[[report]]` (scheduled reports:
 //! [`ReportEntry`]), `[[publication]]` (copies of report CSVs into folders keeping the last
-//! files: [`Publication`]) and `[building]` (`[[building.device]]`: zones, usage, panel,
+//! files, optionally sent to a folder, FTP/FTPS, SFTP or SCP destination on a schedule:
+//! [`Publication`], [`PublicationDestination`]) and `[building]` (`[[building.device]]`: zones, usage, panel,
 //! source, circuit of each device, [`reports::building::DeviceInfo`]); paths are relative
 //! to the site file.
 //!
@@ -34,6 +35,15 @@
 //! reports = ["daily-energy"]
 //! folder = "published"                # [output] dir/published/, the last `keep` files
 //! keep = 7
+//! schedule = { kind = "weekly", weekday = "mon", at = "06:30" }  # optional (default: after
+//!                                     # its reports are written); daily, monthly, legrand, now
+//!
+//! [publication.destination]           # optional: the folder's files are sent there
+//! type = "ftp"                        # folder | ftp | sftp | scp (reports::publish configs)
+//! host = "ftp.example.com"
+//! user = "emkit"
+//! password = "..."
+//! dir = "/incoming"                   # FTPS (explicit TLS) unless tls = "none"
 //!
 //! [building]
 //! [[building.device]]
@@ -749,7 +759,10 @@ fn default_publication_file() -> String {
 /// `archive` (the zip's name, a [`reports::publish::template::Template`], default
 /// `%name_%date.zip`) and an `ssh` table of [`reports::publish::ssh::SshConfig`] keys. Paths
 /// (`path`, `ca_file`, `known_hosts`, `auth.key_file.path`, `log`) are relative to the site
-/// file.
+/// file. A wrong `type` is reported at its line (`publication[N].destination.type`); an error
+/// inside the embedded configuration (an unknown key, a missing `host`) at the
+/// destination's header line as `publication[N].destination`, with the `reports` crate's
+/// message naming the key. A `schedule` needs a destination.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Publication {

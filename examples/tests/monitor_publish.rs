@@ -301,3 +301,49 @@ async fn the_monitor_sends_after_the_report_and_retries_a_failed_run_at_a_later_
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(publishing.step(&site, chrono::Utc::now()).await.is_empty());
 }
+
+#[test]
+fn publish_now_over_scp_sends_one_zip_named_by_its_template() {
+    let Some(binary) = sshd::sshd_or_skip("monitor publish --now over SCP") else {
+        return;
+    };
+    let server = sshd::Sshd::start(binary);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("known_hosts"),
+        format!("[127.0.0.1]:{} {}\n", server.port, server.host_public),
+    )
+    .unwrap();
+    let remote = server.remote().join("zips");
+    let file = site_file(
+        dir.path(),
+        &format!(
+            "[publication.destination]\ntype = \"scp\"\narchive = \"%name_site1.zip\"\n\
+             ssh = {{ host = \"127.0.0.1\", port = {}, user = \"{}\", \
+             auth = {{ key_file = {{ path = \"{}\" }} }}, known_hosts = \"known_hosts\", \
+             dir = \"{}\", timeout_ms = 5000 }}",
+            server.port,
+            sshd::current_user(),
+            server.user_key.display(),
+            remote.display()
+        ),
+    );
+    let site = Site::load(&file).unwrap();
+    let kept = fill_archive(&site);
+    let (code, stdout, stderr) = publish_now(&file, "export");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("publication export sent 7 file(s)"),
+        "{stdout}"
+    );
+    assert_eq!(tree(&remote), ["export_site1.zip"]);
+    let zip = std::fs::read(remote.join("export_site1.zip")).unwrap();
+    assert!(zip.starts_with(b"PK\x03\x04"), "a zip");
+    // every kept file's name is in the zip's directory
+    for name in &kept {
+        assert!(
+            zip.windows(name.len()).any(|w| w == name.as_bytes()),
+            "{name} not in the zip"
+        );
+    }
+}

@@ -6,7 +6,8 @@
 //!
 //! The scheduled `[[report]]` entries run through [`Scheduler`] ([`super::schedule`] decides
 //! when): each writes into its own folder `[output] dir/NAME/` (the last [`KEEP_REPORTS`]
-//! runs kept) and its CSV is copied to the `[[publication]]` folders that name it.
+//! runs kept) and its CSV is copied to the `[[publication]]` folders that name it; the
+//! publications with a destination are then sent by [`Publishing`] ([`super::publish`]).
 //!
 //! ```no_run
 //! use examples::gateway::report::{ReportRequest, run_report};
