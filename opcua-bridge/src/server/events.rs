@@ -316,6 +316,20 @@ pub(super) struct Pending {
 }
 
 impl Conditions {
+    /// The target (`device/service`, a device, or empty for the site) of the condition
+    /// node `node`.
+    pub(super) fn target_of(&self, node: &NodeId) -> Option<&str> {
+        self.by_node.get(node).map(|(_, target)| target.as_str())
+    }
+
+    /// The condition nodes of alarms on `target`.
+    pub(super) fn nodes_of<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a NodeId> {
+        self.by_node
+            .iter()
+            .filter(move |(_, (_, t))| t == target)
+            .map(|(node, _)| node)
+    }
+
     /// Whether the condition node exists.
     pub(super) fn has(&self, alarm: &str, target: &str) -> bool {
         self.by_key
@@ -495,22 +509,26 @@ fn variable_id(condition: &NodeId, path: &[&str]) -> NodeId {
 }
 
 /// Adds the condition node, its state variables (values set by the first event), its
-/// `Acknowledge` method and the `HasCondition` reference from its source.
+/// `Acknowledge` method and, when `source_in_space` (a folder, not a point: the points'
+/// node manager answers for those), the `HasCondition` reference from its source.
 pub(super) fn add_condition_node(
     space: &mut AddressSpace,
     ns: u16,
     id: &NodeId,
     alarm: &str,
     source: &Source,
+    source_in_space: bool,
 ) {
-    ObjectBuilder::new(id, QualifiedName::new(ns, alarm), alarm)
-        .has_type_definition(ObjectTypeId::AlarmConditionType)
-        .reference(
+    let mut condition = ObjectBuilder::new(id, QualifiedName::new(ns, alarm), alarm)
+        .has_type_definition(ObjectTypeId::AlarmConditionType);
+    if source_in_space {
+        condition = condition.reference(
             source.node.clone(),
             ReferenceTypeId::HasCondition,
             opcua::server::address_space::ReferenceDirection::Inverse,
-        )
-        .insert(space);
+        );
+    }
+    condition.insert(space);
     for (path, data_type, kind) in STATE_VARIABLES {
         let Some((name, parents)) = path.split_last() else {
             continue;

@@ -3,9 +3,12 @@
 //! registers ([`WriteHandler`], told the user), username/password users with a read-only or
 //! operator role, alarms as `AlarmConditionType` events acknowledged through the caller's
 //! [`AcknowledgeHandler`] ([`events`]), HistoryRead (raw) from the caller's
-//! [`HistorySource`] ([`history`]). The node manager (`nodes`) is async-opcua's in-memory
-//! one with write, method-call and history paths of our own. The caller's parts are given
-//! to [`Bridge::start_with`] as [`Handlers`].
+//! [`HistorySource`] ([`history`]). Two node managers share the namespace: the points' own
+//! (`points`), which answers for every point variable and its properties from the
+//! [`PointTree`] without storing nodes (97 000 points cost no more than the tree), and
+//! async-opcua's in-memory one (`nodes`) for the folders and the alarm conditions, with
+//! write, method-call and history paths of our own. The caller's parts are given to
+//! [`Bridge::start_with`] as [`Handlers`].
 //!
 //! Address space, in the namespace [`ServerConfig::namespace_uri`] (index 2 when it is the
 //! only one added, as here):
@@ -36,9 +39,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use chrono::Utc;
 use opcua::crypto::SecurityPolicy;
-use opcua::server::address_space::{
-    AccessLevel, AddressSpace, EventNotifier, ObjectBuilder, VariableBuilder,
-};
+use opcua::server::address_space::{AccessLevel, AddressSpace, EventNotifier, ObjectBuilder};
 use opcua::server::authenticator::{
     AuthManager, Password, UserToken, user_pass_security_policy_id,
 };
@@ -47,10 +48,9 @@ use opcua::server::{
     ANONYMOUS_USER_TOKEN_ID, ServerBuilder, ServerEndpoint, ServerHandle, ServerUserToken,
 };
 use opcua::types::{
-    DataTypeId, DataValue, DateTime as UaDateTime, EUInformation, Error as UaError,
-    ExtensionObject, LocalizedText, MessageSecurityMode, NodeId, ObjectId, QualifiedName,
-    Range as UaRange, StatusCode, UAString, UserTokenPolicy, UserTokenType, VariableTypeId,
-    Variant,
+    AttributeId, DataValue, DateTime as UaDateTime, EUInformation, Error as UaError, LocalizedText,
+    MessageSecurityMode, NodeId, ObjectId, QualifiedName, StatusCode, UAString, UserTokenPolicy,
+    UserTokenType, Variant,
 };
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -60,6 +60,7 @@ use tracing::{debug, info, warn};
 pub mod events;
 pub mod history;
 mod nodes;
+mod points;
 
 pub use events::{
     AcknowledgeHandler, AcknowledgeRefusal, AcknowledgeRequest, AlarmAcknowledgement, AlarmError,
@@ -69,10 +70,9 @@ pub use history::{HistoricValue, HistoryError, HistoryQuery, HistorySource};
 
 use events::{Conditions, Source};
 use nodes::{Points, PointsBuilder};
+use points::PointNodes;
 
-use crate::model::{
-    Access, ApplyReport, FolderKind, Point, PointTree, PointValue, Quality, Update, ValueKind,
-};
+use crate::model::{ApplyReport, FolderKind, Point, PointTree, PointValue, Quality, Update};
 use crate::{UNECE_NAMESPACE_URI, Unit};
 
 /// A user's role.
@@ -430,6 +430,9 @@ impl Shared {
             });
         };
         let node = events::condition_id(self.ns, &occurrence.alarm, &occurrence.target);
+        // A point is not in the address space: the points' node manager answers for its
+        // `HasCondition` references.
+        let on_point = self.with_point(&occurrence.target, |_| ()).is_some();
         let (event, notifier) = {
             let mut conditions = self
                 .conditions
@@ -437,7 +440,14 @@ impl Shared {
                 .unwrap_or_else(PoisonError::into_inner);
             if !conditions.has(&occurrence.alarm, &occurrence.target) {
                 let mut space = self.manager.address_space().write();
-                events::add_condition_node(&mut space, self.ns, &node, &occurrence.alarm, &source);
+                events::add_condition_node(
+                    &mut space,
+                    self.ns,
+                    &node,
+                    &occurrence.alarm,
+                    &source,
+                    !on_point,
+                );
             }
             conditions.record(occurrence, node, source, Utc::now())
         };
@@ -472,11 +482,13 @@ impl Shared {
             .filter_map(|&i| tree.points().get(i))
             .map(|e| (NodeId::new(self.ns, e.name.clone()), data_value(&e.point)))
             .unzip();
-        let subscriptions = self.handle.subscriptions();
-        let updates = ids.iter().zip(values).map(|(id, v)| (id, None, v));
-        if let Err(e) = self.manager.set_values(subscriptions, updates) {
-            warn!("updating the address space failed: {e}");
-        }
+        // The points' node manager reads values from the tree; subscribers get them here.
+        self.handle.subscriptions().notify_data_change(
+            values
+                .into_iter()
+                .zip(&ids)
+                .map(|(v, id)| (v, id, AttributeId::Value)),
+        );
         drop(tree);
         report
     }
@@ -598,7 +610,11 @@ impl Bridge {
             .port();
         let url = format!("opc.tcp://{}:{port}/", config.host);
 
+        let historizing = handlers.history.is_some();
+        // The points' manager comes first: it owns the point and property node ids, the
+        // in-memory one the rest of the namespace (folders, alarm conditions).
         let builder = server_builder(&config, port)
+            .with_node_manager(move |_context| PointNodes::new(historizing))
             .with_node_manager(InMemoryNodeManagerBuilder::new(PointsBuilder {
                 namespace_uri: config.namespace_uri.clone(),
                 handler: handlers.write,
@@ -611,12 +627,16 @@ impl Bridge {
             .node_managers()
             .get_of_type::<InMemoryNodeManager<Points>>()
             .ok_or_else(|| ServerError::Build("the node manager is missing".to_owned()))?;
+        let point_nodes = handle
+            .node_managers()
+            .get_of_type::<PointNodes>()
+            .ok_or_else(|| ServerError::Build("the points' node manager is missing".to_owned()))?;
         let ns = handle
             .get_namespace_index(&config.namespace_uri)
             .ok_or_else(|| ServerError::Build("the namespace is missing".to_owned()))?;
         {
             let mut space = manager.address_space().write();
-            build_address_space(&mut space, &tree, ns, handlers.history.is_some());
+            build_address_space(&mut space, &tree, ns);
         }
         let operators = config
             .users
@@ -641,6 +661,11 @@ impl Bridge {
         {
             return Err(ServerError::Build(
                 "the node manager was already bound".to_owned(),
+            ));
+        }
+        if point_nodes.shared.set(Arc::downgrade(&shared)).is_err() {
+            return Err(ServerError::Build(
+                "the points' node manager was already bound".to_owned(),
             ));
         }
 
@@ -911,7 +936,9 @@ impl AuthManager for Users {
     }
 }
 
-fn build_address_space(space: &mut AddressSpace, tree: &PointTree, ns: u16, history: bool) {
+/// The folders of the tree (site, areas, devices); the points and their properties are
+/// served by the points' node manager ([`points`]).
+fn build_address_space(space: &mut AddressSpace, tree: &PointTree, ns: u16) {
     let folder_ids: Vec<NodeId> = tree
         .folders()
         .iter()
@@ -933,104 +960,6 @@ fn build_address_space(space: &mut AddressSpace, tree: &PointTree, ns: u16, hist
             })
             .insert(space);
     }
-    for e in tree.points() {
-        let Some(device) = folder_ids.get(e.folder) else {
-            continue;
-        };
-        add_point(space, ns, &e.name, device, &e.point, history);
-    }
-}
-
-fn add_point(
-    space: &mut AddressSpace,
-    ns: u16,
-    name: &str,
-    device: &NodeId,
-    p: &Point,
-    history: bool,
-) {
-    let id = NodeId::new(ns, name.to_owned());
-    let (data_type, type_def) = match p.kind {
-        ValueKind::Number => (DataTypeId::Double, VariableTypeId::AnalogItemType),
-        ValueKind::Bool => (DataTypeId::Boolean, VariableTypeId::DataItemType),
-        ValueKind::Text => (DataTypeId::String, VariableTypeId::DataItemType),
-    };
-    let mut level = match p.access {
-        Access::Read => AccessLevel::CURRENT_READ,
-        Access::ReadWrite => AccessLevel::CURRENT_READ | AccessLevel::CURRENT_WRITE,
-    };
-    if history {
-        level |= AccessLevel::HISTORY_READ;
-    }
-    VariableBuilder::new(
-        &id,
-        QualifiedName::new(ns, p.service.as_str()),
-        p.service.as_str(),
-    )
-    .data_type(data_type)
-    .value_rank(-1)
-    .access_level(level)
-    .user_access_level(level)
-    .historizing(history)
-    .has_type_definition(type_def)
-    .component_of(device.clone())
-    .description(p.description.as_str())
-    .insert(space);
-    if let Some(v) = space.find_mut(&id)
-        && let opcua::server::address_space::NodeType::Variable(var) = v
-    {
-        var.set_data_value(data_value(p));
-    }
-    if let Some(r) = p.range {
-        let range = UaRange {
-            low: r.low,
-            high: r.high,
-        };
-        add_property(
-            space,
-            ns,
-            &id,
-            "EURange",
-            DataTypeId::Range,
-            Variant::from(ExtensionObject::from_message(range)),
-        );
-    }
-    if let Some(eu) = (p.kind == ValueKind::Number)
-        .then(|| eu_information(p.unit))
-        .flatten()
-    {
-        add_property(
-            space,
-            ns,
-            &id,
-            "EngineeringUnits",
-            DataTypeId::EUInformation,
-            Variant::from(ExtensionObject::from_message(eu)),
-        );
-    }
-}
-
-fn add_property(
-    space: &mut AddressSpace,
-    ns: u16,
-    owner: &NodeId,
-    name: &str,
-    data_type: DataTypeId,
-    value: Variant,
-) {
-    let id = NodeId::new(
-        ns,
-        format!("{owner_id}#{name}", owner_id = owner.identifier),
-    );
-    VariableBuilder::new(&id, QualifiedName::new(0, name), name)
-        .data_type(data_type)
-        .value_rank(-1)
-        .access_level(AccessLevel::CURRENT_READ)
-        .user_access_level(AccessLevel::CURRENT_READ)
-        .has_type_definition(VariableTypeId::PropertyType)
-        .property_of(owner.clone())
-        .value(value)
-        .insert(space);
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! The node manager of the point tree: async-opcua's in-memory address space, with write,
-//! method-call (`Acknowledge`) and history paths of our own, so that the caller's handlers
-//! learn the user and may take their time (the address space is not locked while they run).
+//! The in-memory node manager of the tree's folders and alarm conditions: async-opcua's
+//! in-memory address space, with write, method-call (`Acknowledge`) and history paths of
+//! our own, so that the caller's handlers learn the user and may take their time (the
+//! address space is not locked while they run). The points themselves are served by
+//! [`super::points`], which uses this manager's write decision and history path.
 
 use std::sync::{Arc, OnceLock, PoisonError, Weak};
 
@@ -70,7 +72,8 @@ impl InMemoryNodeManagerImplBuilder for PointsBuilder {
 }
 
 /// The node manager's own part: reads, browsing and subscriptions are async-opcua's
-/// in-memory defaults; writes, method calls and history reads are ours.
+/// in-memory defaults; writes, method calls and history reads are ours (the points'
+/// manager calls [`Points::decide`] and the history path for point nodes).
 pub(super) struct Points {
     namespace: NamespaceMetadata,
     handler: Option<Arc<dyn WriteHandler>>,
@@ -368,8 +371,9 @@ impl Points {
         Ok(())
     }
 
-    /// The point's own checks, then the handler's decision.
-    async fn decide(
+    /// The point's own checks, then the handler's decision (also for the points' node
+    /// manager).
+    pub(super) async fn decide(
         &self,
         shared: &Shared,
         point: String,
