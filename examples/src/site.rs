@@ -1817,6 +1817,23 @@ impl Checker<'_> {
                         .into(),
                 ));
             }
+            if let Some(PublicationDestination::Scp(scp)) = &entry.destination {
+                let name = scp
+                    .archive
+                    .expand(chrono::Utc::now(), chrono_tz::UTC, &entry.name);
+                if let Err(e) = reports::publish::check_remote_name(&name) {
+                    let message = match e {
+                        reports::publish::PublishError::Config { message, .. } => message,
+                        other => other.to_string(),
+                    };
+                    return Err(self.at(
+                        &span,
+                        "archive",
+                        format!("publication[{i}].destination.archive"),
+                        message,
+                    ));
+                }
+            }
             if entry.retry.attempts == 0 {
                 return Err(self.at(
                     &span,
@@ -2488,6 +2505,12 @@ register = { address = 0x0000, type = "u16", scale = 0.01 }
             "{e:?}"
         );
         assert!(e.3.contains("expected a folder"), "{e:?}");
+        let e = err(&format!(
+            "{GOOD}{head}[publication.destination]\ntype = \"scp\"\narchive = \"../%name.zip\"\n\
+             ssh = {{ host = \"h\", user = \"u\", auth = {{ password = \"pw\" }}, known_hosts = \"kh\" }}\n"
+        ));
+        assert_eq!(e.2, "publication[0].destination.archive", "{e:?}");
+        assert!(e.3.contains("../p.zip"), "{e:?}");
         let e = err(&format!("{GOOD}{head}retry = {{ attempts = 0 }}\n"));
         assert_eq!(
             (e.0, e.2.as_str()),
