@@ -109,6 +109,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let bridge = Bridge::start(config, site.tree()?, Some(handler))
         .await
         .context("starting the OPC UA server")?;
+    // Every point has a value before the endpoint is announced, so a client that connects
+    // at once never reads "waiting for initial data".
+    let now = chrono::Utc::now();
+    for batch in [site.initial_setpoints(now), site.updates(now)] {
+        let report = bridge.update(batch);
+        if let Some(first) = report.rejected.first() {
+            bail!("the demo's first values were rejected: {first:?}");
+        }
+    }
     let bridge = Arc::new(bridge);
     {
         let mut out = std::io::stdout().lock();
