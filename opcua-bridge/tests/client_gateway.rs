@@ -469,7 +469,7 @@ async fn nodes_that_cannot_feed_points_are_typed_errors() {
         c
     };
     let connect = |c: GatewayConfig| async move {
-        timeout(Duration::from_secs(20), Gateway::connect(c))
+        timeout(Duration::from_secs(60), Gateway::connect(c))
             .await
             .expect("an answer in time")
             .map(|_| ())
