@@ -6,7 +6,7 @@
 //!
 //! When a controller that stopped answering answers again (or answers for the first time
 //! after detection failed at start), [`EclWatch`] detects it again from the cycle's own
-//! readings of its identity and key registers ([`ecl_appkeys::detect`], no second
+//! readings of its identity and key registers ([`ecl_appkeys::detect()`], no second
 //! connection): a key that changed while it was away is logged, kept in its [`EclStatus`],
 //! and its parameter map replaces the polled one ([`EclWatch::observe`] returns it).
 
