@@ -118,17 +118,7 @@ impl State {
     /// Read the state file; a missing file is an empty state, an unreadable or damaged one
     /// is logged and also empty (the reports then run once more rather than never).
     pub fn load(path: &Path) -> State {
-        match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
-                tracing::warn!(file = %path.display(), "report schedule state ignored: {e}");
-                State::default()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => {
-                tracing::warn!(file = %path.display(), "report schedule state unreadable: {e}");
-                State::default()
-            }
-        }
+        load_state(path, "report schedule")
     }
 
     /// Write the state file (through a temporary file renamed over it).
@@ -136,13 +126,7 @@ impl State {
     /// # Errors
     /// The file system's.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        save_state(self, path)
     }
 }
 
@@ -211,17 +195,7 @@ impl Publications {
 
     /// Read the state file; missing, unreadable or damaged is an empty state (logged).
     pub fn load(path: &Path) -> Publications {
-        match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
-                tracing::warn!(file = %path.display(), "publication state ignored: {e}");
-                Publications::default()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Publications::default(),
-            Err(e) => {
-                tracing::warn!(file = %path.display(), "publication state unreadable: {e}");
-                Publications::default()
-            }
-        }
+        load_state(path, "publication")
     }
 
     /// Write the state file (through a temporary file renamed over it).
@@ -229,13 +203,7 @@ impl Publications {
     /// # Errors
     /// The file system's.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        save_state(self, path)
     }
 
     fn mark(&mut self, name: &str, since: DateTime<Utc>) {
@@ -300,6 +268,33 @@ impl Publications {
                 .unwrap_or(DateTime::<Utc>::MAX_UTC);
         }
     }
+}
+
+/// A JSON state file: missing is the default state; unreadable or damaged is logged (as
+/// `what` state) and also the default.
+fn load_state<T: serde::de::DeserializeOwned + Default>(path: &Path, what: &str) -> T {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+            tracing::warn!(file = %path.display(), "{what} state ignored: {e}");
+            T::default()
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => T::default(),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), "{what} state unreadable: {e}");
+            T::default()
+        }
+    }
+}
+
+/// Write a JSON state file through a temporary file renamed over it.
+fn save_state<T: Serialize>(state: &T, path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(state).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
