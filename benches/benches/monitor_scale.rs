@@ -45,6 +45,9 @@
 //! monitor under a profiler (the figures are then the profiler process's).
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
+#[path = "common/child.rs"]
+mod child;
+
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -314,48 +317,21 @@ impl Role {
 
     /// utime + stime so far.
     fn cpu(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        // Fields after the command name (which may hold spaces) in parentheses; utime and
-        // stime are fields 14 and 15 of the line, in USER_HZ (100 per second on Linux).
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        Duration::from_millis(ticks * 10)
+        child::cpu(self.child.id())
     }
 
     /// Peak resident set size (VmHWM), in MB.
     fn peak_rss_mb(&self) -> f64 {
-        self.status_mb("VmHWM:")
+        child::status_mb(self.child.id(), "VmHWM:")
     }
 
     /// Resident set size now (VmRSS), in MB.
     fn rss_mb(&self) -> f64 {
-        self.status_mb("VmRSS:")
-    }
-
-    /// A memory figure of `/proc/PID/status` (given in kB), in MB.
-    fn status_mb(&self, key: &str) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap();
-        kb / 1024.0
+        child::status_mb(self.child.id(), "VmRSS:")
     }
 
     fn stop(mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        child::stop(&mut self.child, &mut self.stdin, Duration::from_secs(30));
     }
 }
 
