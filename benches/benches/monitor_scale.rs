@@ -249,7 +249,7 @@ fn monitor() {
                     s.good,
                     s.stored,
                     s.alarms,
-                    s.store_refused + s.alarm_rejected
+                    s.store_refused + s.alarm_rejected + s.opcua_rejected
                 );
             })
             .await;
@@ -542,7 +542,7 @@ impl Measured {
         );
         println!(
             "monitor_scale: readings per cycle: first {}, then {:?} (expected {}), {} not \
-             good, {refused} refused by the store or the alarm engine",
+             good, {refused} refused by the store, the alarm engine or the OPC UA tree",
             self.cycles.first().map_or(0, |c| c.readings),
             regular
                 .iter()
@@ -584,6 +584,10 @@ impl Measured {
                 readings_ok,
             ),
             ("every reading good".to_owned(), good_ok),
+            (
+                "nothing refused by the store, the alarm engine or the OPC UA tree".to_owned(),
+                refused == 0,
+            ),
         ];
         let mut all = true;
         for (what, ok) in &checks {

@@ -1099,6 +1099,7 @@ mod tests {
             stored: 536,
             store_refused: 0,
             alarm_rejected: 0,
+            opcua_rejected: 0,
             alarms: 1,
             notified: 1,
             took: Duration::from_millis(3012),

@@ -104,6 +104,7 @@ async fn values_are_stored_at_their_intervals_counted_in_and_out_and_the_energy_
         assert!(c.took < live, "a cycle longer than the live period: {c:?}");
         assert_eq!(c.stored, c.recorded, "{c:?}");
         assert_eq!(c.store_refused, 0, "{c:?}");
+        assert_eq!(c.opcua_rejected, 0, "{c:?}");
         assert!(c.recorded <= c.good as u64, "{c:?}");
     }
     // the first cycle records every point with a number (text identification is not a time

@@ -150,6 +150,9 @@ pub struct CycleStatus {
     /// Alarm samples the engine rejected (stale, out of order, unknown point: its
     /// `ProcessReport`); 0 in a healthy run.
     pub alarm_rejected: u64,
+    /// Point values the OPC UA tree did not take (a point that is not in it, such as a new
+    /// ECL key's parameter until a restart); 0 in a healthy run without OPC UA changes.
+    pub opcua_rejected: u64,
     /// Open alarm occurrences (active or not yet acknowledged).
     pub alarms: usize,
     /// Notifications delivered since the previous cycle (delivery runs on a thread of its
@@ -182,6 +185,9 @@ impl CycleStatus {
         }
         if self.alarm_rejected > 0 {
             line.push_str(&format!(", {} rejected by alarms", self.alarm_rejected));
+        }
+        if self.opcua_rejected > 0 {
+            line.push_str(&format!(", {} not in the OPC UA tree", self.opcua_rejected));
         }
         for r in &self.reports {
             line.push_str(&format!("; {r}"));
@@ -559,13 +565,12 @@ impl Monitor {
         // delivery runs on the notifier's thread: a slow receiver never delays the cycle
         let notified = self.notifier.route(&entries, now);
 
+        let mut opcua_rejected = 0;
         if let Some(bridge) = &self.bridge {
             let report = bridge.update(crate::opcua_feed::updates(&cycle));
             if !report.rejected.is_empty() {
-                tracing::debug!(
-                    rejected = report.rejected.len(),
-                    "points not in the OPC UA tree"
-                );
+                opcua_rejected = u64::try_from(report.rejected.len()).unwrap_or(u64::MAX);
+                tracing::debug!(rejected = opcua_rejected, "points not in the OPC UA tree");
             }
             for o in changed {
                 if let Err(e) = bridge.publish_alarm(o) {
@@ -592,6 +597,7 @@ impl Monitor {
             stored: written.stored,
             store_refused: written.late + written.replaced + written.duplicates,
             alarm_rejected: alarm_report.rejected(),
+            opcua_rejected,
             alarms: open,
             notified,
             took: clock.elapsed(),
@@ -710,6 +716,7 @@ mod tests {
             stored: 9,
             store_refused: 0,
             alarm_rejected: 0,
+            opcua_rejected: 0,
             alarms: 1,
             notified: 0,
             took: Duration::from_millis(120),
@@ -725,6 +732,12 @@ mod tests {
         let line = status.line();
         assert!(
             line.ends_with("120 ms, 2 refused by the store, 1 rejected by alarms"),
+            "{line}"
+        );
+        status.opcua_rejected = 4;
+        let line = status.line();
+        assert!(
+            line.ends_with("1 rejected by alarms, 4 not in the OPC UA tree"),
             "{line}"
         );
     }
